@@ -1,0 +1,262 @@
+//! Runtime configuration, read from `config.json` beside `index.html`.
+//!
+//! The page is one static build that any host can serve, so everything that differs between
+//! deployments (the page's own Entra app registration, the authority, the Graph endpoint, the
+//! redirect URI registered as platform type `spa`) is read at run time instead of compiled in.
+//! A missing or malformed file must never leave a blank page: every problem becomes a
+//! [`ConfigError`] whose message says what to change.
+
+use std::fmt;
+
+use serde::Deserialize;
+use url::Url;
+
+/// The host of the global Microsoft identity platform; anything else is a sandbox or a mistake.
+pub const MICROSOFT_LOGIN_HOST: &str = "login.microsoftonline.com";
+/// The host of Microsoft Graph (global cloud).
+pub const MICROSOFT_GRAPH_HOST: &str = "graph.microsoft.com";
+
+/// `config.json` exactly as written by the person deploying the page.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawConfig {
+    client_id: String,
+    #[serde(default = "default_authority")]
+    authority: String,
+    #[serde(default = "default_graph_base_url")]
+    graph_base_url: String,
+    redirect_uri: String,
+    #[serde(default)]
+    sandbox: bool,
+}
+
+fn default_authority() -> String {
+    format!("https://{MICROSOFT_LOGIN_HOST}/organizations")
+}
+
+fn default_graph_base_url() -> String {
+    format!("https://{MICROSOFT_GRAPH_HOST}/v1.0")
+}
+
+/// The validated runtime configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Application (client) id of the page's own `spa` app registration.
+    pub client_id: String,
+    /// Authority without a trailing slash, e.g. `https://login.microsoftonline.com/organizations`.
+    pub authority: Url,
+    /// Graph base URL without a trailing slash, e.g. `https://graph.microsoft.com/v1.0`.
+    pub graph_base_url: Url,
+    /// The redirect URI registered as platform type `spa` on the page's app registration.
+    pub redirect_uri: Url,
+    /// True when the page talks to the local simulated tenant instead of Microsoft's cloud.
+    pub sandbox: bool,
+}
+
+/// Why the configuration could not be used. Each message says what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The host answered 404 for `config.json`.
+    Missing,
+    /// The file could not be fetched at all (network, server error).
+    Unreachable(String),
+    /// The file is not valid JSON, or a field has the wrong type, or a field is missing/unknown.
+    Malformed(String),
+    /// `clientId` is not a GUID, or is still the all-zero placeholder.
+    InvalidClientId(String),
+    /// A URL field does not parse, or carries a query or fragment where none is allowed.
+    InvalidUrl {
+        /// The JSON field name.
+        field: &'static str,
+        /// What was written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A URL uses plain `http` on a host other than the loopback interface.
+    Insecure {
+        /// The JSON field name.
+        field: &'static str,
+        /// What was written.
+        value: String,
+    },
+    /// `redirectUri` is not this page, so the identity platform would send the admin elsewhere.
+    RedirectElsewhere {
+        /// The configured redirect URI.
+        configured: String,
+        /// Where the page actually is.
+        page: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => write!(
+                f,
+                "This page has no config.json yet. Put a config.json beside index.html with the \
+                 client id of your own Entra app registration (see the README, \"Deploy\")."
+            ),
+            Self::Unreachable(why) => write!(
+                f,
+                "config.json could not be loaded ({why}). Check that the host serves it beside \
+                 index.html, then reload the page."
+            ),
+            Self::Malformed(why) => write!(
+                f,
+                "config.json is not valid: {why}. It must be a JSON object with clientId and \
+                 redirectUri (and optionally authority and graphBaseUrl); see the README."
+            ),
+            Self::InvalidClientId(value) => write!(
+                f,
+                "clientId in config.json is \"{value}\", which is not an application (client) id. \
+                 Copy the GUID shown as \"Application (client) ID\" on your app registration's \
+                 Overview page in the Entra admin center."
+            ),
+            Self::InvalidUrl { field, value, reason } => {
+                write!(f, "{field} in config.json (\"{value}\") is not usable: {reason}.")
+            }
+            Self::Insecure { field, value } => write!(
+                f,
+                "{field} in config.json (\"{value}\") uses plain http. Use https; plain http is \
+                 only accepted for 127.0.0.1 or localhost (the local sandbox)."
+            ),
+            Self::RedirectElsewhere { configured, page } => write!(
+                f,
+                "redirectUri in config.json is {configured}, but this page is served from {page}. \
+                 Sign-in would return to the wrong place: set redirectUri to this page's address \
+                 and register the same address as a \"Single-page application\" redirect URI."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parses and validates the text of `config.json`.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| ConfigError::Malformed(format!("it is not JSON ({e})")))?;
+        if !value.is_object() {
+            return Err(ConfigError::Malformed("it must hold one JSON object, {…}".into()));
+        }
+        let raw: RawConfig =
+            serde_json::from_value(value).map_err(|e| ConfigError::Malformed(e.to_string()))?;
+        let client_id = raw.client_id.trim().to_ascii_lowercase();
+        if !is_guid(&client_id) || client_id == "00000000-0000-0000-0000-000000000000" {
+            return Err(ConfigError::InvalidClientId(raw.client_id));
+        }
+        let authority = endpoint("authority", &raw.authority)?;
+        if authority.path_segments().map_or(0, |s| s.count()) != 1 || authority.path() == "/" {
+            return Err(ConfigError::InvalidUrl {
+                field: "authority",
+                value: raw.authority,
+                reason: "it must name exactly one tenant segment, e.g. \
+                         https://login.microsoftonline.com/organizations"
+                    .into(),
+            });
+        }
+        let graph_base_url = endpoint("graphBaseUrl", &raw.graph_base_url)?;
+        let redirect_uri = absolute("redirectUri", &raw.redirect_uri)?;
+        if redirect_uri.fragment().is_some() {
+            return Err(ConfigError::InvalidUrl {
+                field: "redirectUri",
+                value: raw.redirect_uri,
+                reason: "a redirect URI cannot contain a fragment (#…)".into(),
+            });
+        }
+        Ok(Self { client_id, authority, graph_base_url, redirect_uri, sandbox: raw.sandbox })
+    }
+
+    /// True when the page is not talking to Microsoft's global cloud: either the file says so,
+    /// or the authority is some other host. The page then shows a *Sandbox* badge.
+    pub fn is_sandbox(&self) -> bool {
+        self.sandbox || self.authority.host_str() != Some(MICROSOFT_LOGIN_HOST)
+    }
+
+    /// The origins the page must be allowed to `fetch` from (CSP `connect-src`), besides itself.
+    pub fn connect_origins(&self) -> Vec<String> {
+        let mut origins = vec![
+            self.authority.origin().ascii_serialization(),
+            self.graph_base_url.origin().ascii_serialization(),
+        ];
+        origins.dedup();
+        origins
+    }
+
+    /// Checks that `redirectUri` points at the page the admin has open (`page_url` is
+    /// `location.href`). Query and fragment of the page are ignored: they carry sign-in results.
+    pub fn check_served_from(&self, page_url: &str) -> Result<(), ConfigError> {
+        let mismatch = || ConfigError::RedirectElsewhere {
+            configured: self.redirect_uri.to_string(),
+            page: page_url.to_string(),
+        };
+        let mut page = Url::parse(page_url).map_err(|_| mismatch())?;
+        page.set_query(None);
+        page.set_fragment(None);
+        let mut expected = self.redirect_uri.clone();
+        expected.set_query(None);
+        // `/` and `/index.html` are the same page on every static host.
+        for url in [&mut page, &mut expected] {
+            if let Some(stripped) = url.path().strip_suffix("index.html").map(str::to_owned) {
+                url.set_path(&stripped);
+            }
+        }
+        if page == expected { Ok(()) } else { Err(mismatch()) }
+    }
+}
+
+/// An endpoint URL (authority, Graph): absolute, secure, no query or fragment, no trailing `/`.
+fn endpoint(field: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let mut url = absolute(field, value)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::InvalidUrl {
+            field,
+            value: value.into(),
+            reason: "it must not contain a query (?…) or fragment (#…)".into(),
+        });
+    }
+    let trimmed = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&trimmed);
+    Ok(url)
+}
+
+fn absolute(field: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value.trim()).map_err(|e| ConfigError::InvalidUrl {
+        field,
+        value: value.into(),
+        reason: format!("{e}; write a full address starting with https://"),
+    })?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(ConfigError::Insecure { field, value: value.into() }),
+        other => Err(ConfigError::InvalidUrl {
+            field,
+            value: value.into(),
+            reason: format!("the scheme {other}: is not supported; use https://"),
+        }),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+/// `8-4-4-4-12` hexadecimal digits, the form Entra shows application ids in.
+pub fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| {
+            g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+}
+
+#[cfg(test)]
+mod tests;

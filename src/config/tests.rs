@@ -1,0 +1,116 @@
+use super::*;
+
+const CLIENT: &str = "3f1c2a6e-8d0b-4c55-9a1e-2b7f6d4c9e01";
+
+fn json(client: &str, extra: &str) -> String {
+    format!(r#"{{"clientId":"{client}","redirectUri":"https://tools.example/unattended/"{extra}}}"#)
+}
+
+#[test]
+fn minimal_file_gets_microsoft_defaults() {
+    let c = Config::from_json(&json(CLIENT, "")).expect("valid");
+    assert_eq!(c.client_id, CLIENT);
+    assert_eq!(c.authority.as_str(), "https://login.microsoftonline.com/organizations");
+    assert_eq!(c.graph_base_url.as_str(), "https://graph.microsoft.com/v1.0");
+    assert!(!c.is_sandbox());
+    assert_eq!(
+        c.connect_origins(),
+        ["https://login.microsoftonline.com", "https://graph.microsoft.com"]
+    );
+}
+
+#[test]
+fn client_id_is_normalised_and_checked() {
+    let upper = CLIENT.to_ascii_uppercase();
+    assert_eq!(Config::from_json(&json(&upper, "")).expect("valid").client_id, CLIENT);
+    for bad in ["", "not-a-guid", "00000000-0000-0000-0000-000000000000", "3f1c2a6e8d0b4c559a1e2b7f6d4c9e01"] {
+        assert_eq!(
+            Config::from_json(&json(bad, "")),
+            Err(ConfigError::InvalidClientId(bad.into())),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn malformed_files_say_what_is_wrong() {
+    for (text, needle) in [
+        ("", "EOF"),
+        ("{", "EOF"),
+        ("[]", "JSON object"),
+        ("not json", "not JSON"),
+        (r#"{"clientId":"x"}"#, "missing field `redirectUri`"),
+        (&json(CLIENT, r#","tenant":"x""#), "unknown field `tenant`"),
+        (r#"{"clientId":1,"redirectUri":"https://a/"}"#, "invalid type"),
+    ] {
+        match Config::from_json(text) {
+            Err(ConfigError::Malformed(why)) => assert!(why.contains(needle), "{text}: {why}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn plain_http_only_on_loopback_and_sandbox_detected() {
+    let sandbox = json(
+        CLIENT,
+        r#","authority":"http://127.0.0.1:4010/organizations/","graphBaseUrl":"http://127.0.0.1:4010/v1.0/""#,
+    );
+    let c = Config::from_json(&sandbox).expect("loopback http is fine");
+    assert!(c.is_sandbox());
+    assert_eq!(c.authority.as_str(), "http://127.0.0.1:4010/organizations");
+    assert_eq!(c.connect_origins(), ["http://127.0.0.1:4010"]);
+
+    let remote = json(CLIENT, r#","graphBaseUrl":"http://graph.example/v1.0""#);
+    assert!(matches!(
+        Config::from_json(&remote),
+        Err(ConfigError::Insecure { field: "graphBaseUrl", .. })
+    ));
+}
+
+#[test]
+fn authority_needs_one_tenant_segment_and_no_query() {
+    for bad in [
+        "https://login.microsoftonline.com",
+        "https://login.microsoftonline.com/a/b",
+        "https://login.microsoftonline.com/organizations?x=1",
+        "login.microsoftonline.com/organizations",
+        "ftp://login.microsoftonline.com/organizations",
+    ] {
+        let text = json(CLIENT, &format!(r#","authority":"{bad}""#));
+        assert!(
+            matches!(Config::from_json(&text), Err(ConfigError::InvalidUrl { field: "authority", .. })),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn redirect_uri_must_be_this_page() {
+    let c = Config::from_json(&json(CLIENT, "")).expect("valid");
+    assert_eq!(c.check_served_from("https://tools.example/unattended/"), Ok(()));
+    assert_eq!(c.check_served_from("https://tools.example/unattended/index.html"), Ok(()));
+    assert_eq!(c.check_served_from("https://tools.example/unattended/#code=abc&state=x"), Ok(()));
+    assert!(matches!(
+        c.check_served_from("https://other.example/unattended/"),
+        Err(ConfigError::RedirectElsewhere { .. })
+    ));
+    assert!(c.check_served_from("http://tools.example/unattended/").is_err());
+}
+
+#[test]
+fn every_message_tells_what_to_do() {
+    let errors = [
+        ConfigError::Missing,
+        ConfigError::Unreachable("HTTP 500".into()),
+        ConfigError::Malformed("EOF".into()),
+        ConfigError::InvalidClientId("x".into()),
+        ConfigError::Insecure { field: "authority", value: "http://a".into() },
+        ConfigError::RedirectElsewhere { configured: "https://a/".into(), page: "https://b/".into() },
+    ];
+    for e in errors {
+        let text = e.to_string();
+        assert!(text.contains("config.json") || text.contains("redirectUri"), "{text}");
+        assert!(text.len() > 60, "too terse to act on: {text}");
+    }
+}

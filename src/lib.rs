@@ -1,0 +1,14 @@
+//! `unattended`: a static page that gives Microsoft 365 admins app-only (unattended) access to
+//! Exchange Online PowerShell, with the private key made in, and never leaving, the browser.
+//!
+//! Layout (see `DESIGN.md` of the project): the pure core (`config`, later `forge`, `auth`,
+//! `graph`, `onboard`) has no browser types and is tested natively with `cargo test`; `ui` is the
+//! thin Leptos shell and `web` the only place that touches the browser's APIs.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, clippy::unwrap_used, clippy::mod_module_files)]
+
+pub mod config;
+pub mod ui;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

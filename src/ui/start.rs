@@ -1,0 +1,120 @@
+//! The start screen: what the page does, the trust promise, the two paths and sign-in.
+
+use leptos::prelude::*;
+
+use super::ConfigState;
+use crate::config::{MICROSOFT_GRAPH_HOST, MICROSOFT_LOGIN_HOST};
+
+/// Which kind of unattended access the admin wants to set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// An app registration with a certificate, for scheduled tasks and scripts on any OS.
+    Certificate,
+    /// An Azure Automation managed identity: no certificate at all.
+    ManagedIdentity,
+}
+
+/// The first screen every admin sees.
+#[component]
+pub fn StartScreen(config: Signal<ConfigState>) -> impl IntoView {
+    let (path, set_path) = signal(Path::Certificate);
+    let hosts = move || match config.get() {
+        Some(Ok(c)) => (
+            c.authority.host_str().unwrap_or_default().to_owned(),
+            c.graph_base_url.host_str().unwrap_or_default().to_owned(),
+        ),
+        _ => (MICROSOFT_LOGIN_HOST.to_owned(), MICROSOFT_GRAPH_HOST.to_owned()),
+    };
+    view! {
+        <section class="intro" aria-labelledby="title">
+            <h1 id="title">"Unattended Exchange Online PowerShell, set up from your browser"</h1>
+            <p class="lead">
+                "Sign in once as an admin and this page creates everything a script needs to run "
+                "Exchange Online PowerShell with no one present: an app registration with a "
+                "certificate, the Exchange.ManageAsApp permission and an Entra role. "
+                "Or grant the same to an Azure Automation managed identity, with no certificate at all."
+            </p>
+        </section>
+        <section class="promise" aria-labelledby="promise-title">
+            <h2 id="promise-title">"Your key stays with you"</h2>
+            <ul>
+                <li>"The private key and the PFX are made here, in this browser, and never leave it."</li>
+                <li>
+                    "This page talks only to " <strong>{move || hosts().0}</strong> " (sign-in) and "
+                    <strong>{move || hosts().1}</strong> " (Microsoft Graph); only the public certificate is uploaded."
+                </li>
+                <li>"Nothing already in your tenant is removed: existing certificates and permissions are kept."</li>
+            </ul>
+        </section>
+        <fieldset class="paths">
+            <legend>"What should run unattended?"</legend>
+            <PathChoice
+                value=Path::Certificate
+                current=path
+                set=set_path
+                title="Certificate for scripts"
+                detail="Scheduled tasks, an Azure Automation certificate asset, or PowerShell 7 on Linux and macOS."
+            />
+            <PathChoice
+                value=Path::ManagedIdentity
+                current=path
+                set=set_path
+                title="Managed identity (Azure Automation)"
+                detail="A runbook connects with -ManagedIdentity: nothing to store, nothing to renew."
+            />
+        </fieldset>
+        <SignIn config />
+    }
+}
+
+#[component]
+fn PathChoice(
+    value: Path,
+    current: ReadSignal<Path>,
+    set: WriteSignal<Path>,
+    title: &'static str,
+    detail: &'static str,
+) -> impl IntoView {
+    view! {
+        <label class="path" class:selected=move || current.get() == value>
+            <input
+                type="radio"
+                name="path"
+                prop:checked=move || current.get() == value
+                on:change=move |_| set.set(value)
+            />
+            <span class="path-title">{title}</span>
+            <span class="path-detail">{detail}</span>
+        </label>
+    }
+}
+
+/// The sign-in button, disabled with an explanation until a valid `config.json` is loaded.
+#[component]
+fn SignIn(config: Signal<ConfigState>) -> impl IntoView {
+    let problem = move || match config.get() {
+        None => Some("Loading config.json…".to_owned()),
+        Some(Err(e)) => Some(e.to_string()),
+        Some(Ok(_)) => None,
+    };
+    let ready = move || problem().is_none();
+    view! {
+        <div class="signin">
+            <button
+                id="sign-in"
+                class="primary"
+                disabled=move || !ready()
+                aria-describedby="sign-in-status"
+            >
+                "Sign in with Microsoft"
+            </button>
+            <p id="sign-in-status" class="status" class:error=move || matches!(config.get(), Some(Err(_))) role="status">
+                {move || problem().unwrap_or_else(|| {
+                    "You will be asked to consent to the Graph permissions this page uses; \
+                     see the README for the list and why each is needed."
+                        .to_owned()
+                })}
+            </p>
+        </div>
+    }
+}

@@ -1,0 +1,148 @@
+//! The project's commands, so a fresh machine needs only `cargo`:
+//!
+//! - `cargo xtask run [--port N] [--config FILE]`: install what is missing, build the page and
+//!   serve it on `http://127.0.0.1:N`.
+//! - `cargo xtask test`: install what is missing, then run every test: native `cargo test`, the
+//!   WebAssembly tests in headless Chromium, and the browser end-to-end tests.
+//! - `cargo xtask build [--config FILE] [--out DIR]`: a release build ready to deploy.
+
+mod seal;
+mod serve;
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+type Result<T, E = String> = std::result::Result<T, E>;
+
+const USAGE: &str = "usage: cargo xtask <run|test|build> [options]
+  run   [--port N] [--config FILE]   build the page and serve it on http://127.0.0.1:N (default 8080)
+  test  [--skip-setup]               run every test (native, wasm in Chromium, browser end to end)
+  build [--config FILE] [--out DIR]  release build for deployment (default out: dist)
+  setup                              install the tools the other commands need, and nothing else";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let started = Instant::now();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(&args[1..]),
+        Some("build") => build_cmd(&args[1..]),
+        Some("setup") => setup::all(setup::Need::Everything),
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => {
+            eprintln!("xtask: done in {:.1} s", started.elapsed().as_secs_f64());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's manifest directory).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let port: u16 = flag(args, "--port").unwrap_or("8080").parse().map_err(|_| "bad --port")?;
+    setup::all(setup::Need::Build)?;
+    let config = flag(args, "--config").map(PathBuf::from).or_else(|| {
+        let local = root().join("config.json");
+        local.exists().then_some(local)
+    });
+    let dist = root().join("dist");
+    build(&dist, config.as_deref())?;
+    if config.is_none() {
+        eprintln!("xtask: no config.json given: the page will explain what is missing");
+    }
+    let server = serve::Server::start(&dist, port)?;
+    eprintln!("xtask: serving {} at {} (Ctrl-C to stop)", dist.display(), server.url());
+    server.join();
+    Ok(())
+}
+
+fn build_cmd(args: &[String]) -> Result<()> {
+    setup::all(setup::Need::Build)?;
+    let out = flag(args, "--out").map(PathBuf::from).unwrap_or_else(|| root().join("dist"));
+    build(&out, flag(args, "--config").map(Path::new))
+}
+
+/// `trunk build --release --offline`, then seal the output (CSP, boot module, SRI, config).
+fn build(dist: &Path, config: Option<&Path>) -> Result<()> {
+    let t = Instant::now();
+    let status = setup::command("trunk")
+        .current_dir(root())
+        .args(["build", "--release", "--offline", "--dist"])
+        .arg(dist)
+        .status()
+        .map_err(|e| format!("cannot start trunk: {e}"))?;
+    if !status.success() {
+        return Err("trunk build failed".into());
+    }
+    seal::seal(dist, config)?;
+    eprintln!("xtask: release build in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn test(args: &[String]) -> Result<()> {
+    if !args.iter().any(|a| a == "--skip-setup") {
+        setup::all(setup::Need::Everything)?;
+    }
+    let root = root();
+    step("native tests", cargo(&root).args(["test", "--workspace"]))?;
+    step(
+        "WebAssembly tests in headless Chromium",
+        cargo(&root)
+            .args(["test", "--package", "unattended", "--target", "wasm32-unknown-unknown"])
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
+    )?;
+    let dist = root.join("target").join("e2e-dist");
+    // Listen first: the page's redirectUri must name the port the tests will use.
+    let server = serve::Server::start(&dist, 0)?;
+    let config = root.join("target").join("e2e-config.json");
+    std::fs::write(&config, test_config(&server.url())).map_err(|e| e.to_string())?;
+    build(&dist, Some(&config))?;
+    let result = step(
+        "browser end-to-end tests (Playwright + Chromium)",
+        Command::new("node")
+            .current_dir(root.join("tests/e2e"))
+            .args(["--test", "--test-concurrency=1"])
+            .env("BASE_URL", server.url())
+            .env("DIST_DIR", &dist),
+    );
+    server.stop();
+    result
+}
+
+/// The page's configuration in the browser tests: a fixed client id and this page as redirect.
+fn test_config(page: &str) -> String {
+    serde_json::json!({
+        "clientId": "5b0c6a5e-2d4f-4b8e-9c1a-7e3f9d2b6a10",
+        "redirectUri": page,
+    })
+    .to_string()
+}
+
+fn cargo(root: &Path) -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root);
+    c
+}
+
+fn step(name: &str, cmd: &mut Command) -> Result<()> {
+    eprintln!("\nxtask: ── {name} ──");
+    let t = Instant::now();
+    let status = cmd.status().map_err(|e| format!("{name}: cannot start: {e}"))?;
+    eprintln!("xtask: {name}: {:.1} s", t.elapsed().as_secs_f64());
+    if status.success() { Ok(()) } else { Err(format!("{name} failed ({status})")) }
+}
