@@ -1,0 +1,148 @@
+// The release build in Chromium: the start screen, the page's integrity (CSP, SRI, no third
+// party) and the messages for a missing or malformed config.json.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { launch, openPage, BASE_URL } from './lib/browser.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+const isConfig = (url) => url.pathname.endsWith('/config.json');
+
+async function startScreen(page) {
+  await page.goto(BASE_URL);
+  await page.locator('#title').waitFor({ timeout: 15000 });
+}
+
+async function statusOnceLoaded(page) {
+  const status = page.locator('#sign-in-status');
+  await page.waitForFunction(() => !document.querySelector('#sign-in-status')?.textContent.startsWith('Loading'));
+  return status.textContent();
+}
+
+test('start screen renders with zero console errors, CSP violations or off-host requests', async () => {
+  const { context, page, seen } = await openPage(browser);
+  await startScreen(page);
+  assert.match(await page.locator('h1').textContent(), /Exchange Online PowerShell/);
+  assert.match(await page.locator('.promise').textContent(), /never leave/);
+  assert.match(await page.locator('.promise').textContent(), /login\.microsoftonline\.com.*graph\.microsoft\.com/s);
+  assert.equal(await page.locator('input[name=path]').count(), 2);
+  await statusOnceLoaded(page);
+  assert.equal(await page.locator('#sign-in').isEnabled(), true, 'valid config.json enables sign-in');
+  assert.equal(await page.locator('.badge.sandbox').count(), 0, 'Microsoft authority: no Sandbox badge');
+  assert.deepEqual(seen.consoleErrors, []);
+  assert.deepEqual(seen.pageErrors, []);
+  assert.deepEqual(await seen.cspViolations(), []);
+  assert.deepEqual(seen.offHost, []);
+  await context.close();
+});
+
+test('every script, wasm and stylesheet request carries a matching integrity attribute', async () => {
+  const { context, page, seen } = await openPage(browser);
+  await startScreen(page);
+  await statusOnceLoaded(page);
+  assert.equal(await page.locator('script:not([src])').count(), 0, 'no inline script');
+  const declared = await page.evaluate(() =>
+    [...document.querySelectorAll('script[src], link[href]')]
+      .filter((e) => e.integrity)
+      .map((e) => ({ url: new URL(e.src || e.href, location.href).href, integrity: e.integrity })));
+  const checked = [];
+  for (const response of seen.responses) {
+    const url = new URL(response.url());
+    if (!/\.(js|wasm|css)$/.test(url.pathname)) continue;
+    const entries = declared.filter((d) => d.url === url.href);
+    assert.ok(entries.length > 0, `${url.pathname} has no integrity attribute`);
+    const body = await response.body();
+    const actual = `sha384-${createHash('sha384').update(body).digest('base64')}`;
+    for (const e of entries) assert.equal(e.integrity, actual, `${url.pathname}: integrity mismatch`);
+    checked.push(url.pathname.split('.').pop());
+  }
+  for (const kind of ['js', 'wasm', 'css']) assert.ok(checked.includes(kind), `no ${kind} request was checked`);
+  // The boot module hands the WebAssembly fetch its own integrity, so the hash is enforced.
+  const boot = seen.responses.find((r) => /\/boot-[0-9a-f]+\.js$/.test(r.url()));
+  assert.ok(boot, 'boot module loaded');
+  assert.match((await boot.body()).toString(), /fetch\("[^"]+\.wasm", \{ integrity: "sha384-/);
+  await context.close();
+});
+
+for (const [what, pattern] of [['WebAssembly', /\.wasm$/], ['boot module', /\/boot-[0-9a-f]+\.js$/], ['wasm-bindgen glue', /\/unattended-[0-9a-f]+\.js$/]]) {
+  test(`a tampered ${what} is refused and the app does not start`, async () => {
+    const tamper = async (route) => {
+      const response = await route.fetch();
+      const body = Buffer.from(await response.body());
+      body[body.length - 1] ^= 0x01;
+      await route.fulfill({ response, body });
+    };
+    const { context, page, seen } = await openPage(browser, { routes: [[(u) => pattern.test(u.pathname), tamper]] });
+    await page.goto(BASE_URL);
+    await page.waitForTimeout(1500);
+    assert.equal(await page.locator('#title').count(), 0, `app must not run with a tampered ${what}`);
+    assert.ok(seen.consoleErrors.some((e) => /integrity/i.test(e)), `integrity error expected, got ${seen.consoleErrors}`);
+    await context.close();
+  });
+}
+
+test('without config.json the page explains what to do and keeps sign-in disabled', async () => {
+  const notFound = (route) => route.fulfill({ status: 404, contentType: 'text/plain', body: 'not found' });
+  const { context, page, seen } = await openPage(browser, { routes: [[isConfig, notFound]] });
+  await startScreen(page);
+  const text = await statusOnceLoaded(page);
+  assert.match(text, /no config\.json yet/);
+  assert.match(text, /client id of your own Entra app registration/);
+  assert.equal(await page.locator('#sign-in').isDisabled(), true);
+  assert.deepEqual(seen.pageErrors, [], 'no panic');
+  assert.deepEqual(await seen.cspViolations(), []);
+  await context.close();
+});
+
+test('an SPA-fallback host answering config.json with index.html counts as missing', async () => {
+  const html = (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><p>app</p>' });
+  const { context, page } = await openPage(browser, { routes: [[isConfig, html]] });
+  await startScreen(page);
+  assert.match(await statusOnceLoaded(page), /no config\.json yet/);
+  await context.close();
+});
+
+for (const [body, expected] of [
+  ['{"clientId": "abc"', /config\.json is not valid: it is not JSON/],
+  ['{"clientId":"not-a-guid","redirectUri":"http://127.0.0.1/"}', /is not an application \(client\) id/],
+  ['{"clientId":"5b0c6a5e-2d4f-4b8e-9c1a-7e3f9d2b6a10","redirectUri":"https://elsewhere.example/"}', /Sign-in would return to the wrong place/],
+  ['{"clientId":"5b0c6a5e-2d4f-4b8e-9c1a-7e3f9d2b6a10","redirectUri":"http://127.0.0.1/","authority":"http://login.example/organizations"}', /uses plain http/],
+]) {
+  test(`a bad config.json gets a readable message: ${expected.source}`, async () => {
+    const bad = (route) => route.fulfill({ status: 200, contentType: 'application/json', body });
+    const { context, page, seen } = await openPage(browser, { routes: [[isConfig, bad]] });
+    await startScreen(page);
+    assert.match(await statusOnceLoaded(page), expected);
+    assert.equal(await page.locator('#sign-in').isDisabled(), true);
+    assert.deepEqual(seen.pageErrors, []);
+    await context.close();
+  });
+}
+
+test('the two paths are operable by keyboard and the page fits a phone screen', async () => {
+  const { context, page } = await openPage(browser);
+  await page.setViewportSize({ width: 360, height: 740 });
+  await startScreen(page);
+  await page.locator('input[name=path]').first().focus();
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.locator('input[name=path]').nth(1).isChecked(), true);
+  assert.match(await page.locator('label.path.selected').textContent(), /Managed identity/);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `horizontal overflow of ${overflow}px on a phone`);
+  await context.close();
+});
+
+test('the local server sends the headers the README asks static hosts to send', async () => {
+  const { context, page } = await openPage(browser);
+  const response = await page.goto(BASE_URL);
+  const h = response.headers();
+  assert.match(h['content-security-policy'], /default-src 'none'.*frame-ancestors 'none'/);
+  assert.equal(h['x-content-type-options'], 'nosniff');
+  assert.equal(h['referrer-policy'], 'no-referrer');
+  const meta = await page.locator('meta[http-equiv=Content-Security-Policy]').getAttribute('content');
+  assert.ok(h['content-security-policy'].startsWith(meta), 'header policy = meta policy + frame-ancestors');
+  await context.close();
+});
