@@ -113,8 +113,15 @@ impl fmt::Display for ConfigError {
                  Copy the GUID shown as \"Application (client) ID\" on your app registration's \
                  Overview page in the Entra admin center."
             ),
-            Self::InvalidUrl { field, value, reason } => {
-                write!(f, "{field} in config.json (\"{value}\") is not usable: {reason}.")
+            Self::InvalidUrl {
+                field,
+                value,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "{field} in config.json (\"{value}\") is not usable: {reason}."
+                )
             }
             Self::Insecure { field, value } => write!(
                 f,
@@ -139,7 +146,9 @@ impl Config {
         let value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| ConfigError::Malformed(format!("it is not JSON ({e})")))?;
         if !value.is_object() {
-            return Err(ConfigError::Malformed("it must hold one JSON object, {…}".into()));
+            return Err(ConfigError::Malformed(
+                "it must hold one JSON object, {…}".into(),
+            ));
         }
         let raw: RawConfig =
             serde_json::from_value(value).map_err(|e| ConfigError::Malformed(e.to_string()))?;
@@ -166,7 +175,13 @@ impl Config {
                 reason: "a redirect URI cannot contain a fragment (#…)".into(),
             });
         }
-        Ok(Self { client_id, authority, graph_base_url, redirect_uri, sandbox: raw.sandbox })
+        Ok(Self {
+            client_id,
+            authority,
+            graph_base_url,
+            redirect_uri,
+            sandbox: raw.sandbox,
+        })
     }
 
     /// True when the page is not talking to Microsoft's global cloud: either the file says so,
@@ -203,7 +218,11 @@ impl Config {
                 url.set_path(&stripped);
             }
         }
-        if page == expected { Ok(()) } else { Err(mismatch()) }
+        if page == expected {
+            Ok(())
+        } else {
+            Err(mismatch())
+        }
     }
 }
 
@@ -231,7 +250,10 @@ fn absolute(field: &'static str, value: &str) -> Result<Url, ConfigError> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(ConfigError::Insecure { field, value: value.into() }),
+        "http" => Err(ConfigError::Insecure {
+            field,
+            value: value.into(),
+        }),
         other => Err(ConfigError::InvalidUrl {
             field,
             value: value.into(),
@@ -253,9 +275,10 @@ fn is_loopback(url: &Url) -> bool {
 pub fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| {
-            g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit())
-        })
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

@@ -22,9 +22,15 @@ pub async fn load_config() -> Result<Config, ConfigError> {
         return Err(ConfigError::Missing);
     }
     if !response.ok() {
-        return Err(ConfigError::Unreachable(format!("HTTP {}", response.status())));
+        return Err(ConfigError::Unreachable(format!(
+            "HTTP {}",
+            response.status()
+        )));
     }
-    let text = response.text().await.map_err(|e| ConfigError::Unreachable(e.to_string()))?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ConfigError::Unreachable(e.to_string()))?;
     let config = Config::from_json(&text)?;
     config.check_served_from(&page_url())?;
     Ok(config)
@@ -32,5 +38,7 @@ pub async fn load_config() -> Result<Config, ConfigError> {
 
 /// `location.href`, or an empty string when there is no window (never the case in a page).
 pub fn page_url() -> String {
-    web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default()
+    web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default()
 }

@@ -10,20 +10,39 @@ fn json(client: &str, extra: &str) -> String {
 fn minimal_file_gets_microsoft_defaults() {
     let c = Config::from_json(&json(CLIENT, "")).expect("valid");
     assert_eq!(c.client_id, CLIENT);
-    assert_eq!(c.authority.as_str(), "https://login.microsoftonline.com/organizations");
-    assert_eq!(c.graph_base_url.as_str(), "https://graph.microsoft.com/v1.0");
+    assert_eq!(
+        c.authority.as_str(),
+        "https://login.microsoftonline.com/organizations"
+    );
+    assert_eq!(
+        c.graph_base_url.as_str(),
+        "https://graph.microsoft.com/v1.0"
+    );
     assert!(!c.is_sandbox());
     assert_eq!(
         c.connect_origins(),
-        ["https://login.microsoftonline.com", "https://graph.microsoft.com"]
+        [
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com"
+        ]
     );
 }
 
 #[test]
 fn client_id_is_normalised_and_checked() {
     let upper = CLIENT.to_ascii_uppercase();
-    assert_eq!(Config::from_json(&json(&upper, "")).expect("valid").client_id, CLIENT);
-    for bad in ["", "not-a-guid", "00000000-0000-0000-0000-000000000000", "3f1c2a6e8d0b4c559a1e2b7f6d4c9e01"] {
+    assert_eq!(
+        Config::from_json(&json(&upper, ""))
+            .expect("valid")
+            .client_id,
+        CLIENT
+    );
+    for bad in [
+        "",
+        "not-a-guid",
+        "00000000-0000-0000-0000-000000000000",
+        "3f1c2a6e8d0b4c559a1e2b7f6d4c9e01",
+    ] {
         assert_eq!(
             Config::from_json(&json(bad, "")),
             Err(ConfigError::InvalidClientId(bad.into())),
@@ -41,7 +60,10 @@ fn malformed_files_say_what_is_wrong() {
         ("not json", "not JSON"),
         (r#"{"clientId":"x"}"#, "missing field `redirectUri`"),
         (&json(CLIENT, r#","tenant":"x""#), "unknown field `tenant`"),
-        (r#"{"clientId":1,"redirectUri":"https://a/"}"#, "invalid type"),
+        (
+            r#"{"clientId":1,"redirectUri":"https://a/"}"#,
+            "invalid type",
+        ),
     ] {
         match Config::from_json(text) {
             Err(ConfigError::Malformed(why)) => assert!(why.contains(needle), "{text}: {why}"),
@@ -64,7 +86,10 @@ fn plain_http_only_on_loopback_and_sandbox_detected() {
     let remote = json(CLIENT, r#","graphBaseUrl":"http://graph.example/v1.0""#);
     assert!(matches!(
         Config::from_json(&remote),
-        Err(ConfigError::Insecure { field: "graphBaseUrl", .. })
+        Err(ConfigError::Insecure {
+            field: "graphBaseUrl",
+            ..
+        })
     ));
 }
 
@@ -79,7 +104,13 @@ fn authority_needs_one_tenant_segment_and_no_query() {
     ] {
         let text = json(CLIENT, &format!(r#","authority":"{bad}""#));
         assert!(
-            matches!(Config::from_json(&text), Err(ConfigError::InvalidUrl { field: "authority", .. })),
+            matches!(
+                Config::from_json(&text),
+                Err(ConfigError::InvalidUrl {
+                    field: "authority",
+                    ..
+                })
+            ),
             "{bad}"
         );
     }
@@ -88,14 +119,26 @@ fn authority_needs_one_tenant_segment_and_no_query() {
 #[test]
 fn redirect_uri_must_be_this_page() {
     let c = Config::from_json(&json(CLIENT, "")).expect("valid");
-    assert_eq!(c.check_served_from("https://tools.example/unattended/"), Ok(()));
-    assert_eq!(c.check_served_from("https://tools.example/unattended/index.html"), Ok(()));
-    assert_eq!(c.check_served_from("https://tools.example/unattended/#code=abc&state=x"), Ok(()));
+    assert_eq!(
+        c.check_served_from("https://tools.example/unattended/"),
+        Ok(())
+    );
+    assert_eq!(
+        c.check_served_from("https://tools.example/unattended/index.html"),
+        Ok(())
+    );
+    assert_eq!(
+        c.check_served_from("https://tools.example/unattended/#code=abc&state=x"),
+        Ok(())
+    );
     assert!(matches!(
         c.check_served_from("https://other.example/unattended/"),
         Err(ConfigError::RedirectElsewhere { .. })
     ));
-    assert!(c.check_served_from("http://tools.example/unattended/").is_err());
+    assert!(
+        c.check_served_from("http://tools.example/unattended/")
+            .is_err()
+    );
 }
 
 #[test]
@@ -105,12 +148,21 @@ fn every_message_tells_what_to_do() {
         ConfigError::Unreachable("HTTP 500".into()),
         ConfigError::Malformed("EOF".into()),
         ConfigError::InvalidClientId("x".into()),
-        ConfigError::Insecure { field: "authority", value: "http://a".into() },
-        ConfigError::RedirectElsewhere { configured: "https://a/".into(), page: "https://b/".into() },
+        ConfigError::Insecure {
+            field: "authority",
+            value: "http://a".into(),
+        },
+        ConfigError::RedirectElsewhere {
+            configured: "https://a/".into(),
+            page: "https://b/".into(),
+        },
     ];
     for e in errors {
         let text = e.to_string();
-        assert!(text.contains("config.json") || text.contains("redirectUri"), "{text}");
+        assert!(
+            text.contains("config.json") || text.contains("redirectUri"),
+            "{text}"
+        );
         assert!(text.len() > 60, "too terse to act on: {text}");
     }
 }

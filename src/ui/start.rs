@@ -23,7 +23,10 @@ pub fn StartScreen(config: Signal<ConfigState>) -> impl IntoView {
             c.authority.host_str().unwrap_or_default().to_owned(),
             c.graph_base_url.host_str().unwrap_or_default().to_owned(),
         ),
-        _ => (MICROSOFT_LOGIN_HOST.to_owned(), MICROSOFT_GRAPH_HOST.to_owned()),
+        _ => (
+            MICROSOFT_LOGIN_HOST.to_owned(),
+            MICROSOFT_GRAPH_HOST.to_owned(),
+        ),
     };
     view! {
         <section class="intro" aria-labelledby="title">

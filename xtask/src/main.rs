@@ -46,15 +46,24 @@ fn main() -> ExitCode {
 
 /// The workspace root (the parent of this crate's manifest directory).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
 }
 
 fn run(args: &[String]) -> Result<()> {
-    let port: u16 = flag(args, "--port").unwrap_or("8080").parse().map_err(|_| "bad --port")?;
+    let port: u16 = flag(args, "--port")
+        .unwrap_or("8080")
+        .parse()
+        .map_err(|_| "bad --port")?;
     setup::all(setup::Need::Build)?;
     let config = flag(args, "--config").map(PathBuf::from).or_else(|| {
         let local = root().join("config.json");
@@ -65,15 +74,21 @@ fn run(args: &[String]) -> Result<()> {
     if config.is_none() {
         eprintln!("xtask: no config.json given: the page will explain what is missing");
     }
-    let server = serve::Server::start(&dist, port)?;
-    eprintln!("xtask: serving {} at {} (Ctrl-C to stop)", dist.display(), server.url());
+    let server = serve::Server::start(&dist, port, true)?;
+    eprintln!(
+        "xtask: serving {} at {} (Ctrl-C to stop)",
+        dist.display(),
+        server.url()
+    );
     server.join();
     Ok(())
 }
 
 fn build_cmd(args: &[String]) -> Result<()> {
     setup::all(setup::Need::Build)?;
-    let out = flag(args, "--out").map(PathBuf::from).unwrap_or_else(|| root().join("dist"));
+    let out = flag(args, "--out")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("dist"));
     build(&out, flag(args, "--config").map(Path::new))
 }
 
@@ -103,12 +118,18 @@ fn test(args: &[String]) -> Result<()> {
     step(
         "WebAssembly tests in headless Chromium",
         cargo(&root)
-            .args(["test", "--package", "unattended", "--target", "wasm32-unknown-unknown"])
+            .args([
+                "test",
+                "--package",
+                "unattended",
+                "--target",
+                "wasm32-unknown-unknown",
+            ])
             .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
     )?;
     let dist = root.join("target").join("e2e-dist");
     // Listen first: the page's redirectUri must name the port the tests will use.
-    let server = serve::Server::start(&dist, 0)?;
+    let server = serve::Server::start(&dist, 0, false)?;
     let config = root.join("target").join("e2e-config.json");
     std::fs::write(&config, test_config(&server.url())).map_err(|e| e.to_string())?;
     build(&dist, Some(&config))?;
@@ -142,7 +163,13 @@ fn cargo(root: &Path) -> Command {
 fn step(name: &str, cmd: &mut Command) -> Result<()> {
     eprintln!("\nxtask: ── {name} ──");
     let t = Instant::now();
-    let status = cmd.status().map_err(|e| format!("{name}: cannot start: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{name}: cannot start: {e}"))?;
     eprintln!("xtask: {name}: {:.1} s", t.elapsed().as_secs_f64());
-    if status.success() { Ok(()) } else { Err(format!("{name} failed ({status})")) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{name} failed ({status})"))
+    }
 }

@@ -16,17 +16,27 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves `dist` (which may not exist yet) on `127.0.0.1:port` (0 picks a free port) from a background thread.
-    pub fn start(dist: &Path, port: u16) -> Result<Self> {
-        let http = Arc::new(Http::http(("127.0.0.1", port)).map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?);
-        let port = http.server_addr().to_ip().map(|a| a.port()).ok_or("no port")?;
+    /// Serves `dist` (which may not exist yet) on `127.0.0.1:port` (0 picks a free port) from a
+    /// background thread, logging one line per request when `log` is set.
+    pub fn start(dist: &Path, port: u16, log: bool) -> Result<Self> {
+        let http = Arc::new(
+            Http::http(("127.0.0.1", port))
+                .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?,
+        );
+        let port = http
+            .server_addr()
+            .to_ip()
+            .map(|a| a.port())
+            .ok_or("no port")?;
         let (server, dist) = (Arc::clone(&http), dist.to_path_buf());
         let thread = std::thread::spawn(move || {
             for request in server.incoming_requests() {
                 // Read per request: the server may start before the build it serves is sealed.
                 let csp = page_csp(&dist).unwrap_or_else(|_| "default-src 'none'".into());
                 let (status, response) = respond(&dist, request.url(), &csp);
-                eprintln!("serve: {} {} -> {status}", request.method(), request.url());
+                if log {
+                    eprintln!("serve: {} {} -> {status}", request.method(), request.url());
+                }
                 let _ = request.respond(response);
             }
         });
@@ -59,7 +69,10 @@ fn page_csp(dist: &Path) -> Result<String> {
 fn respond(dist: &Path, url: &str, csp: &str) -> (u16, Response<std::io::Cursor<Vec<u8>>>) {
     let path = url.split(['?', '#']).next().unwrap_or("/");
     let file = resolve(dist, path);
-    let (status, body, kind) = match file.as_ref().and_then(|f| std::fs::read(f).ok().map(|b| (f, b))) {
+    let (status, body, kind) = match file
+        .as_ref()
+        .and_then(|f| std::fs::read(f).ok().map(|b| (f, b)))
+    {
         Some((f, body)) => (200, body, content_type(f)),
         None => (404, b"not found\n".to_vec(), "text/plain; charset=utf-8"),
     };
@@ -78,7 +91,10 @@ fn respond(dist: &Path, url: &str, csp: &str) -> (u16, Response<std::io::Cursor<
         ("Referrer-Policy", "no-referrer"),
         ("Cross-Origin-Opener-Policy", "same-origin"),
         ("Cross-Origin-Resource-Policy", "same-origin"),
-        ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
+        (
+            "Permissions-Policy",
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+        ),
     ] {
         if let Ok(h) = Header::from_bytes(name, value) {
             response.add_header(h);
@@ -93,7 +109,11 @@ fn resolve(dist: &Path, path: &str) -> Option<PathBuf> {
     if rel.split('/').any(|s| s == ".." || s.contains('\\')) {
         return None;
     }
-    let file = if rel.is_empty() || rel.ends_with('/') { dist.join(rel).join("index.html") } else { dist.join(rel) };
+    let file = if rel.is_empty() || rel.ends_with('/') {
+        dist.join(rel).join("index.html")
+    } else {
+        dist.join(rel)
+    };
     file.is_file().then_some(file)
 }
 

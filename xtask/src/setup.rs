@@ -43,8 +43,12 @@ pub fn command(program: &str) -> Command {
 
 fn path() -> String {
     let mut dirs = vec![root().join("tests/e2e/node_modules/.bin"), cargo_bin()];
-    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-    std::env::join_paths(dirs).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn cargo_bin() -> PathBuf {
@@ -57,22 +61,48 @@ fn cargo_bin() -> PathBuf {
 
 /// First line of `program --version`, if it runs.
 fn version_of(program: &str) -> Option<String> {
-    let out = command(program).arg("--version").stderr(Stdio::null()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").trim().to_owned())
+    let out = command(program)
+        .arg("--version")
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    })
 }
 
 fn run(what: &str, cmd: &mut Command) -> Result<()> {
     eprintln!("xtask setup: {what}");
-    let status = cmd.status().map_err(|e| format!("{what}: cannot start: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("{what} failed ({status})")) }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
 }
 
 fn wasm_target() -> Result<()> {
-    let out = command("rustup").args(["target", "list", "--installed"]).output();
-    if out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == WASM_TARGET)) {
+    let out = command("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    if out.is_ok_and(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.trim() == WASM_TARGET)
+    }) {
         return Ok(());
     }
-    run("rustup target add wasm32-unknown-unknown", command("rustup").args(["target", "add", WASM_TARGET]))
+    run(
+        "rustup target add wasm32-unknown-unknown",
+        command("rustup").args(["target", "add", WASM_TARGET]),
+    )
 }
 
 fn trunk() -> Result<()> {
@@ -82,14 +112,20 @@ fn trunk() -> Result<()> {
     // 0.22.x declares rust-version 1.96 but builds and works on 1.95.
     run(
         "cargo install trunk (pinned; about 15 minutes on 2 cores, once per machine)",
-        command("cargo").args(["install", &format!("trunk@{TRUNK_VERSION}"), "--locked", "--ignore-rust-version"]),
+        command("cargo").args([
+            "install",
+            &format!("trunk@{TRUNK_VERSION}"),
+            "--locked",
+            "--ignore-rust-version",
+        ]),
     )
 }
 
 /// The wasm-bindgen CLI must be exactly the version of the `wasm-bindgen` crate in `Cargo.lock`.
 fn wasm_bindgen() -> Result<()> {
     let wanted = locked_version("wasm-bindgen")?;
-    let have_cli = version_of("wasm-bindgen").is_some_and(|v| v == format!("wasm-bindgen {wanted}"));
+    let have_cli =
+        version_of("wasm-bindgen").is_some_and(|v| v == format!("wasm-bindgen {wanted}"));
     let have_runner = cargo_bin().join("wasm-bindgen-test-runner").exists();
     if have_cli && have_runner {
         return Ok(());
@@ -97,23 +133,38 @@ fn wasm_bindgen() -> Result<()> {
     // No --locked: the CLI's own lockfile wants a crate version the registry no longer serves.
     run(
         &format!("cargo install wasm-bindgen-cli {wanted}"),
-        command("cargo").args(["install", "wasm-bindgen-cli", "--force", "--version", &wanted]),
+        command("cargo").args([
+            "install",
+            "wasm-bindgen-cli",
+            "--force",
+            "--version",
+            &wanted,
+        ]),
     )
 }
 
 /// The version of `package` recorded in the workspace's `Cargo.lock`.
 pub fn locked_version(package: &str) -> Result<String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("Cargo.lock: {e}"))?;
     let needle = format!("name = \"{package}\"\nversion = \"");
-    let start = lock.find(&needle).ok_or(format!("{package} not in Cargo.lock"))? + needle.len();
-    Ok(lock[start..].split('"').next().unwrap_or_default().to_owned())
+    let start = lock
+        .find(&needle)
+        .ok_or(format!("{package} not in Cargo.lock"))?
+        + needle.len();
+    Ok(lock[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned())
 }
 
 /// Playwright (driver only, never a downloaded browser) and binaryen's `wasm-opt`, from the
 /// committed lockfile. Re-installed only when the lockfile changes.
 fn npm_packages() -> Result<()> {
     let dir = root().join("tests/e2e");
-    let lock = std::fs::read(dir.join("package-lock.json")).map_err(|e| format!("package-lock.json: {e}"))?;
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .map_err(|e| format!("package-lock.json: {e}"))?;
     let stamp = dir.join("node_modules/.unattended-lock");
     let digest = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&lock));
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == digest) {
@@ -121,18 +172,27 @@ fn npm_packages() -> Result<()> {
     }
     run(
         "npm ci (playwright-core, binaryen)",
-        command("npm").current_dir(&dir).args(["ci", "--no-audit", "--no-fund"]).env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
+        command("npm")
+            .current_dir(&dir)
+            .args(["ci", "--no-audit", "--no-fund"])
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
     )?;
     std::fs::write(&stamp, digest).map_err(|e| e.to_string())
 }
 
 /// Debian's Chromium and ChromeDriver (one version, matched by Debian).
 fn chromium() -> Result<()> {
-    let present = ["/usr/bin/chromium", "/usr/bin/chromedriver"].iter().all(|p| std::path::Path::new(p).exists());
+    let present = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+        .iter()
+        .all(|p| std::path::Path::new(p).exists());
     if present {
         return Ok(());
     }
-    let sudo = if is_root() { vec![] } else { vec!["sudo", "-n"] };
+    let sudo = if is_root() {
+        vec![]
+    } else {
+        vec!["sudo", "-n"]
+    };
     let apt = |args: &[&str]| {
         let mut all = sudo.clone();
         all.push("apt-get");
@@ -142,9 +202,15 @@ fn chromium() -> Result<()> {
         c
     };
     run("apt-get update", &mut apt(&["update", "-qq"]))?;
-    run("apt-get install chromium chromium-driver", &mut apt(&["install", "-y", "-qq", "chromium", "chromium-driver"]))
+    run(
+        "apt-get install chromium chromium-driver",
+        &mut apt(&["install", "-y", "-qq", "chromium", "chromium-driver"]),
+    )
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
