@@ -9,6 +9,7 @@
 #![warn(missing_docs, clippy::unwrap_used, clippy::mod_module_files)]
 
 pub mod config;
+pub mod forge;
 pub mod ui;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -1,0 +1,586 @@
+//! Native tests of the forge. The interop tests (OpenSSL, Python, Node, MSAL, Mono) live in
+//! `tests/interop`; these check structure and round trips with RustCrypto's decoders.
+
+use std::sync::OnceLock;
+
+use cbc::cipher::block_padding::Pkcs7;
+use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
+use der::asn1::{BmpString, ContextSpecific, OctetString};
+use der::{Decode, Encode};
+use hmac::{KeyInit, Mac};
+use pkcs12::kdf::{Pkcs12KeyType, derive_key};
+use pkcs12::pbe_params::{EncryptedPrivateKeyInfo, Pkcs12PbeParams};
+use pkcs12::{CertBag, Pfx, SafeBag};
+use proptest::prelude::*;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::signature::Verifier;
+use rsa::traits::PublicKeyParts;
+use sha1::Sha1;
+use sha2::Sha256;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
+};
+
+use super::*;
+
+const NOW: UnixTime = UnixTime(1_795_000_000); // 2026-11-18T11:06:40Z
+
+fn rng(seed: u8) -> ChaCha20Rng {
+    ChaCha20Rng::from_seed([seed; 32])
+}
+
+/// One key per size for the whole test run: generation is the slow part and not under test here.
+fn key(size: KeySize) -> &'static RsaPrivateKey {
+    static KEYS: [OnceLock<RsaPrivateKey>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = KeySize::ALL.iter().position(|s| *s == size).unwrap_or(0);
+    KEYS[slot].get_or_init(|| generate_key(size, &mut rng(slot as u8)).expect("key"))
+}
+
+fn request(flavour: Flavour, password: &str) -> Request {
+    Request {
+        key_size: KeySize::Rsa2048,
+        subject: "Contoso EXO automation".into(),
+        validity_days: 365,
+        flavour,
+        password: Password::new(password).expect("non-empty"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+#[test]
+fn generated_keys_have_the_requested_size_and_exponent() {
+    for size in KeySize::ALL {
+        let k = key(size);
+        assert_eq!(k.n().bits() as usize, size.bits());
+        assert_eq!(k.e(), &crypto_bigint::BoxedUint::from(65_537u64));
+        k.validate().expect("valid key");
+    }
+}
+
+#[test]
+fn key_assembled_from_two_independently_found_primes_is_valid() {
+    let size = KeySize::Rsa2048;
+    let p = find_prime(size, &mut rng(10)).expect("p");
+    let q = find_prime(size, &mut rng(11)).expect("q");
+    let k = assemble_key(size, &p, &q).expect("assembled");
+    assert_eq!(k.n().bits(), 2048);
+    assert!(
+        matches!(assemble_key(size, &p, &p), Err(Error::InvalidPrimes(_))),
+        "equal primes"
+    );
+    let mut not_prime = p.to_bytes().to_vec();
+    *not_prime.last_mut().expect("bytes") ^= 2; // still odd, almost surely composite
+    assert!(assemble_key(size, &Prime::from_bytes(not_prime), &q).is_err());
+    assert!(
+        assemble_key(KeySize::Rsa3072, &p, &q).is_err(),
+        "primes of the wrong size"
+    );
+}
+
+#[test]
+fn key_sizes_are_the_offered_ones() {
+    assert_eq!(KeySize::from_bits(3072), Ok(KeySize::Rsa3072));
+    assert_eq!(
+        KeySize::from_bits(1024),
+        Err(Error::UnsupportedKeySize(1024))
+    );
+    assert_eq!(KeySize::default(), KeySize::Rsa2048);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificate
+
+#[test]
+fn certificate_has_the_profile_admins_and_entra_expect() {
+    let k = key(KeySize::Rsa2048);
+    let c = cert::self_signed(k, "Contoso EXO automation", NOW, 365, &mut rng(1)).expect("cert");
+    let parsed = x509_cert::Certificate::from_der(c.der()).expect("DER parses");
+    let tbs = parsed.tbs_certificate();
+    assert_eq!(tbs.version(), x509_cert::certificate::Version::V3);
+    assert_eq!(
+        parsed.signature_algorithm().oid.to_string(),
+        "1.2.840.113549.1.1.11",
+        "sha256WithRSAEncryption"
+    );
+    assert_eq!(tbs.subject().to_string(), "CN=Contoso EXO automation");
+    assert_eq!(tbs.issuer(), tbs.subject(), "self-signed");
+
+    let serial = tbs.serial_number().as_bytes();
+    assert_eq!(serial.len(), 16, "16-byte serial");
+    assert!(
+        serial[0] != 0 && serial[0] < 0x80,
+        "positive, minimal encoding"
+    );
+    assert_eq!(c.serial_hex().len(), 32);
+
+    let validity = tbs.validity();
+    let secs = |t: &x509_cert::time::Time| t.to_unix_duration().as_secs();
+    assert_eq!(
+        secs(&validity.not_before),
+        NOW.0 - 300,
+        "five minutes in the past"
+    );
+    assert_eq!(secs(&validity.not_after), NOW.0 - 300 + 365 * 86_400);
+    assert_eq!(
+        (c.not_before(), c.not_after()),
+        (UnixTime(NOW.0 - 300), UnixTime(NOW.0 - 300 + 365 * 86_400))
+    );
+
+    let ext = |oid: &str| {
+        tbs.extensions()
+            .and_then(|e| e.iter().find(|x| x.extn_id.to_string() == oid))
+            .unwrap_or_else(|| panic!("extension {oid} missing"))
+    };
+    let bc = ext("2.5.29.19");
+    assert!(bc.critical);
+    assert!(
+        !BasicConstraints::from_der(bc.extn_value.as_bytes())
+            .expect("bc")
+            .ca
+    );
+    let ku = ext("2.5.29.15");
+    assert!(ku.critical);
+    let usages = KeyUsage::from_der(ku.extn_value.as_bytes()).expect("ku");
+    assert!(usages.digital_signature() && usages.key_encipherment() && !usages.key_cert_sign());
+    let eku = ExtendedKeyUsage::from_der(ext("2.5.29.37").extn_value.as_bytes()).expect("eku");
+    assert_eq!(
+        eku.0.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
+        ["1.3.6.1.5.5.7.3.2"]
+    );
+    let ski = SubjectKeyIdentifier::from_der(ext("2.5.29.14").extn_value.as_bytes()).expect("ski");
+    let aki =
+        AuthorityKeyIdentifier::from_der(ext("2.5.29.35").extn_value.as_bytes()).expect("aki");
+    assert_eq!(
+        aki.key_identifier.as_ref(),
+        Some(&ski.0),
+        "AKI names the key itself"
+    );
+
+    // The self-signature verifies with the certificate's own key.
+    let verifier = VerifyingKey::<Sha256>::new(k.to_public_key());
+    let signature = Signature::try_from(parsed.signature().raw_bytes()).expect("sig");
+    verifier
+        .verify(&tbs.to_der().expect("tbs"), &signature)
+        .expect("self-signature verifies");
+}
+
+#[test]
+fn thumbprints_are_the_windows_and_jwt_forms() {
+    let c = cert::self_signed(key(KeySize::Rsa2048), "t", NOW, 30, &mut rng(2)).expect("cert");
+    let t = c.thumbprints();
+    let sha1: Vec<u8> = <Sha1 as sha1::Digest>::digest(c.der()).to_vec();
+    assert_eq!(
+        t.sha1_hex,
+        sha1.iter().map(|b| format!("{b:02X}")).collect::<String>()
+    );
+    assert_eq!(t.sha1_hex.len(), 40);
+    assert!(
+        t.sha1_hex
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+    );
+    assert_eq!(t.x5t.len(), 27, "base64url of 20 bytes, no padding");
+    assert_eq!(t.x5t_s256.len(), 43, "base64url of 32 bytes, no padding");
+    assert!(!t.x5t.contains(['=', '+', '/']));
+}
+
+#[test]
+fn certificate_pem_is_the_der() {
+    let c = cert::self_signed(key(KeySize::Rsa2048), "pem", NOW, 30, &mut rng(3)).expect("cert");
+    let pem = c.pem();
+    assert!(
+        pem.starts_with("-----BEGIN CERTIFICATE-----\n")
+            && pem.ends_with("-----END CERTIFICATE-----\n")
+    );
+    let (label, der) = der::pem::decode_vec(pem.as_bytes()).expect("pem");
+    assert_eq!((label, der.as_slice()), ("CERTIFICATE", c.der()));
+}
+
+#[test]
+fn bad_subjects_and_validities_are_refused_with_reasons() {
+    let k = key(KeySize::Rsa2048);
+    for bad in [
+        "",
+        "   ",
+        "a,b",
+        "CN=x",
+        "x\"y",
+        "tab\there",
+        &"x".repeat(65),
+    ] {
+        let e = cert::self_signed(k, bad, NOW, 30, &mut rng(4)).expect_err(bad);
+        assert!(matches!(e, Error::InvalidSubject(_)), "{bad}: {e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("The certificate name is not usable")
+        );
+    }
+    for days in [0, MAX_DAYS + 1] {
+        assert_eq!(
+            cert::self_signed(k, "ok", NOW, days, &mut rng(4)).expect_err("days"),
+            Error::InvalidValidity(days)
+        );
+    }
+    cert::self_signed(k, "Ünïcødé-name (prod) @contoso.com", NOW, 1, &mut rng(4))
+        .expect("unicode CN is fine");
+}
+
+const MAX_DAYS: u32 = cert::MAX_VALIDITY_DAYS;
+
+// ---------------------------------------------------------------------------------------------
+// PKCS#12
+
+/// What a PFX holds, read back with RustCrypto's decoders and the same algorithms in reverse.
+struct Opened {
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+    mac_oid: String,
+    mac_iterations: i32,
+    cert_alg: String,
+    key_alg: String,
+    key_attribute_oids: Vec<String>,
+    csp_name: String,
+    friendly_name: String,
+}
+
+fn bmp(password: &str) -> Vec<u8> {
+    Password::new(password).expect("pw").pkcs12_bmp().to_vec()
+}
+
+fn decrypt(
+    alg: &spki::AlgorithmIdentifierOwned,
+    password: &str,
+    data: &[u8],
+) -> Result<Vec<u8>, String> {
+    let params = alg.parameters.as_ref().ok_or("no params")?;
+    match alg.oid.to_string().as_str() {
+        "1.2.840.113549.1.12.1.3" => {
+            let p: Pkcs12PbeParams = params.decode_as().map_err(|e: der::Error| e.to_string())?;
+            let key = derive_key::<Sha1>(
+                &bmp(password),
+                p.salt.as_bytes(),
+                Pkcs12KeyType::EncryptionKey,
+                p.iterations,
+                24,
+            );
+            let iv = derive_key::<Sha1>(
+                &bmp(password),
+                p.salt.as_bytes(),
+                Pkcs12KeyType::Iv,
+                p.iterations,
+                8,
+            );
+            cbc::Decryptor::<des::TdesEde3>::new_from_slices(&key, &iv)
+                .map_err(|e| e.to_string())?
+                .decrypt_padded_vec::<Pkcs7>(data)
+                .map_err(|e| e.to_string())
+        }
+        "1.2.840.113549.1.5.13" => {
+            let p: pkcs5::pbes2::Parameters =
+                params.decode_as().map_err(|e: der::Error| e.to_string())?;
+            p.decrypt(password.as_bytes(), data)
+                .map_err(|e| e.to_string())
+        }
+        other => Err(format!("unexpected algorithm {other}")),
+    }
+}
+
+fn open(pfx_der: &[u8], password: &str) -> Result<Opened, String> {
+    let pfx = Pfx::from_der(pfx_der).map_err(|e| e.to_string())?;
+    let auth_safe = pfx
+        .auth_safe
+        .content
+        .decode_as::<OctetString>()
+        .map_err(|e| e.to_string())?;
+    let mac = pfx.mac_data.ok_or("no MAC")?;
+    let (salt, rounds) = (mac.mac_salt.as_bytes(), mac.iterations);
+    let expected = match mac.mac.algorithm.oid.to_string().as_str() {
+        "1.3.14.3.2.26" => {
+            let k = derive_key::<Sha1>(&bmp(password), salt, Pkcs12KeyType::Mac, rounds, 20);
+            let mut h = hmac::Hmac::<Sha1>::new_from_slice(&k).map_err(|e| e.to_string())?;
+            h.update(auth_safe.as_bytes());
+            h.finalize().into_bytes().to_vec()
+        }
+        "2.16.840.1.101.3.4.2.1" => {
+            let k = derive_key::<Sha256>(&bmp(password), salt, Pkcs12KeyType::Mac, rounds, 32);
+            let mut h = hmac::Hmac::<Sha256>::new_from_slice(&k).map_err(|e| e.to_string())?;
+            h.update(auth_safe.as_bytes());
+            h.finalize().into_bytes().to_vec()
+        }
+        other => return Err(format!("MAC algorithm {other}")),
+    };
+    if expected != mac.mac.digest.as_bytes() {
+        return Err("MAC verification failed (wrong password?)".into());
+    }
+    let infos = Vec::<cms::content_info::ContentInfo>::from_der(auth_safe.as_bytes())
+        .map_err(|e| e.to_string())?;
+    assert_eq!(infos.len(), 2);
+    let enc = infos[0]
+        .content
+        .decode_as::<cms::encrypted_data::EncryptedData>()
+        .map_err(|e| e.to_string())?;
+    let eci = enc.enc_content_info;
+    let cert_safe = decrypt(
+        &eci.content_enc_alg,
+        password,
+        eci.encrypted_content.ok_or("empty")?.as_bytes(),
+    )?;
+    let cert_bags = Vec::<SafeBag>::from_der(&cert_safe).map_err(|e| e.to_string())?;
+    // SafeBag decoding keeps bagValue's `[0] EXPLICIT` wrapper (as the pkcs12 crate's tests show).
+    let cert_bag = ContextSpecific::<CertBag>::from_der(&cert_bags[0].bag_value)
+        .map_err(|e| e.to_string())?
+        .value;
+
+    let key_safe = infos[1]
+        .content
+        .decode_as::<OctetString>()
+        .map_err(|e| e.to_string())?;
+    let key_bags = Vec::<SafeBag>::from_der(key_safe.as_bytes()).map_err(|e| e.to_string())?;
+    let shrouded = ContextSpecific::<EncryptedPrivateKeyInfo>::from_der(&key_bags[0].bag_value)
+        .map_err(|e| e.to_string())?
+        .value;
+    let key_der = decrypt(
+        &shrouded.encryption_algorithm,
+        password,
+        shrouded.encrypted_data.as_bytes(),
+    )?;
+    let attrs = key_bags[0].bag_attributes.clone().ok_or("no attributes")?;
+    let value_of = |oid: &str| -> String {
+        attrs
+            .iter()
+            .find(|a| a.oid.to_string() == oid)
+            .and_then(|a| a.values.iter().next())
+            .and_then(|v| v.decode_as::<BmpString>().ok())
+            .map(|b| b.to_string())
+            .unwrap_or_default()
+    };
+    Ok(Opened {
+        cert_der: cert_bag.cert_value.as_bytes().to_vec(),
+        key_der,
+        mac_oid: mac.mac.algorithm.oid.to_string(),
+        mac_iterations: rounds,
+        cert_alg: eci.content_enc_alg.oid.to_string(),
+        key_alg: shrouded.encryption_algorithm.oid.to_string(),
+        key_attribute_oids: attrs.iter().map(|a| a.oid.to_string()).collect(),
+        csp_name: value_of("1.3.6.1.4.1.311.17.1"),
+        friendly_name: value_of("1.2.840.113549.1.9.20"),
+    })
+}
+
+#[test]
+fn compat_flavour_is_3des_with_sha1_mac_and_the_csp_attribute() {
+    let k = key(KeySize::Rsa2048);
+    let c = forge_with_key(
+        k,
+        &request(Flavour::WindowsCompatible, "pw"),
+        NOW,
+        &mut rng(5),
+    )
+    .expect("forge");
+    let o = open(c.pfx.expose(), "pw").expect("opens");
+    assert_eq!(o.mac_oid, "1.3.14.3.2.26");
+    assert!(o.mac_iterations >= 2048);
+    assert_eq!(o.cert_alg, "1.2.840.113549.1.12.1.3");
+    assert_eq!(o.key_alg, "1.2.840.113549.1.12.1.3");
+    assert_eq!(
+        o.csp_name,
+        "Microsoft Enhanced RSA and AES Cryptographic Provider"
+    );
+    assert_eq!(o.friendly_name, "Contoso EXO automation");
+    assert!(
+        o.key_attribute_oids
+            .contains(&"1.2.840.113549.1.9.21".to_owned()),
+        "localKeyId"
+    );
+    assert_eq!(o.cert_der, c.certificate.der());
+    assert_eq!(o.key_der, k.to_pkcs8_der().expect("der").as_bytes());
+}
+
+#[test]
+fn modern_flavour_is_pbes2_aes256_with_sha256_mac() {
+    let k = key(KeySize::Rsa2048);
+    let c = forge_with_key(k, &request(Flavour::Modern, "pw"), NOW, &mut rng(6)).expect("forge");
+    let o = open(c.pfx.expose(), "pw").expect("opens");
+    assert_eq!(o.mac_oid, "2.16.840.1.101.3.4.2.1");
+    assert!(o.mac_iterations >= 10_000);
+    assert_eq!(
+        (o.cert_alg.as_str(), o.key_alg.as_str()),
+        ("1.2.840.113549.1.5.13", "1.2.840.113549.1.5.13")
+    );
+    assert_eq!(o.csp_name, pfx::CSP_NAME);
+    assert_eq!(o.key_der, k.to_pkcs8_der().expect("der").as_bytes());
+}
+
+#[test]
+fn a_wrong_password_is_detected_by_the_mac() {
+    for flavour in Flavour::ALL {
+        let c = forge_with_key(
+            key(KeySize::Rsa2048),
+            &request(flavour, "right"),
+            NOW,
+            &mut rng(7),
+        )
+        .expect("forge");
+        assert!(open(c.pfx.expose(), "wrong").is_err(), "{flavour:?}");
+    }
+}
+
+#[test]
+fn encrypted_pem_key_decrypts_to_the_key() {
+    let k = key(KeySize::Rsa2048);
+    let c = forge_with_key(
+        k,
+        &request(Flavour::WindowsCompatible, "pém✓"),
+        NOW,
+        &mut rng(8),
+    )
+    .expect("forge");
+    let pem = std::str::from_utf8(c.encrypted_key_pem.expose()).expect("utf8");
+    let (label, der) = der::pem::decode_vec(pem.as_bytes()).expect("pem");
+    assert_eq!(label, "ENCRYPTED PRIVATE KEY");
+    let info = EncryptedPrivateKeyInfo::from_der(&der).expect("epki");
+    let plain = decrypt(
+        &info.encryption_algorithm,
+        "pém✓",
+        info.encrypted_data.as_bytes(),
+    )
+    .expect("decrypts");
+    assert_eq!(plain, k.to_pkcs8_der().expect("der").as_bytes());
+}
+
+#[test]
+fn pkcs12_passwords_are_utf16_be_with_surrogates_and_terminator() {
+    assert_eq!(bmp("A"), [0, 0x41, 0, 0]);
+    assert_eq!(bmp("é"), [0, 0xe9, 0, 0]);
+    assert_eq!(bmp("😀"), [0xd8, 0x3d, 0xde, 0x00, 0, 0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passwords, secrets, keyCredential
+
+#[test]
+fn empty_password_is_refused_with_a_clear_message() {
+    let e = Password::new("").expect_err("empty");
+    assert_eq!(e, Error::EmptyPassword);
+    assert_eq!(
+        e.to_string(),
+        "Choose a password for the PFX: it cannot be empty."
+    );
+    Password::new(" ").expect("a space is a password");
+}
+
+#[test]
+fn generated_passwords_are_strong_and_unambiguous() {
+    assert!(Password::generated_entropy_bits() >= 128.0);
+    let mut seen = std::collections::HashSet::new();
+    let mut r = rng(9);
+    for _ in 0..200 {
+        let p = Password::generate(&mut r);
+        let s = p.expose();
+        assert_eq!(s.len(), 27);
+        assert_eq!(s.matches('-').count(), 3);
+        assert!(!s.contains(['0', 'O', 'o', '1', 'l', 'I', 'i']), "{s}");
+        assert!(s.chars().all(|c| c == '-' || c.is_ascii_alphanumeric()));
+        assert!(seen.insert(s.to_owned()), "repeat");
+    }
+}
+
+#[test]
+fn secrets_never_print() {
+    let p = Password::new("hunter2").expect("pw");
+    assert_eq!(format!("{p:?}"), "Password([redacted])");
+    let c = forge_with_key(
+        key(KeySize::Rsa2048),
+        &request(Flavour::Modern, "hunter2"),
+        NOW,
+        &mut rng(12),
+    )
+    .expect("forge");
+    let shown = format!("{c:?} {:?}", request(Flavour::Modern, "hunter2"));
+    assert!(!shown.contains("hunter2"));
+    assert!(shown.contains("Secret([redacted;"));
+    assert!(!shown.contains("ENCRYPTED"));
+    assert_eq!(
+        format!(
+            "{:?}",
+            find_prime(KeySize::Rsa2048, &mut rng(13)).expect("p")
+        ),
+        "Prime([redacted])"
+    );
+}
+
+#[test]
+fn key_credential_carries_only_the_certificate_with_its_dates() {
+    let c = forge_with_key(
+        key(KeySize::Rsa2048),
+        &request(Flavour::Modern, "x"),
+        NOW,
+        &mut rng(14),
+    )
+    .expect("forge");
+    let kc = KeyCredential::for_certificate(&c.certificate).expect("kc");
+    let json = serde_json::to_value(&kc).expect("json");
+    assert_eq!(json["type"], "AsymmetricX509Cert");
+    assert_eq!(json["usage"], "Verify");
+    assert_eq!(json["displayName"], "CN=Contoso EXO automation");
+    let key_b64 = json["key"].as_str().expect("key");
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(key_b64)
+        .expect("standard base64");
+    assert_eq!(der, c.certificate.der());
+    assert_eq!(
+        json["startDateTime"],
+        c.certificate.not_before().rfc3339().expect("t")
+    );
+    assert_eq!(
+        json["endDateTime"],
+        c.certificate.not_after().rfc3339().expect("t")
+    );
+    assert_eq!(
+        UnixTime(0).rfc3339().expect("epoch"),
+        "1970-01-01T00:00:00Z"
+    );
+    assert_eq!(
+        UnixTime(1_795_000_000).rfc3339().expect("t"),
+        "2026-11-18T11:06:40Z"
+    );
+    assert_eq!(
+        json.as_object().map(|o| o.len()),
+        Some(6),
+        "no other fields"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties: any size, any validity, any non-empty password, either flavour.
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_password_validity_and_size_round_trips(
+        password in "\\PC{1,24}",
+        days in 1u32..=MAX_DAYS,
+        size in prop::sample::select(KeySize::ALL.to_vec()),
+        modern in any::<bool>(),
+        seed in any::<u8>(),
+    ) {
+        let flavour = if modern { Flavour::Modern } else { Flavour::WindowsCompatible };
+        let k = key(size);
+        let mut req = request(flavour, &password);
+        req.validity_days = days;
+        let c = forge_with_key(k, &req, NOW, &mut rng(seed)).expect("forge");
+        let o = open(c.pfx.expose(), &password).expect("opens with the same password");
+        let key_der = k.to_pkcs8_der().expect("der");
+        prop_assert_eq!(o.key_der.as_slice(), key_der.as_bytes());
+        prop_assert_eq!(o.cert_der.as_slice(), c.certificate.der());
+        prop_assert_eq!(c.certificate.not_after().0 - c.certificate.not_before().0, u64::from(days) * 86_400);
+        let parsed = x509_cert::Certificate::from_der(c.certificate.der()).expect("parses");
+        prop_assert_eq!(parsed.tbs_certificate().validity().not_after.to_unix_duration().as_secs(), c.certificate.not_after().0);
+    }
+}
