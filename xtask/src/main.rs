@@ -133,16 +133,27 @@ fn test(args: &[String]) -> Result<()> {
     let config = root.join("target").join("e2e-config.json");
     std::fs::write(&config, test_config(&server.url())).map_err(|e| e.to_string())?;
     build(&dist, Some(&config))?;
+    let artefacts = root.join("target").join("browser-artefacts");
+    let _ = std::fs::remove_dir_all(&artefacts);
     let result = step(
         "browser end-to-end tests (Playwright + Chromium)",
         Command::new("node")
             .current_dir(root.join("tests/e2e"))
             .args(["--test", "--test-concurrency=1"])
             .env("BASE_URL", server.url())
-            .env("DIST_DIR", &dist),
+            .env("DIST_DIR", &dist)
+            .env("BROWSER_ARTEFACTS", &artefacts),
     );
     server.stop();
-    result
+    result?;
+    step(
+        "interop: OpenSSL, Python cryptography, Node, MSAL, Mono",
+        Command::new(root.join("tests/interop/.venv/bin/python"))
+            .current_dir(root.join("tests/interop"))
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .env("FORGE_BIN", root.join("target/debug/examples/forge"))
+            .env("BROWSER_ARTEFACTS", &artefacts),
+    )
 }
 
 /// The page's configuration in the browser tests: a fixed client id and this page as redirect.

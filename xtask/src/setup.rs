@@ -18,7 +18,8 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 pub enum Need {
     /// Building the page: wasm target, Trunk, wasm-bindgen, wasm-opt.
     Build,
-    /// Building and testing: also Chromium, ChromeDriver and the browser-test packages.
+    /// Building and testing: also Chromium, ChromeDriver, Mono, OpenSSL and the Python tools
+    /// (cryptography, MSAL) that check what the product makes.
     Everything,
 }
 
@@ -28,7 +29,8 @@ pub fn all(need: Need) -> Result<()> {
     wasm_bindgen()?;
     npm_packages()?;
     if need == Need::Everything {
-        chromium()?;
+        debian_packages()?;
+        python_packages()?;
     }
     Ok(())
 }
@@ -180,12 +182,30 @@ fn npm_packages() -> Result<()> {
     std::fs::write(&stamp, digest).map_err(|e| e.to_string())
 }
 
-/// Debian's Chromium and ChromeDriver (one version, matched by Debian).
-fn chromium() -> Result<()> {
-    let present = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+/// Debian packages the tests use, each found by a file it installs: Chromium and ChromeDriver
+/// (one version, matched by Debian), Mono (stands in for .NET Framework when loading PFX files),
+/// OpenSSL's command line.
+fn debian_packages() -> Result<()> {
+    const PACKAGES: [(&str, &[&str]); 4] = [
+        ("/usr/bin/chromium", &["chromium"]),
+        ("/usr/bin/chromedriver", &["chromium-driver"]),
+        (
+            "/usr/bin/mcs",
+            &[
+                "mono-mcs",
+                "mono-runtime",
+                "libmono-system4.0-cil",
+                "libmono-system-security4.0-cil",
+            ],
+        ),
+        ("/usr/bin/openssl", &["openssl"]),
+    ];
+    let missing: Vec<&str> = PACKAGES
         .iter()
-        .all(|p| std::path::Path::new(p).exists());
-    if present {
+        .filter(|(file, _)| !std::path::Path::new(file).exists())
+        .flat_map(|(_, packages)| packages.iter().copied())
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
     let sudo = if is_root() {
@@ -202,10 +222,40 @@ fn chromium() -> Result<()> {
         c
     };
     run("apt-get update", &mut apt(&["update", "-qq"]))?;
+    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(&missing);
     run(
-        "apt-get install chromium chromium-driver",
-        &mut apt(&["install", "-y", "-qq", "chromium", "chromium-driver"]),
+        &format!("apt-get install {}", missing.join(" ")),
+        &mut apt(&install),
     )
+}
+
+/// A virtualenv with the pinned Python tools of `tests/interop/requirements.txt`; rebuilt only
+/// when that file changes.
+fn python_packages() -> Result<()> {
+    let dir = root().join("tests/interop");
+    let requirements = std::fs::read(dir.join("requirements.txt"))
+        .map_err(|e| format!("requirements.txt: {e}"))?;
+    let venv = dir.join(".venv");
+    let stamp = venv.join(".unattended-requirements");
+    let digest = format!(
+        "{:x}",
+        <sha2::Sha256 as sha2::Digest>::digest(&requirements)
+    );
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == digest) {
+        return Ok(());
+    }
+    run(
+        "python3 -m venv tests/interop/.venv",
+        command("python3").args(["-m", "venv"]).arg(&venv),
+    )?;
+    run(
+        "pip install -r tests/interop/requirements.txt",
+        command(&venv.join("bin/pip").to_string_lossy())
+            .args(["install", "-q", "--disable-pip-version-check", "-r"])
+            .arg(dir.join("requirements.txt")),
+    )?;
+    std::fs::write(&stamp, digest).map_err(|e| e.to_string())
 }
 
 fn is_root() -> bool {
