@@ -14,6 +14,7 @@
 //! - The Graph `keyCredential` carrying only the public certificate.
 
 mod cert;
+pub mod job;
 mod key;
 mod keycredential;
 mod password;
@@ -25,8 +26,10 @@ use std::fmt;
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::EncodePrivateKey;
 
-pub use cert::{Certificate, Thumbprints};
-pub use key::{KeySize, Prime, assemble_key, find_prime, generate_key};
+pub use cert::{Certificate, MAX_VALIDITY_DAYS, Thumbprints, check_subject};
+pub use key::{
+    KeySize, Prime, REPORT_EVERY, assemble_key, find_prime, find_prime_reporting, generate_key,
+};
 pub use keycredential::KeyCredential;
 pub use password::Password;
 pub use pfx::Flavour;
@@ -150,10 +153,32 @@ pub fn forge_with_key(
     now: UnixTime,
     rng: &mut impl Rng,
 ) -> Result<Credential, Error> {
+    forge_timed(key, request, now, rng, &|| 0.0).map(|(credential, _)| credential)
+}
+
+/// Milliseconds spent in each step of [`forge_timed`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Building and signing the certificate.
+    pub certificate_ms: f64,
+    /// Building the PFX and the encrypted PEM (dominated by the KDF iterations).
+    pub pfx_ms: f64,
+}
+
+/// [`forge_with_key`], timing each step with `clock` (milliseconds).
+pub fn forge_timed(
+    key: &RsaPrivateKey,
+    request: &Request,
+    now: UnixTime,
+    rng: &mut impl Rng,
+    clock: &dyn Fn() -> f64,
+) -> Result<(Credential, Timings), Error> {
     if request.password.expose().is_empty() {
         return Err(Error::EmptyPassword);
     }
+    let t0 = clock();
     let certificate = cert::self_signed(key, &request.subject, now, request.validity_days, rng)?;
+    let t1 = clock();
     let key_der = key
         .to_pkcs8_der()
         .map_err(|e| Error::Encoding(e.to_string()))?;
@@ -166,12 +191,17 @@ pub fn forge_with_key(
         rng,
     )?;
     let encrypted_key_pem = pfx::encrypted_pkcs8_pem(key_der.as_bytes(), &request.password, rng)?;
-    Ok(Credential {
+    let timings = Timings {
+        certificate_ms: t1 - t0,
+        pfx_ms: clock() - t1,
+    };
+    let credential = Credential {
         certificate,
         pfx: Secret::new(pfx),
         encrypted_key_pem: Secret::new(encrypted_key_pem.into_bytes()),
         flavour: request.flavour,
-    })
+    };
+    Ok((credential, timings))
 }
 
 /// Generates the key, then everything else: the one-call form for native use.

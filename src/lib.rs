@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod forge;
+#[cfg(target_arch = "wasm32")]
 pub mod ui;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -1,5 +1,7 @@
 //! The Leptos user interface: one component per screen, no business logic.
 
+mod certificate;
+mod downloads;
 mod start;
 
 use leptos::prelude::*;
@@ -38,12 +40,6 @@ pub fn App() -> impl IntoView {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
 async fn load_config() -> Result<Config, ConfigError> {
     crate::web::load_config().await
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-async fn load_config() -> Result<Config, ConfigError> {
-    Err(ConfigError::Unreachable("not running in a browser".into()))
 }

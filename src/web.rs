@@ -1,44 +1,29 @@
-//! The browser side of the core: the only module besides `ui` that touches browser APIs.
+//! The browser side: the only place besides `ui` that touches browser APIs. Everything here is a
+//! thin shell over the pure core (`config`, `forge`).
 
-use gloo_net::http::Request;
-use web_sys::RequestCache;
+mod config;
+pub mod download;
+pub mod keygen;
+pub mod worker;
 
-use crate::config::{Config, ConfigError};
-
-/// Fetches `config.json` from beside `index.html` and validates it against the page's address.
-pub async fn load_config() -> Result<Config, ConfigError> {
-    // Relative URL: resolves against the page, so the same build works under any path.
-    let response = Request::get("config.json")
-        .cache(RequestCache::NoStore)
-        .send()
-        .await
-        .map_err(|e| ConfigError::Unreachable(e.to_string()))?;
-    let is_html = response
-        .headers()
-        .get("content-type")
-        .is_some_and(|t| t.starts_with("text/html"));
-    // Many static hosts answer unknown paths with index.html (single-page-app fallback).
-    if response.status() == 404 || (response.ok() && is_html) {
-        return Err(ConfigError::Missing);
-    }
-    if !response.ok() {
-        return Err(ConfigError::Unreachable(format!(
-            "HTTP {}",
-            response.status()
-        )));
-    }
-    let text = response
-        .text()
-        .await
-        .map_err(|e| ConfigError::Unreachable(e.to_string()))?;
-    let config = Config::from_json(&text)?;
-    config.check_served_from(&page_url())?;
-    Ok(config)
-}
+pub use config::load_config;
 
 /// `location.href`, or an empty string when there is no window (never the case in a page).
 pub fn page_url() -> String {
     web_sys::window()
         .and_then(|w| w.location().href().ok())
         .unwrap_or_default()
+}
+
+/// `performance.now()` in the page or in a worker (milliseconds), 0 when unavailable.
+pub fn now_ms() -> f64 {
+    use wasm_bindgen::JsCast;
+    let global = js_sys::global();
+    if let Some(window) = global.dyn_ref::<web_sys::Window>() {
+        return window.performance().map_or(0.0, |p| p.now());
+    }
+    global
+        .dyn_ref::<web_sys::WorkerGlobalScope>()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
 }

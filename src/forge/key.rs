@@ -94,16 +94,40 @@ pub fn generate_key(size: KeySize, rng: &mut impl Rng) -> Result<RsaPrivateKey, 
 /// such primes has the full modulus size), each candidate then tested by `crypto-primes`
 /// (Miller–Rabin base 2 plus a strong Lucas test).
 pub fn find_prime(size: KeySize, rng: &mut impl Rng) -> Result<Prime, Error> {
+    find_prime_reporting(size, rng, &mut |_| {})
+}
+
+/// [`find_prime`], calling `report` with the number of candidates tested so far every
+/// [`REPORT_EVERY`] candidates, so a worker can show that it is busy.
+pub fn find_prime_reporting(
+    size: KeySize,
+    rng: &mut impl Rng,
+    report: &mut dyn FnMut(u64),
+) -> Result<Prime, Error> {
     let factory =
         SmallFactorsSieveFactory::<BoxedUint>::new(Flavor::Any, size.prime_bits(), SetBits::TwoMsb)
             .map_err(|e| Error::InvalidPrimes(format!("sieve: {e}")))?;
+    // sieve_and_find takes an `Fn` predicate, so count through a Cell and report afterwards
+    // from the same closure via a RefCell'd callback.
+    let tested = std::cell::Cell::new(0u64);
+    let report = std::cell::RefCell::new(report);
     let prime = sieve_and_find(rng, factory, |_, candidate| {
+        let n = tested.get() + 1;
+        tested.set(n);
+        if n.is_multiple_of(REPORT_EVERY)
+            && let Ok(mut r) = report.try_borrow_mut()
+        {
+            r(n);
+        }
         is_prime(Flavor::Any, candidate)
     })
     .map_err(|e| Error::InvalidPrimes(format!("sieve: {e}")))?
     .ok_or_else(|| Error::InvalidPrimes("the sieve ran out of candidates".into()))?;
     Ok(Prime(Zeroizing::new(prime.to_be_bytes().into_vec())))
 }
+
+/// How often [`find_prime_reporting`] reports (in candidates surviving the sieve).
+pub const REPORT_EVERY: u64 = 16;
 
 /// Builds the key from two primes with the crate's constructor, then validates it. Fails (and
 /// the caller searches again) when the primes are equal, not prime, of the wrong size, or make a

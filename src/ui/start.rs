@@ -66,6 +66,9 @@ pub fn StartScreen(config: Signal<ConfigState>) -> impl IntoView {
                 detail="A runbook connects with -ManagedIdentity: nothing to store, nothing to renew."
             />
         </fieldset>
+        <Show when=move || path.get() == Path::Certificate>
+            <super::certificate::CertificatePanel />
+        </Show>
         <SignIn config />
     }
 }

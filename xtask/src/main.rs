@@ -124,6 +124,9 @@ fn test(args: &[String]) -> Result<()> {
                 "unattended",
                 "--target",
                 "wasm32-unknown-unknown",
+                // Not the examples: they are native command-line programs.
+                "--lib",
+                "--tests",
             ])
             .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
     )?;

@@ -1,0 +1,248 @@
+//! The certificate: options, generation in workers with visible progress, and the downloads.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+
+use crate::forge::job::Forged;
+use crate::forge::{Flavour, KeySize, Password};
+
+/// Where generation stands.
+#[derive(Clone)]
+pub enum Generation {
+    /// Nothing made yet.
+    Idle,
+    /// Workers are busy; the text says how far they are.
+    Running(String),
+    /// Made: the credential and the seconds it took.
+    Done(Arc<Forged>, f64),
+    /// Failed or cancelled, with what to do.
+    Failed(String),
+}
+
+/// How the PFX password is chosen.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PasswordChoice {
+    Generated,
+    Typed,
+}
+
+/// Options, the Generate button, progress and downloads.
+#[component]
+pub fn CertificatePanel() -> impl IntoView {
+    let (size, set_size) = signal(KeySize::Rsa2048);
+    let (days, set_days) = signal(365u32);
+    let (subject, set_subject) = signal(default_subject());
+    let (flavour, set_flavour) = signal(Flavour::WindowsCompatible);
+    let (choice, set_choice) = signal(PasswordChoice::Generated);
+    let generated = StoredValue::new(generate_password());
+    let (typed, set_typed) = signal(String::new());
+    let (confirm, set_confirm) = signal(String::new());
+    let generation = RwSignal::new(Generation::Idle);
+    let abort = StoredValue::new(None::<futures::future::AbortHandle>);
+
+    let password = move || -> Result<Password, String> {
+        match choice.get() {
+            PasswordChoice::Generated => Ok(generated.get_value()),
+            PasswordChoice::Typed if typed.get() != confirm.get() => {
+                Err("The two passwords differ: type the same password twice.".into())
+            }
+            PasswordChoice::Typed => Password::new(typed.get()).map_err(|e| e.to_string()),
+        }
+    };
+    let problem = move || {
+        crate::forge::check_subject(&subject.get())
+            .err()
+            .map(|e| e.to_string())
+            .or_else(|| password().err())
+    };
+    let running = move || matches!(generation.get(), Generation::Running(_));
+
+    let start = move |_| {
+        let Ok(password) = password() else { return };
+        let options = crate::web::keygen::Options {
+            key_size: size.get_untracked(),
+            subject: subject.get_untracked().trim().to_owned(),
+            validity_days: days.get_untracked(),
+            flavour: flavour.get_untracked(),
+            password,
+        };
+        run_generation(options, generation, abort);
+    };
+    let cancel = move |_| {
+        if let Some(handle) = abort.get_value() {
+            handle.abort();
+        }
+    };
+
+    view! {
+        <fieldset class="card certificate" disabled=running>
+            <legend>"Certificate"</legend>
+            <label class="field">
+                <span>"Name (certificate subject, CN)"</span>
+                <input id="cert-subject" type="text" maxlength="64" prop:value=move || subject.get()
+                    on:input=move |ev| set_subject.set(event_target_value(&ev)) />
+            </label>
+            <div class="row">
+                <label class="field">
+                    <span>"Key"</span>
+                    <select id="cert-size" on:change=move |ev| {
+                        let bits = event_target_value(&ev).parse().unwrap_or(2048);
+                        set_size.set(KeySize::from_bits(bits).unwrap_or_default());
+                    }>
+                        <option value="2048" selected>"RSA 2048 (default)"</option>
+                        <option value="3072">"RSA 3072"</option>
+                        <option value="4096">"RSA 4096 (slower to make)"</option>
+                    </select>
+                </label>
+                <label class="field">
+                    <span>"Valid for"</span>
+                    <select id="cert-days" on:change=move |ev| set_days.set(event_target_value(&ev).parse().unwrap_or(365))>
+                        <option value="90">"3 months"</option>
+                        <option value="180">"6 months"</option>
+                        <option value="365" selected>"12 months (recommended)"</option>
+                        <option value="730">"24 months"</option>
+                    </select>
+                </label>
+            </div>
+            <FlavourChoice flavour set_flavour />
+            <PasswordFields choice set_choice generated typed set_typed confirm set_confirm />
+        </fieldset>
+        <div class="actions">
+            <button id="generate" class="primary" disabled=move || running() || problem().is_some() on:click=start>
+                "Make the certificate"
+            </button>
+            <Show when=running>
+                <button id="cancel-generate" on:click=cancel>"Cancel"</button>
+            </Show>
+        </div>
+        <p class="status error" role="alert">{problem}</p>
+        <GenerationStatus generation password=Signal::derive(move || password().ok()) />
+    }
+}
+
+#[component]
+fn FlavourChoice(flavour: ReadSignal<Flavour>, set_flavour: WriteSignal<Flavour>) -> impl IntoView {
+    let option = move |value: Flavour, title: &'static str, detail: &'static str| {
+        view! {
+            <label class="choice">
+                <input type="radio" name="flavour" prop:checked=move || flavour.get() == value
+                    on:change=move |_| set_flavour.set(value) />
+                <span><strong>{title}</strong>" " {detail}</span>
+            </label>
+        }
+    };
+    view! {
+        <div class="field" role="radiogroup" aria-label="PFX encryption">
+            <span>"PFX encryption"</span>
+            {option(Flavour::WindowsCompatible, "Windows-compatible (default):",
+                "3DES, imports on every Windows including Server 2016 and older.")}
+            {option(Flavour::Modern, "Modern:",
+                "AES-256; Windows 10 1709+ / Server 2019+, PowerShell 7, OpenSSL 3.")}
+        </div>
+    }
+}
+
+#[component]
+fn PasswordFields(
+    choice: ReadSignal<PasswordChoice>,
+    set_choice: WriteSignal<PasswordChoice>,
+    #[allow(unused_variables)] generated: StoredValue<Password>,
+    typed: ReadSignal<String>,
+    set_typed: WriteSignal<String>,
+    confirm: ReadSignal<String>,
+    set_confirm: WriteSignal<String>,
+) -> impl IntoView {
+    view! {
+        <div class="field" role="radiogroup" aria-label="PFX password">
+            <span>"PFX password"</span>
+            <label class="choice">
+                <input type="radio" name="pw" prop:checked=move || choice.get() == PasswordChoice::Generated
+                    on:change=move |_| set_choice.set(PasswordChoice::Generated) />
+                <span>"Generate a strong one (about 138 bits); shown once when the certificate is made"</span>
+            </label>
+            <label class="choice">
+                <input id="pw-own" type="radio" name="pw" prop:checked=move || choice.get() == PasswordChoice::Typed
+                    on:change=move |_| set_choice.set(PasswordChoice::Typed) />
+                <span>"Use my own"</span>
+            </label>
+            <Show when=move || choice.get() == PasswordChoice::Typed>
+                <input id="pw-typed" type="password" autocomplete="new-password" placeholder="Password"
+                    prop:value=move || typed.get() on:input=move |ev| set_typed.set(event_target_value(&ev)) />
+                <input id="pw-confirm" type="password" autocomplete="new-password" placeholder="Same password again"
+                    prop:value=move || confirm.get() on:input=move |ev| set_confirm.set(event_target_value(&ev)) />
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn GenerationStatus(
+    generation: RwSignal<Generation>,
+    password: Signal<Option<Password>>,
+) -> impl IntoView {
+    move || match generation.get() {
+        Generation::Idle => ().into_any(),
+        Generation::Running(text) => view! {
+            <div class="progress" role="status" aria-live="polite">
+                <progress></progress>
+                <span id="generate-progress">{text}</span>
+            </div>
+        }
+        .into_any(),
+        Generation::Failed(text) => {
+            view! { <p id="generate-error" class="status error" role="alert">{text}</p> }.into_any()
+        }
+        Generation::Done(forged, seconds) => view! {
+            <super::downloads::Downloads forged seconds password=password.get_untracked() />
+        }
+        .into_any(),
+    }
+}
+
+/// Starts the workers; progress and the result land in `generation`.
+fn run_generation(
+    options: crate::web::keygen::Options,
+    generation: RwSignal<Generation>,
+    abort: StoredValue<Option<futures::future::AbortHandle>>,
+) {
+    use crate::web::keygen::{Event, forge_in_workers, worker_count};
+    let workers = worker_count();
+    let started = crate::web::now_ms();
+    generation.set(Generation::Running(format!("Starting {workers} workers…")));
+    let on_event = move |event: Event| {
+        let text = match event {
+            Event::Searching { tested, primes, workers } => format!(
+                "Searching for the two primes on {workers} workers: {primes} of 2 found, {tested} candidates tested ({:.1} s)",
+                (crate::web::now_ms() - started) / 1000.0
+            ),
+            Event::Building => "Both primes found: assembling the key, signing the certificate, encrypting the PFX…".into(),
+        };
+        generation.set(Generation::Running(text));
+    };
+    let (task, handle) = futures::future::abortable(forge_in_workers(options, workers, on_event));
+    abort.set_value(Some(handle));
+    leptos::task::spawn_local(async move {
+        let outcome = match task.await {
+            Ok(Ok(forged)) => Generation::Done(Arc::new(forged), (crate::web::now_ms() - started) / 1000.0),
+            Ok(Err(e)) => Generation::Failed(e.to_string()),
+            Err(_) => Generation::Failed("Cancelled: nothing was kept. Press \u{201c}Make the certificate\u{201d} to start again.".into()),
+        };
+        abort.set_value(None);
+        generation.set(outcome);
+    });
+}
+
+fn generate_password() -> Password {
+    Password::generate(&mut rand_core::UnwrapErr(getrandom::SysRng))
+}
+
+/// `EXO-Automation-2026-11`: recognisable in the portal's certificate list, no personal data.
+fn default_subject() -> String {
+    let date = js_sys::Date::new_0();
+    format!(
+        "EXO-Automation-{:04}-{:02}",
+        date.get_utc_full_year(),
+        date.get_utc_month() + 1
+    )
+}

@@ -1,0 +1,115 @@
+// The credential made in the browser: generation in Web Workers, downloads, cancellation.
+// The saved files go to $BROWSER_ARTEFACTS, where tests/interop checks them with OpenSSL,
+// Python cryptography, Node, MSAL and Mono exactly like the natively forged ones.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { launch, openPage, BASE_URL } from './lib/browser.mjs';
+
+const ARTEFACTS = process.env.BROWSER_ARTEFACTS ?? join(process.cwd(), 'artifacts');
+let browser;
+before(async () => { browser = await launch(); mkdirSync(ARTEFACTS, { recursive: true }); });
+after(async () => { await browser?.close(); });
+
+const b64url = (buf) => buf.toString('base64url');
+
+async function save(page, button, path) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+  await download.saveAs(path);
+  return readFileSync(path);
+}
+
+async function makeCertificate({ name, flavour, password }) {
+  const { context, page, seen } = await openPage(browser);
+  await page.goto(BASE_URL);
+  await page.locator('#cert-subject').fill(name);
+  if (flavour === 'modern') await page.locator('input[name=flavour]').nth(1).check();
+  if (password) {
+    await page.locator('#pw-own').check();
+    await page.locator('#pw-typed').fill(password);
+    await page.locator('#pw-confirm').fill(password);
+  }
+  await page.click('#generate');
+  await page.locator('#generate-progress').waitFor({ timeout: 10000 });
+  const done = page.locator('#credential');
+  await done.waitFor({ timeout: 120000 });
+  const shownPassword = (await page.locator('#pfx-password').textContent()).trim();
+  if (password) assert.equal(shownPassword, password);
+  else assert.match(shownPassword, /^[A-HJ-NP-Za-km-z2-9]{6}(-[A-HJ-NP-Za-km-z2-9]{6}){3}$/);
+
+  const pfx = await save(page, '#save-pfx', join(ARTEFACTS, `${name}.pfx`));
+  const cer = await save(page, '#save-cer', join(ARTEFACTS, `${name}.cer`));
+  const pem = await save(page, '#save-pem', join(ARTEFACTS, `${name}.pem`));
+  const key = await save(page, '#save-key', join(ARTEFACTS, `${name}.key.pem`));
+  assert.ok(pfx.length > 2000);
+  assert.match(pem.toString(), /^-----BEGIN CERTIFICATE-----\n/);
+  assert.match(key.toString(), /^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
+
+  // Node reads the certificate independently; the page must show the same thumbprint.
+  const x509 = new X509Certificate(cer);
+  const thumbprint = x509.fingerprint.replaceAll(':', '');
+  assert.equal(await page.locator('#thumbprint').textContent(), thumbprint);
+  assert.equal(x509.subject, `CN=${name}`);
+  const info = {
+    subject: name, flavour: await done.getAttribute('data-flavour'), bits: Number(await done.getAttribute('data-bits')),
+    thumbprint, serial: x509.serialNumber.toLowerCase(),
+    x5t: b64url(createHash('sha1').update(cer).digest()), x5tS256: b64url(createHash('sha256').update(cer).digest()),
+    password: shownPassword,
+  };
+  assert.equal(info.flavour, flavour);
+  writeFileSync(join(ARTEFACTS, `${name}.json`), JSON.stringify(info));
+
+  assert.deepEqual(seen.offHost, [], 'generation talks to nobody');
+  assert.deepEqual(seen.pageErrors, []);
+  assert.deepEqual(seen.consoleErrors, []);
+  assert.deepEqual(await seen.cspViolations(), []);
+  const worker = seen.responses.find((r) => /\/worker-[0-9a-f]+\.js$/.test(r.url()));
+  assert.ok(worker, 'the forge ran in a worker');
+  const declared = await page.locator('meta[name=unattended-worker]').getAttribute('data-integrity');
+  assert.equal(declared, `sha384-${createHash('sha384').update(await worker.body()).digest('base64')}`);
+  await context.close();
+}
+
+test('the page makes a Windows-compatible PFX in workers, with a generated password', async () => {
+  await makeCertificate({ name: 'browser-compat', flavour: 'compat' });
+});
+
+test('the page makes a modern PFX with a typed Unicode password', async () => {
+  await makeCertificate({ name: 'browser-modern', flavour: 'modern', password: 'Brówser-pässwörd ✓' });
+});
+
+test('mismatched typed passwords and a bad subject keep Generate disabled with a reason', async () => {
+  const { context, page } = await openPage(browser);
+  await page.goto(BASE_URL);
+  await page.locator('#pw-own').check();
+  await page.locator('#pw-typed').fill('one');
+  await page.locator('#pw-confirm').fill('two');
+  assert.equal(await page.locator('#generate').isDisabled(), true);
+  assert.match(await page.locator('[role=alert]').first().textContent(), /two passwords differ/);
+  await page.locator('#pw-confirm').fill('one');
+  assert.equal(await page.locator('#generate').isEnabled(), true);
+  await page.locator('#cert-subject').fill('bad,name');
+  assert.equal(await page.locator('#generate').isDisabled(), true);
+  assert.match(await page.locator('[role=alert]').first().textContent(), /cannot be used/);
+  await context.close();
+});
+
+test('cancel stops every worker and keeps nothing', async () => {
+  const { context, page } = await openPage(browser);
+  await page.goto(BASE_URL);
+  await page.selectOption('#cert-size', '4096');
+  await page.click('#generate');
+  await page.locator('#generate-progress').waitFor();
+  await page.waitForFunction(() => /candidates tested/.test(document.querySelector('#generate-progress')?.textContent));
+  assert.ok(page.workers().length >= 2, `workers running: ${page.workers().length}`);
+  await page.click('#cancel-generate');
+  await page.locator('#generate-error').waitFor();
+  assert.match(await page.locator('#generate-error').textContent(), /Cancelled: nothing was kept/);
+  await page.waitForFunction(() => true);
+  for (let i = 0; i < 20 && page.workers().length > 0; i++) await page.waitForTimeout(100);
+  assert.equal(page.workers().length, 0, 'all workers terminated');
+  assert.equal(await page.locator('#credential').count(), 0);
+  await context.close();
+});
