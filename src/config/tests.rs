@@ -1,3 +1,6 @@
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use super::*;
 
 const CLIENT: &str = "3f1c2a6e-8d0b-4c55-9a1e-2b7f6d4c9e01";
