@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used, clippy::mod_module_files)]
 
+pub mod auth;
 pub mod config;
 pub mod forge;
 #[cfg(all(test, target_arch = "wasm32"))]

@@ -588,17 +588,35 @@ fn worker_jobs_find_primes_and_forge_what_the_page_downloads() {
             password: "pw ✓".into(),
             now_ms: NOW.0 as f64 * 1000.0,
         };
-        assert!(!format!("{job:?}").contains("pw ✓"), "the job's Debug hides the password");
+        assert!(
+            !format!("{job:?}").contains("pw ✓"),
+            "the job's Debug hides the password"
+        );
         job::forge_job(job, &mut rng(22), &clock)
     };
     let forged = forge("modern", &primes[0], &primes[1]).expect("forged");
     use base64::Engine;
-    let pfx = base64::engine::general_purpose::STANDARD.decode(&forged.pfx).expect("b64");
+    let pfx = base64::engine::general_purpose::STANDARD
+        .decode(&forged.pfx)
+        .expect("b64");
     let opened = open(&pfx, "pw ✓").expect("opens");
-    assert_eq!(base64::engine::general_purpose::STANDARD.encode(&opened.cert_der), forged.cer);
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD.encode(&opened.cert_der),
+        forged.cer
+    );
     assert_eq!(forged.key_credential.key, forged.cer);
-    assert_eq!((forged.flavour.as_str(), forged.bits, forged.subject.as_str()), ("modern", 2048, "worker job"));
-    assert!(matches!(forge("modern", &primes[0], &primes[0]), Err(Error::InvalidPrimes(_))));
+    assert_eq!(
+        (
+            forged.flavour.as_str(),
+            forged.bits,
+            forged.subject.as_str()
+        ),
+        ("modern", 2048, "worker job")
+    );
+    assert!(matches!(
+        forge("modern", &primes[0], &primes[0]),
+        Err(Error::InvalidPrimes(_))
+    ));
     assert!(forge("rc4", &primes[0], &primes[1]).is_err());
 }
 

@@ -95,31 +95,28 @@ fn PathChoice(
     }
 }
 
-/// The sign-in button, disabled with an explanation until a valid `config.json` is loaded.
+/// The sign-in button, disabled with an explanation: until a valid `config.json` is loaded, and
+/// in this version also afterwards, because signing in and changing the tenant are not built yet
+/// (a button that does nothing would be worse than one that says why).
 #[component]
 fn SignIn(config: Signal<ConfigState>) -> impl IntoView {
-    let problem = move || match config.get() {
-        None => Some("Loading config.json…".to_owned()),
-        Some(Err(e)) => Some(e.to_string()),
-        Some(Ok(_)) => None,
+    let explanation = move || match config.get() {
+        None => "Loading config.json…".to_owned(),
+        Some(Err(e)) => e.to_string(),
+        Some(Ok(_)) => {
+            "Signing in and setting up the tenant are not in this version yet. Meanwhile, \
+                        make the certificate above and upload the .cer in the Entra admin center \
+                        (App registrations → your app → Certificates & secrets)."
+                .to_owned()
+        }
     };
-    let ready = move || problem().is_none();
     view! {
         <div class="signin">
-            <button
-                id="sign-in"
-                class="primary"
-                disabled=move || !ready()
-                aria-describedby="sign-in-status"
-            >
+            <button id="sign-in" class="primary" disabled=true aria-describedby="sign-in-status">
                 "Sign in with Microsoft"
             </button>
             <p id="sign-in-status" class="status" class:error=move || matches!(config.get(), Some(Err(_))) role="status">
-                {move || problem().unwrap_or_else(|| {
-                    "You will be asked to consent to the Graph permissions this page uses; \
-                     see the README for the list and why each is needed."
-                        .to_owned()
-                })}
+                {explanation}
             </p>
         </div>
     }

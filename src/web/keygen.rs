@@ -71,11 +71,11 @@ impl fmt::Display for KeygenError {
     }
 }
 
-/// How many workers search in parallel: one per core the browser reports, at least two (so the
-/// two primes are found side by side) and at most eight.
+/// How many workers search in parallel: one per core the browser reports (so the two primes
+/// are found side by side on any multi-core machine), at most eight.
 pub fn worker_count() -> usize {
     let cores = web_sys::window().map_or(2.0, |w| w.navigator().hardware_concurrency());
-    (cores as usize).clamp(2, 8)
+    (cores as usize).clamp(1, 8)
 }
 
 /// Makes the credential in workers. `on_event` gets progress; dropping the future cancels.

@@ -20,6 +20,7 @@ const USAGE: &str = "usage: cargo xtask <run|test|build> [options]
   run   [--port N] [--config FILE]   build the page and serve it on http://127.0.0.1:N (default 8080)
   test  [--skip-setup]               run every test (native, wasm in Chromium, browser end to end)
   build [--config FILE] [--out DIR]  release build for deployment (default out: dist)
+  bench [--quick]                    key generation: the page's forge vs WebCrypto vs OpenSSL, rsa 0.9 vs 0.10
   setup                              install the tools the other commands need, and nothing else";
 
 fn main() -> ExitCode {
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("build") => build_cmd(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         Some("setup") => setup::all(setup::Need::Everything),
         _ => Err(USAGE.to_owned()),
     };
@@ -130,12 +132,7 @@ fn test(args: &[String]) -> Result<()> {
             ])
             .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
     )?;
-    let dist = root.join("target").join("e2e-dist");
-    // Listen first: the page's redirectUri must name the port the tests will use.
-    let server = serve::Server::start(&dist, 0, false)?;
-    let config = root.join("target").join("e2e-config.json");
-    std::fs::write(&config, test_config(&server.url())).map_err(|e| e.to_string())?;
-    build(&dist, Some(&config))?;
+    let (server, dist) = serve_test_build(&root)?;
     let artefacts = root.join("target").join("browser-artefacts");
     let _ = std::fs::remove_dir_all(&artefacts);
     let result = step(
@@ -156,6 +153,65 @@ fn test(args: &[String]) -> Result<()> {
             .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
             .env("FORGE_BIN", root.join("target/debug/examples/forge"))
             .env("BROWSER_ARTEFACTS", &artefacts),
+    )
+}
+
+/// Builds the release page for the browser tests and benchmarks and serves it on a free port.
+fn serve_test_build(root: &Path) -> Result<(serve::Server, PathBuf)> {
+    let dist = root.join("target").join("e2e-dist");
+    // Listen first: the page's redirectUri must name the port the tests will use.
+    let server = serve::Server::start(&dist, 0, false)?;
+    let config = root.join("target").join("e2e-config.json");
+    std::fs::write(&config, test_config(&server.url())).map_err(|e| e.to_string())?;
+    build(&dist, Some(&config))?;
+    Ok((server, dist))
+}
+
+/// Prints key-generation figures; asserts nothing (timings are never test assertions).
+fn bench(args: &[String]) -> Result<()> {
+    setup::all(setup::Need::Everything)?;
+    let root = root();
+    let (server, _) = serve_test_build(&root)?;
+    let mut node = Command::new("node");
+    node.current_dir(root.join("tests/e2e"))
+        .arg("../bench/keygen.mjs")
+        .env("BASE_URL", server.url());
+    if args.iter().any(|a| a == "--quick") {
+        node.arg("--quick");
+    }
+    let result = step(
+        "key generation in the page vs WebCrypto vs OpenSSL",
+        &mut node,
+    );
+    server.stop();
+    result?;
+    step(
+        "rsa 0.9 vs 0.10, single-threaded, WebAssembly in Chromium",
+        cargo(&root)
+            .args([
+                "test",
+                "-p",
+                "bench-rsa",
+                "--release",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--",
+                "--nocapture",
+            ])
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "900"),
+    )?;
+    step(
+        "rsa 0.9 vs 0.10, single-threaded, native",
+        cargo(&root).args([
+            "test",
+            "-p",
+            "bench-rsa",
+            "--release",
+            "--",
+            "--ignored",
+            "--nocapture",
+        ]),
     )
 }
 

@@ -1,0 +1,1 @@
+//! Benchmark-only crate: see tests/compare.rs.

@@ -1,0 +1,110 @@
+//! Single-threaded RSA key generation, `rsa` 0.9 against the 0.10 line, in the same run: in
+//! WebAssembly under headless Chromium (`cargo xtask bench`) and natively (`cargo test
+//! --release -p bench-rsa -- --ignored --nocapture`). It prints figures and asserts nothing.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::{wasm_bindgen_test as test, wasm_bindgen_test_configure};
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[cfg(target_arch = "wasm32")]
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+#[cfg(target_arch = "wasm32")]
+macro_rules! say { ($($t:tt)*) => { wasm_bindgen_test::console_log!($($t)*) } }
+#[cfg(not(target_arch = "wasm32"))]
+macro_rules! say { ($($t:tt)*) => { println!($($t)*) } }
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let m = xs.len() / 2;
+    if xs.len() % 2 == 1 {
+        xs[m]
+    } else {
+        (xs[m - 1] + xs[m]) / 2.0
+    }
+}
+
+async fn time(n: usize, mut f: impl FnMut()) -> Vec<f64> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = now_ms();
+        f();
+        times.push(now_ms() - t);
+        // Let the test runner talk to the page between runs: ChromeDriver gives up on a
+        // renderer that stays busy for 30 s.
+        yield_to_browser().await;
+    }
+    times
+}
+
+#[cfg(target_arch = "wasm32")]
+async fn yield_to_browser() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = js_sys::global()
+            .unchecked_into::<web_sys::Window>()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 50);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+async fn yield_to_browser() {}
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen::JsCast;
+
+#[cfg(target_arch = "wasm32")]
+#[test]
+async fn rsa_09_vs_010_key_generation() {
+    compare().await;
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+#[ignore = "a benchmark: run with --ignored"]
+fn rsa_09_vs_010_key_generation() {
+    futures_lite_block_on(compare());
+}
+
+/// Runs a future that never waits (natively `yield_to_browser` is a no-op).
+#[cfg(not(target_arch = "wasm32"))]
+fn futures_lite_block_on(future: impl std::future::Future<Output = ()>) {
+    use std::task::{Context, Poll, Waker};
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    while future.as_mut().poll(&mut cx) == Poll::Pending {}
+}
+
+async fn compare() {
+    for (bits, n) in [(2048usize, 8usize), (4096, 3)] {
+        let old = time(n, || {
+            let mut rng = rsa09::rand_core::OsRng;
+            rsa09::RsaPrivateKey::new(&mut rng, bits).expect("rsa 0.9 key");
+        })
+        .await;
+        let new = time(n, || {
+            let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
+            rsa010::RsaPrivateKey::new(&mut rng, bits).expect("rsa 0.10 key");
+        })
+        .await;
+        let (mo, mn) = (median(old.clone()), median(new.clone()));
+        say!(
+            "RSA {bits} single-threaded: rsa 0.9 median {mo:.0} ms (min {:.0}, max {:.0}); rsa 0.10 median {mn:.0} ms (min {:.0}, max {:.0}); 0.9/0.10 = {:.1}x (n={n})",
+            old.iter().cloned().fold(f64::MAX, f64::min),
+            old.iter().cloned().fold(0.0, f64::max),
+            new.iter().cloned().fold(f64::MAX, f64::min),
+            new.iter().cloned().fold(0.0, f64::max),
+            mo / mn
+        );
+    }
+}
