@@ -102,7 +102,9 @@ async fn seeded_rsa_010(bits: usize) -> f64 {
 
 async fn compare() {
     let seeded = seeded_rsa_010(2048).await;
-    say!("rsa 0.10, six seeded RSA 2048 keys (identical work in every build): {seeded:.0} ms in all");
+    say!(
+        "rsa 0.10, six seeded RSA 2048 keys (identical work in every build): {seeded:.0} ms in all"
+    );
     for (bits, n) in [(2048usize, 8usize), (4096, 6)] {
         let old = time(n, || {
             let mut rng = rsa09::rand_core::OsRng;
