@@ -78,9 +78,11 @@ for (const [what, pattern] of [['WebAssembly', /\.wasm$/], ['boot module', /\/bo
     };
     const { context, page, seen } = await openPage(browser, { routes: [[(u) => pattern.test(u.pathname), tamper]] });
     await page.goto(BASE_URL);
-    await page.waitForTimeout(1500);
-    assert.equal(await page.locator('#title').count(), 0, `app must not run with a tampered ${what}`);
+    // Wait (bounded) for the browser to report the refusal, then check the app never started.
+    for (let i = 0; i < 100 && !seen.consoleErrors.some((e) => /integrity/i.test(e)); i++) await page.waitForTimeout(100);
     assert.ok(seen.consoleErrors.some((e) => /integrity/i.test(e)), `integrity error expected, got ${seen.consoleErrors}`);
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator('#title').count(), 0, `app must not run with a tampered ${what}`);
     await context.close();
   });
 }
