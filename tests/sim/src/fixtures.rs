@@ -1,0 +1,200 @@
+//! The tenants the simulator can start with (`--fixture NAME`).
+
+use std::sync::OnceLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use unattended::forge::{self, Flavour, KeySize, Password, Request, UnixTime};
+
+use crate::ids;
+use crate::tenant::{
+    Application, Domain, EXCHANGE_APP_ID, KeyCredential, MANAGE_AS_APP, ServicePrincipal, Tenant,
+    User, roles,
+};
+
+/// The page's own SPA registration in every fixture (what `config.json` names as clientId).
+pub const SPA_CLIENT_ID: &str = "5b0c6a5e-2d4f-4b8e-9c1a-7e3f9d2b6a10";
+/// The fixture tenant's id.
+pub const TENANT_ID: &str = "8f2b6c1e-4a3d-4e5f-9b7a-1c2d3e4f5a6b";
+/// The Automation account's managed identity: object (principal) id and client id differ.
+pub const MI_OBJECT_ID: &str = "a1b2c3d4-0000-4000-8000-00000000a001";
+/// The managed identity's client (application) id.
+pub const MI_CLIENT_ID: &str = "a1b2c3d4-0000-4000-8000-00000000c001";
+/// The existing app of the `existing-app` fixture.
+pub const EXISTING_APP_ID: &str = "e0e0e0e0-1111-4222-8333-444455556666";
+
+/// Fixture names, for `--fixture` and the README.
+pub const NAMES: [&str; 4] = ["default", "no-exchange", "existing-app", "capped-lifetime"];
+
+/// Builds a fixture tenant; `redirect_uris` are the page addresses registered on the SPA app.
+pub fn build(name: &str, redirect_uris: &[String]) -> Option<Tenant> {
+    let mut tenant = contoso(redirect_uris);
+    match name {
+        "default" => {}
+        "no-exchange" => tenant
+            .service_principals
+            .retain(|sp| sp.app_id != EXCHANGE_APP_ID),
+        "existing-app" => add_existing_app(&mut tenant),
+        "capped-lifetime" => tenant.max_certificate_lifetime_days = Some(180),
+        _ => return None,
+    }
+    Some(tenant)
+}
+
+fn user(name: &str, display: &str, roles: &[&str]) -> User {
+    User {
+        id: ids::guid(),
+        user_principal_name: format!("{name}@contoso.onmicrosoft.com"),
+        display_name: display.into(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+    }
+}
+
+fn contoso(redirect_uris: &[String]) -> Tenant {
+    let exchange = ServicePrincipal {
+        id: ids::guid(),
+        app_id: EXCHANGE_APP_ID.into(),
+        display_name: "Office 365 Exchange Online".into(),
+        service_principal_type: "Application".into(),
+        alternative_names: vec![],
+        app_roles: vec![json!({
+            "id": MANAGE_AS_APP, "value": "Exchange.ManageAsApp", "isEnabled": true,
+            "allowedMemberTypes": ["Application"], "displayName": "Manage Exchange As Application",
+            "description": "Allows the app to manage the organization's Exchange environment without any user interaction."
+        })],
+    };
+    let spa = Application {
+        id: ids::guid(),
+        app_id: SPA_CLIENT_ID.into(),
+        display_name: "unattended (setup page)".into(),
+        sign_in_audience: "AzureADMultipleOrgs".into(),
+        key_credentials: vec![],
+        required_resource_access: vec![],
+        spa: json!({ "redirectUris": redirect_uris }),
+    };
+    let spa_sp = ServicePrincipal {
+        id: ids::guid(),
+        app_id: SPA_CLIENT_ID.into(),
+        display_name: spa.display_name.clone(),
+        service_principal_type: "Application".into(),
+        alternative_names: vec![],
+        app_roles: vec![],
+    };
+    let automation = ServicePrincipal {
+        id: MI_OBJECT_ID.into(),
+        app_id: MI_CLIENT_ID.into(),
+        display_name: "contoso-automation".into(),
+        service_principal_type: "ManagedIdentity".into(),
+        alternative_names: vec![
+            "isExplicit=False".into(),
+            "/subscriptions/0a1b2c3d-0000-4000-8000-000000000001/resourcegroups/ops/providers/Microsoft.Automation/automationAccounts/contoso-automation".into(),
+        ],
+        app_roles: vec![],
+    };
+    Tenant {
+        id: TENANT_ID.into(),
+        display_name: "Contoso".into(),
+        domains: vec![
+            Domain {
+                name: "contoso.onmicrosoft.com".into(),
+                is_initial: true,
+                is_default: false,
+            },
+            Domain {
+                name: "contoso.mail.onmicrosoft.com".into(),
+                is_initial: false,
+                is_default: false,
+            },
+            Domain {
+                name: "contoso.com".into(),
+                is_initial: false,
+                is_default: true,
+            },
+        ],
+        users: vec![
+            user("admin", "Ada Admin", &[roles::GLOBAL_ADMIN]),
+            user("pra", "Pat Privileged", &[roles::PRIVILEGED_ROLE_ADMIN]),
+            user("appadmin", "Cam Cloud", &[roles::CLOUD_APPLICATION_ADMIN]),
+            user("user", "Uma User", &[]),
+        ],
+        applications: vec![spa],
+        service_principals: vec![exchange, spa_sp, automation],
+        app_role_assignments: vec![],
+        role_assignments: vec![],
+        max_certificate_lifetime_days: None,
+    }
+}
+
+/// An app that already has two certificates and other permissions, which every run must keep.
+fn add_existing_app(tenant: &mut Tenant) {
+    let keys = existing_certificates()
+        .iter()
+        .map(|ExistingCert(der, start, end, name)| KeyCredential {
+            key_id: Some(ids::guid()),
+            kind: "AsymmetricX509Cert".into(),
+            usage: "Verify".into(),
+            key: Some(STANDARD.encode(der)),
+            display_name: Some(format!("CN={name}")),
+            start_date_time: Some(start.clone()),
+            end_date_time: Some(end.clone()),
+            custom_key_identifier: None,
+        })
+        .collect();
+    let app = Application {
+        id: ids::guid(),
+        app_id: EXISTING_APP_ID.into(),
+        display_name: "Legacy EXO automation".into(),
+        sign_in_audience: "AzureADMyOrg".into(),
+        key_credentials: keys,
+        required_resource_access: vec![json!({
+            "resourceAppId": "00000003-0000-0000-c000-000000000000",
+            "resourceAccess": [
+                { "id": "e1fe6dd8-ba31-4d61-89e7-88639da4683d", "type": "Scope" },
+                { "id": "df021288-bdef-4463-88db-98f22de89214", "type": "Role" }
+            ]
+        })],
+        spa: json!({ "redirectUris": [] }),
+    };
+    tenant.service_principals.push(ServicePrincipal {
+        id: ids::guid(),
+        app_id: EXISTING_APP_ID.into(),
+        display_name: app.display_name.clone(),
+        service_principal_type: "Application".into(),
+        alternative_names: vec![],
+        app_roles: vec![],
+    });
+    tenant.applications.push(app);
+}
+
+/// A certificate already registered on the existing app: DER, notBefore, notAfter, subject.
+struct ExistingCert(Vec<u8>, String, String, String);
+
+/// Two real certificates (made once per process with the product's forge).
+fn existing_certificates() -> &'static [ExistingCert; 2] {
+    static CERTS: OnceLock<[ExistingCert; 2]> = OnceLock::new();
+    CERTS.get_or_init(|| {
+        let make = |name: &str, days: u32| {
+            let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+            let request = Request {
+                key_size: KeySize::Rsa2048,
+                subject: name.into(),
+                validity_days: days,
+                flavour: Flavour::Modern,
+                password: Password::generate(&mut rng),
+            };
+            let now = UnixTime(u64::try_from(ids::now()).unwrap_or(0));
+            match forge::forge(&request, now, &mut rng) {
+                Ok(c) => {
+                    let cert = &c.certificate;
+                    let times = (cert.not_before().rfc3339(), cert.not_after().rfc3339());
+                    let (start, end) = (times.0.unwrap_or_default(), times.1.unwrap_or_default());
+                    ExistingCert(cert.der().to_vec(), start, end, name.to_owned())
+                }
+                // The forge cannot fail on these fixed inputs; an empty key would show it.
+                Err(_) => ExistingCert(Vec::new(), String::new(), String::new(), name.to_owned()),
+            }
+        };
+        [make("legacy-2025", 365), make("legacy-2026", 200)]
+    })
+}

@@ -1,0 +1,23 @@
+//! A simulated Microsoft tenant for the tests and the local sandbox: today the Graph subset for
+//! reading the tenant and managing app registrations, plus inspection endpoints. The identity
+//! platform, the remaining Graph calls and the faults are still to come (see README.md).
+
+pub mod fixtures;
+pub mod graph;
+pub mod ids;
+pub mod tenant;
+
+use std::sync::{Arc, Mutex};
+
+/// The router for a fixture, or `None` for an unknown fixture name.
+pub fn app(fixture: &str, redirect_uris: &[String]) -> Option<axum::Router> {
+    let tenant = fixtures::build(fixture, redirect_uris)?;
+    let state = Arc::new(Mutex::new(graph::Sim {
+        fixture: tenant.clone(),
+        tenant,
+    }));
+    Some(graph::router(state))
+}
+
+#[cfg(test)]
+mod tests;

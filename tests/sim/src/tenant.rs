@@ -1,0 +1,378 @@
+//! The tenant's directory as Graph sees it, and the Graph semantics the product depends on
+//! (`shared/reference/graph-and-identity.md` §2–§3). Pure data and rules: the HTTP layer in
+//! `graph.rs` only decodes requests and encodes answers.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::ids;
+
+/// Office 365 Exchange Online's appId, the same in every tenant.
+pub const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
+/// `Exchange.ManageAsApp`.
+pub const MANAGE_AS_APP: &str = "dc50a0fb-09a3-484d-be87-e023b12c6440";
+/// Graph's own default for `signInAudience` when a create does not set it.
+pub const DEFAULT_AUDIENCE: &str = "AzureADandPersonalMicrosoftAccount";
+
+/// Entra role template ids the simulator knows (reference §0).
+pub mod roles {
+    /// Global Administrator.
+    pub const GLOBAL_ADMIN: &str = "62e90394-69f5-4237-9190-012177145e10";
+    /// Privileged Role Administrator.
+    pub const PRIVILEGED_ROLE_ADMIN: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
+    /// Application Administrator.
+    pub const APPLICATION_ADMIN: &str = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
+    /// Cloud Application Administrator.
+    pub const CLOUD_APPLICATION_ADMIN: &str = "158c047a-c907-4556-b7ef-446551a6b5f7";
+    /// Exchange Administrator.
+    pub const EXCHANGE_ADMIN: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
+}
+
+/// A verified domain of the tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Domain {
+    /// e.g. `contoso.onmicrosoft.com`.
+    pub name: String,
+    /// The `*.onmicrosoft.com` domain made with the tenant.
+    pub is_initial: bool,
+    /// The default domain for new users.
+    pub is_default: bool,
+}
+
+/// A person who can sign in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// Object id.
+    pub id: String,
+    /// Sign-in name.
+    pub user_principal_name: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role template ids of the Entra roles the user holds.
+    #[serde(skip_serializing)]
+    pub roles: Vec<String>,
+}
+
+/// A certificate registered on an application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyCredential {
+    /// Server-assigned when the write does not name one.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// `AsymmetricX509Cert`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `Verify`.
+    pub usage: String,
+    /// Base64 DER certificate; Graph returns it only on `$select=keyCredentials` of one object.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Validity start.
+    #[serde(default)]
+    pub start_date_time: Option<String>,
+    /// Validity end.
+    #[serde(default)]
+    pub end_date_time: Option<String>,
+    /// Defaults to the certificate thumbprint.
+    #[serde(default)]
+    pub custom_key_identifier: Option<String>,
+}
+
+/// An app registration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    /// Object id.
+    pub id: String,
+    /// Application (client) id.
+    pub app_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Who may sign in to it.
+    pub sign_in_audience: String,
+    /// Certificates.
+    pub key_credentials: Vec<KeyCredential>,
+    /// Declared API permissions (kept as Graph's JSON: the simulator stores what it is sent).
+    pub required_resource_access: Vec<Value>,
+    /// `spa.redirectUris`.
+    pub spa: Value,
+}
+
+/// A service principal (enterprise application, or managed identity).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePrincipal {
+    /// Object id: what `principalId` and `resourceId` take.
+    pub id: String,
+    /// The application's (client) id.
+    pub app_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// `Application` or `ManagedIdentity`.
+    pub service_principal_type: String,
+    /// For managed identities: the Azure resource ids.
+    pub alternative_names: Vec<String>,
+    /// App roles this principal offers as a resource.
+    pub app_roles: Vec<Value>,
+}
+
+/// An application permission granted to a principal (admin consent).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRoleAssignment {
+    /// Opaque id.
+    pub id: String,
+    /// The role granted.
+    pub app_role_id: String,
+    /// Who got it (service principal object id).
+    pub principal_id: String,
+    /// The principal's display name.
+    pub principal_display_name: String,
+    /// Always `ServicePrincipal` here.
+    pub principal_type: String,
+    /// The resource's service principal object id.
+    pub resource_id: String,
+    /// The resource's display name.
+    pub resource_display_name: String,
+}
+
+/// A directory role held by a principal (unified RBAC).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignment {
+    /// Opaque id.
+    pub id: String,
+    /// Role template id.
+    pub role_definition_id: String,
+    /// The principal's object id.
+    pub principal_id: String,
+    /// `/` for tenant-wide.
+    pub directory_scope_id: String,
+}
+
+/// The whole simulated tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    /// Tenant id.
+    pub id: String,
+    /// Organisation name.
+    pub display_name: String,
+    /// Verified domains.
+    pub domains: Vec<Domain>,
+    /// People.
+    pub users: Vec<User>,
+    /// App registrations.
+    pub applications: Vec<Application>,
+    /// Service principals.
+    pub service_principals: Vec<ServicePrincipal>,
+    /// Application permissions granted.
+    pub app_role_assignments: Vec<AppRoleAssignment>,
+    /// Directory roles of service principals.
+    pub role_assignments: Vec<RoleAssignment>,
+    /// The tenant app-management policy's maximum certificate lifetime, if any.
+    pub max_certificate_lifetime_days: Option<u32>,
+}
+
+/// A Graph error: HTTP status, `error.code`, message, and directory `details` when Graph sends
+/// them (`shared/reference/graph-and-identity.md` §3.4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphError {
+    /// HTTP status.
+    pub status: u16,
+    /// `error.code`.
+    pub code: &'static str,
+    /// `error.message`.
+    pub message: String,
+    /// `error.details[0].code`, when present.
+    pub detail: Option<&'static str>,
+}
+
+impl GraphError {
+    /// 400 Request_BadRequest.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            code: "Request_BadRequest",
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    /// 404 Request_ResourceNotFound, Graph's wording.
+    pub fn not_found(id: &str) -> Self {
+        Self {
+            status: 404,
+            code: "Request_ResourceNotFound",
+            message: format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            ),
+            detail: None,
+        }
+    }
+
+    /// 403 Authorization_RequestDenied.
+    pub fn denied() -> Self {
+        Self {
+            status: 403,
+            code: "Authorization_RequestDenied",
+            message: "Insufficient privileges to complete the operation.".into(),
+            detail: None,
+        }
+    }
+
+    /// Graph's error body.
+    pub fn body(&self, request_id: &str) -> Value {
+        let mut error = json!({
+            "code": self.code,
+            "message": self.message,
+            "innerError": { "date": ids::now_rfc3339(), "request-id": request_id, "client-request-id": request_id },
+        });
+        if let Some(detail) = self.detail {
+            error["details"] =
+                json!([{ "code": detail, "message": self.message, "target": "appId" }]);
+        }
+        json!({ "error": error })
+    }
+}
+
+impl Tenant {
+    /// The initial `*.onmicrosoft.com` domain.
+    pub fn initial_domain(&self) -> Option<&str> {
+        self.domains
+            .iter()
+            .find(|d| d.is_initial)
+            .map(|d| d.name.as_str())
+    }
+
+    /// `GET /organization` (one organisation, with its verified domains).
+    pub fn organization(&self) -> Value {
+        json!({ "value": [{ "id": self.id, "displayName": self.display_name, "verifiedDomains": self.domains }] })
+    }
+
+    /// The Exchange Online service principal, if the tenant has Exchange Online.
+    pub fn exchange(&self) -> Option<&ServicePrincipal> {
+        self.service_principals
+            .iter()
+            .find(|sp| sp.app_id == EXCHANGE_APP_ID)
+    }
+
+    /// An application by object id.
+    pub fn application(&self, id: &str) -> Result<&Application, GraphError> {
+        self.applications
+            .iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| GraphError::not_found(id))
+    }
+
+    /// `POST /applications`: a new registration; `signInAudience` defaults as Graph's does.
+    pub fn create_application(&mut self, body: &Value) -> Result<Application, GraphError> {
+        let display_name = body["displayName"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| GraphError::bad_request("Property 'displayName' is required."))?;
+        let key_credentials = self.key_credentials(&body["keyCredentials"])?;
+        let app = Application {
+            id: ids::guid(),
+            app_id: ids::guid(),
+            display_name: display_name.to_owned(),
+            sign_in_audience: body["signInAudience"]
+                .as_str()
+                .unwrap_or(DEFAULT_AUDIENCE)
+                .to_owned(),
+            key_credentials,
+            required_resource_access: array(&body["requiredResourceAccess"]),
+            spa: body
+                .get("spa")
+                .cloned()
+                .unwrap_or_else(|| json!({ "redirectUris": [] })),
+        };
+        self.applications.push(app.clone());
+        Ok(app)
+    }
+
+    /// `PATCH /applications/{id}`: collections given in the body replace the stored ones whole,
+    /// as Graph's PATCH does ("including only the new certificate will replace the existing").
+    pub fn update_application(&mut self, id: &str, body: &Value) -> Result<(), GraphError> {
+        let key_credentials = match body.get("keyCredentials") {
+            Some(list) => Some(self.key_credentials(list)?),
+            None => None,
+        };
+        let app = self
+            .applications
+            .iter_mut()
+            .find(|a| a.id == id)
+            .ok_or_else(|| GraphError::not_found(id))?;
+        if let Some(list) = key_credentials {
+            app.key_credentials = list;
+        }
+        if let Some(list) = body.get("requiredResourceAccess") {
+            app.required_resource_access = array(list);
+        }
+        if let Some(name) = body["displayName"].as_str() {
+            app.display_name = name.to_owned();
+        }
+        if let Some(audience) = body["signInAudience"].as_str() {
+            app.sign_in_audience = audience.to_owned();
+        }
+        Ok(())
+    }
+
+    /// Validates written keyCredentials: type and usage as Graph requires, a key on every new
+    /// one, and the tenant's maximum lifetime.
+    fn key_credentials(&self, list: &Value) -> Result<Vec<KeyCredential>, GraphError> {
+        let mut out = Vec::new();
+        for item in list.as_array().map(Vec::as_slice).unwrap_or_default() {
+            let mut credential: KeyCredential = serde_json::from_value(item.clone())
+                .map_err(|e| GraphError::bad_request(format!("Invalid keyCredential: {e}")))?;
+            if credential.kind != "AsymmetricX509Cert" || credential.usage != "Verify" {
+                return Err(GraphError::bad_request(
+                    "Invalid value specified for property 'usage' of resource 'KeyCredential'. Acceptable values are Sign, Verify.",
+                ));
+            }
+            if credential.key.as_deref().is_none_or(str::is_empty) {
+                return Err(GraphError::bad_request("Key credential 'key' is required."));
+            }
+            if let (Some(max), Some(start), Some(end)) = (
+                self.max_certificate_lifetime_days,
+                &credential.start_date_time,
+                &credential.end_date_time,
+            ) && ids::days_between(start, end).is_some_and(|days| days > f64::from(max))
+            {
+                return Err(GraphError {
+                    status: 400,
+                    code: "Request_BadRequest",
+                    message: format!(
+                        "Credential lifetime exceeds the max value allowed as per assigned policy ({max} days)."
+                    ),
+                    detail: Some("KeyCredentialsLifetimeExceedsPolicy"),
+                });
+            }
+            credential.key_id.get_or_insert_with(ids::guid);
+            out.push(credential);
+        }
+        Ok(out)
+    }
+
+    /// An application as Graph returns it: `key` is null unless this is a single-object read
+    /// with `$select=keyCredentials`.
+    pub fn application_json(app: &Application, with_keys: bool) -> Value {
+        let mut value = serde_json::to_value(app).unwrap_or(Value::Null);
+        if !with_keys && let Some(keys) = value["keyCredentials"].as_array_mut() {
+            for key in keys {
+                key["key"] = Value::Null;
+            }
+        }
+        value
+    }
+}
+
+fn array(value: &Value) -> Vec<Value> {
+    value.as_array().cloned().unwrap_or_default()
+}

@@ -1,0 +1,273 @@
+//! The simulated Graph over its router (no network): the semantics the product relies on.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::fixtures::EXISTING_APP_ID;
+use crate::tenant::EXCHANGE_APP_ID;
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    // Encoded as a client would send it: `$filter=appId eq '…'` has spaces and quotes.
+    let uri = uri.replace(' ', "%20").replace('\'', "%27");
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn sim(fixture: &str) -> axum::Router {
+    crate::app(fixture, &["http://127.0.0.1:8080/".into()]).expect("fixture")
+}
+
+fn cert_credential(key: &str, start: &str, end: &str) -> Value {
+    json!({ "type": "AsymmetricX509Cert", "usage": "Verify", "key": key,
+            "displayName": "CN=test", "startDateTime": start, "endDateTime": end })
+}
+
+#[tokio::test]
+async fn organization_names_the_initial_domain() {
+    let (status, body) = call(&sim("default"), "GET", "/v1.0/organization", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let domains = body["value"][0]["verifiedDomains"]
+        .as_array()
+        .expect("domains");
+    let initial: Vec<&str> = domains
+        .iter()
+        .filter(|d| d["isInitial"] == true)
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert_eq!(initial, ["contoso.onmicrosoft.com"]);
+}
+
+#[tokio::test]
+async fn created_apps_default_to_graphs_audience_unless_set() {
+    let app = sim("default");
+    let (status, plain) = call(
+        &app,
+        "POST",
+        "/v1.0/applications",
+        Some(json!({ "displayName": "a" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        plain["signInAudience"],
+        "AzureADandPersonalMicrosoftAccount"
+    );
+    let (_, mine) = call(
+        &app,
+        "POST",
+        "/v1.0/applications",
+        Some(json!({ "displayName": "b", "signInAudience": "AzureADMyOrg" })),
+    )
+    .await;
+    assert_eq!(mine["signInAudience"], "AzureADMyOrg");
+    assert_ne!(mine["id"], mine["appId"], "object id and client id differ");
+    let (status, err) = call(&app, "POST", "/v1.0/applications", Some(json!({}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"]["code"], "Request_BadRequest");
+}
+
+#[tokio::test]
+async fn keys_are_returned_only_on_a_single_object_select() {
+    let app = sim("existing-app");
+    let (_, list) = call(
+        &app,
+        "GET",
+        &format!("/v1.0/applications?$filter=appId eq '{EXISTING_APP_ID}'"),
+        None,
+    )
+    .await;
+    let listed = &list["value"][0];
+    assert_eq!(listed["keyCredentials"].as_array().map(Vec::len), Some(2));
+    assert!(
+        listed["keyCredentials"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .all(|k| k["key"].is_null())
+    );
+    let id = listed["id"].as_str().expect("id");
+    let (_, plain) = call(&app, "GET", &format!("/v1.0/applications/{id}"), None).await;
+    assert!(plain["keyCredentials"][0]["key"].is_null());
+    let (_, selected) = call(
+        &app,
+        "GET",
+        &format!("/v1.0/applications/{id}?$select=keyCredentials"),
+        None,
+    )
+    .await;
+    assert!(
+        selected["keyCredentials"][0]["key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("MII"))
+    );
+}
+
+#[tokio::test]
+async fn patch_replaces_the_whole_certificate_collection() {
+    let app = sim("existing-app");
+    let (_, list) = call(
+        &app,
+        "GET",
+        &format!("/v1.0/applications?$filter=appId eq '{EXISTING_APP_ID}'"),
+        None,
+    )
+    .await;
+    let id = list["value"][0]["id"].as_str().expect("id").to_owned();
+    let uri = format!("/v1.0/applications/{id}?$select=keyCredentials");
+    let (_, before) = call(&app, "GET", &uri, None).await;
+    let new = cert_credential("MIIBnew", "2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z");
+
+    // Read-modify-write keeps what was there.
+    let mut all = before["keyCredentials"].as_array().expect("keys").clone();
+    all.push(new.clone());
+    let (status, _) = call(
+        &app,
+        "PATCH",
+        &format!("/v1.0/applications/{id}"),
+        Some(json!({ "keyCredentials": all })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, after) = call(&app, "GET", &uri, None).await;
+    assert_eq!(after["keyCredentials"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        after["keyCredentials"][0], before["keyCredentials"][0],
+        "existing keys unchanged"
+    );
+
+    // Sending only the new one drops the others: the trap the product must avoid.
+    call(
+        &app,
+        "PATCH",
+        &format!("/v1.0/applications/{id}"),
+        Some(json!({ "keyCredentials": [new] })),
+    )
+    .await;
+    let (_, wiped) = call(&app, "GET", &uri, None).await;
+    assert_eq!(wiped["keyCredentials"].as_array().map(Vec::len), Some(1));
+
+    // And the inspection endpoint can put the fixture back.
+    assert_eq!(
+        call(&app, "POST", "/_sim/reset", None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, state) = call(&app, "GET", "/_sim/state", None).await;
+    let restored = state["applications"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["appId"] == EXISTING_APP_ID)
+        .cloned();
+    assert_eq!(
+        restored.expect("app")["keyCredentials"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
+
+#[tokio::test]
+async fn certificates_are_validated_like_graph_does() {
+    let app = sim("capped-lifetime");
+    let long = cert_credential("MIIB", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    let (status, err) = call(
+        &app,
+        "POST",
+        "/v1.0/applications",
+        Some(json!({ "displayName": "x", "keyCredentials": [long] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        err["error"]["details"][0]["code"],
+        "KeyCredentialsLifetimeExceedsPolicy"
+    );
+    let short = cert_credential("MIIB", "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z");
+    let (status, created) = call(
+        &app,
+        "POST",
+        "/v1.0/applications",
+        Some(json!({ "displayName": "x", "keyCredentials": [short] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(
+        created["keyCredentials"][0]["keyId"]
+            .as_str()
+            .is_some_and(|k| k.len() == 36),
+        "server assigns keyId"
+    );
+    let mut bad_usage = cert_credential("MIIB", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z");
+    bad_usage["usage"] = "Encrypt".into();
+    let (status, err) = call(
+        &app,
+        "POST",
+        "/v1.0/applications",
+        Some(json!({ "displayName": "y", "keyCredentials": [bad_usage] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Acceptable values are Sign, Verify"))
+    );
+}
+
+#[tokio::test]
+async fn unknown_objects_get_graphs_not_found_body() {
+    let (status, err) = call(
+        &sim("default"),
+        "GET",
+        "/v1.0/applications/00000000-0000-0000-0000-000000000000",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(err["error"]["code"], "Request_ResourceNotFound");
+    assert!(err["error"]["innerError"]["request-id"].is_string());
+}
+
+#[tokio::test]
+async fn exchange_is_present_only_where_the_fixture_has_it() {
+    let uri = format!("/v1.0/servicePrincipals?$filter=appId eq '{EXCHANGE_APP_ID}'");
+    let (_, with) = call(&sim("default"), "GET", &uri, None).await;
+    assert_eq!(
+        with["value"][0]["appRoles"][0]["value"],
+        "Exchange.ManageAsApp"
+    );
+    let (_, without) = call(&sim("no-exchange"), "GET", &uri, None).await;
+    assert_eq!(without["value"].as_array().map(Vec::len), Some(0));
+    let (status, _) = call(
+        &sim("default"),
+        "GET",
+        "/v1.0/servicePrincipals?$filter=startswith(displayName,'x')",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
