@@ -11,8 +11,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::ids;
+use axum::http::HeaderMap;
+use rsa::traits::PublicKeyParts;
+
+use crate::identity::{self, Endpoint, TokenError};
 use crate::tenant::{GraphError, Tenant};
+use crate::{ids, jwt};
 
 /// What the server shares between requests.
 pub struct Sim {
@@ -20,6 +24,10 @@ pub struct Sim {
     pub tenant: Tenant,
     /// The tenant as the fixture made it (for `/_sim/reset`).
     pub fixture: Tenant,
+    /// The key the simulated identity platform signs tokens with.
+    pub key: rsa::RsaPrivateKey,
+    /// Its key id in token headers and the JWKS.
+    pub kid: String,
 }
 
 /// Shared, locked simulator state.
@@ -39,7 +47,28 @@ pub fn router(state: Shared) -> Router {
             "/v1.0/applications/{id}",
             get(get_application).patch(update_application),
         )
-        .route("/v1.0/servicePrincipals", get(list_service_principals))
+        .route(
+            "/v1.0/servicePrincipals",
+            get(list_service_principals).post(create_service_principal),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{id}/appRoleAssignedTo",
+            post(assign_app_role),
+        )
+        .route(
+            "/v1.0/servicePrincipals/{id}/appRoleAssignments",
+            get(app_role_assignments),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignments",
+            get(role_assignments).post(assign_role),
+        )
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(keys))
         .with_state(state)
 }
 
@@ -167,4 +196,165 @@ async fn list_service_principals(State(state): State<Shared>, Query(params): Par
         .filter_map(|sp| serde_json::to_value(sp).ok())
         .collect();
     Json(json!({ "value": value })).into_response()
+}
+
+fn created<T: serde::Serialize>(result: Result<T, GraphError>) -> Response {
+    match result {
+        Ok(value) => (
+            StatusCode::CREATED,
+            Json(serde_json::to_value(value).unwrap_or(Value::Null)),
+        )
+            .into_response(),
+        Err(e) => error(e),
+    }
+}
+
+async fn create_service_principal(
+    State(state): State<Shared>,
+    Json(body): Json<Value>,
+) -> Response {
+    created(lock(&state).tenant.create_service_principal(&body))
+}
+
+async fn assign_app_role(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    created(lock(&state).tenant.assign_app_role(&id, &body))
+}
+
+async fn app_role_assignments(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    let sim = lock(&state);
+    if let Err(e) = sim.tenant.service_principal(&id) {
+        return error(e);
+    }
+    let value: Vec<&crate::tenant::AppRoleAssignment> = sim
+        .tenant
+        .app_role_assignments
+        .iter()
+        .filter(|a| a.principal_id == id)
+        .collect();
+    Json(json!({ "value": value })).into_response()
+}
+
+async fn assign_role(State(state): State<Shared>, Json(body): Json<Value>) -> Response {
+    created(lock(&state).tenant.assign_directory_role(&body))
+}
+
+async fn role_assignments(State(state): State<Shared>, Query(params): Params) -> Response {
+    let f = match filter(&params) {
+        Ok(f) => f,
+        Err(e) => return error(e),
+    };
+    let sim = lock(&state);
+    let value: Vec<&crate::tenant::RoleAssignment> = sim
+        .tenant
+        .role_assignments
+        .iter()
+        .filter(|r| match &f {
+            None => true,
+            Some((name, v)) if name == "principalId" => &r.principal_id == v,
+            Some((name, v)) if name == "roleDefinitionId" => &r.role_definition_id == v,
+            Some(_) => false,
+        })
+        .collect();
+    Json(json!({ "value": value })).into_response()
+}
+
+/// `scheme://host` the client addressed (plain http until the TLS listener is added).
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+fn token_error(e: &TokenError) -> Response {
+    let status = if e.error == "invalid_client" {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    (status, Json(e.body())).into_response()
+}
+
+async fn token(
+    State(state): State<Shared>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let grant = form
+        .iter()
+        .find(|(k, _)| k == "grant_type")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let sim = lock(&state);
+    let origin = origin(&headers);
+    let result = match grant {
+        "client_credentials" => identity::client_credentials(
+            &sim.tenant,
+            &Endpoint {
+                origin: &origin,
+                tenant: &tenant,
+            },
+            &form,
+            ids::now(),
+        ),
+        other => Err(TokenError {
+            error: "unsupported_grant_type",
+            code: 70003,
+            text: format!("The app requested an unsupported grant type '{other}'."),
+        }),
+    };
+    match result {
+        Ok(claims) => Json(json!({
+            "token_type": "Bearer",
+            "expires_in": 3599,
+            "ext_expires_in": 3599,
+            "access_token": jwt::sign(&sim.key, &sim.kid, &claims),
+        }))
+        .into_response(),
+        Err(e) => token_error(&e),
+    }
+}
+
+async fn discovery(
+    State(state): State<Shared>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let sim = lock(&state);
+    let base = format!("{}/{tenant}", origin(&headers));
+    Json(json!({
+        "issuer": format!("{}/{}/v2.0", origin(&headers), sim.tenant.id),
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "tenant_region_scope": "EU",
+    }))
+    .into_response()
+}
+
+async fn keys(State(state): State<Shared>) -> Json<Value> {
+    use base64::Engine;
+    let sim = lock(&state);
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let public = sim.key.to_public_key();
+    Json(json!({ "keys": [{
+        "kty": "RSA", "use": "sig", "kid": sim.kid,
+        "n": b64(public.n().to_be_bytes_trimmed_vartime().into_vec()),
+        "e": b64(public.e().to_be_bytes_trimmed_vartime().into_vec()),
+    }]}))
 }

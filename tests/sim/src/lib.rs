@@ -4,7 +4,9 @@
 
 pub mod fixtures;
 pub mod graph;
+pub mod identity;
 pub mod ids;
+pub mod jwt;
 pub mod tenant;
 
 use std::sync::{Arc, Mutex};
@@ -12,12 +14,19 @@ use std::sync::{Arc, Mutex};
 /// The router for a fixture, or `None` for an unknown fixture name.
 pub fn app(fixture: &str, redirect_uris: &[String]) -> Option<axum::Router> {
     let tenant = fixtures::build(fixture, redirect_uris)?;
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let key =
+        unattended::forge::generate_key(unattended::forge::KeySize::Rsa2048, &mut rng).ok()?;
     let state = Arc::new(Mutex::new(graph::Sim {
         fixture: tenant.clone(),
         tenant,
+        key,
+        kid: ids::guid(),
     }));
     Some(graph::router(state))
 }
 
+#[cfg(test)]
+mod identity_tests;
 #[cfg(test)]
 mod tests;

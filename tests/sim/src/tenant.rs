@@ -376,3 +376,141 @@ impl Tenant {
 fn array(value: &Value) -> Vec<Value> {
     value.as_array().cloned().unwrap_or_default()
 }
+
+impl Tenant {
+    /// A service principal by object id.
+    pub fn service_principal(&self, id: &str) -> Result<&ServicePrincipal, GraphError> {
+        self.service_principals
+            .iter()
+            .find(|sp| sp.id == id)
+            .ok_or_else(|| GraphError::not_found(id))
+    }
+
+    /// `POST /servicePrincipals {"appId"}`: the app must exist in this tenant.
+    pub fn create_service_principal(
+        &mut self,
+        body: &Value,
+    ) -> Result<ServicePrincipal, GraphError> {
+        let app_id = body["appId"].as_str().unwrap_or_default();
+        let app = self.applications.iter().find(|a| a.app_id == app_id).ok_or_else(|| GraphError {
+            status: 400,
+            code: "Request_BadRequest",
+            message: format!("The appId '{app_id}' of the service principal does not reference a valid application object."),
+            detail: Some("NoBackingApplicationObject"),
+        })?;
+        if self.service_principals.iter().any(|sp| sp.app_id == app_id) {
+            return Err(GraphError {
+                status: 409,
+                code: "Request_MultipleObjectsWithSameKeyValue",
+                message: "The service principal cannot be created, updated, or restored because the service principal name is already in use.".into(),
+                detail: None,
+            });
+        }
+        let sp = ServicePrincipal {
+            id: ids::guid(),
+            app_id: app_id.to_owned(),
+            display_name: app.display_name.clone(),
+            service_principal_type: "Application".into(),
+            alternative_names: vec![],
+            app_roles: vec![],
+        };
+        self.service_principals.push(sp.clone());
+        Ok(sp)
+    }
+
+    /// `POST /servicePrincipals/{resource}/appRoleAssignedTo`: admin consent to an app role.
+    pub fn assign_app_role(
+        &mut self,
+        resource: &str,
+        body: &Value,
+    ) -> Result<AppRoleAssignment, GraphError> {
+        let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+        let (principal_id, resource_id, app_role_id) =
+            (text("principalId"), text("resourceId"), text("appRoleId"));
+        if resource_id != resource {
+            return Err(GraphError::bad_request(
+                "resourceId must be the service principal in the URL.",
+            ));
+        }
+        let resource_sp = self.service_principal(resource)?.clone();
+        let principal = self.service_principal(&principal_id)?.clone();
+        if !resource_sp
+            .app_roles
+            .iter()
+            .any(|r| r["id"] == app_role_id.as_str())
+        {
+            return Err(GraphError::bad_request(
+                "Permission being assigned was not found on application.",
+            ));
+        }
+        if self.app_role_assignments.iter().any(|a| {
+            a.principal_id == principal_id
+                && a.resource_id == resource_id
+                && a.app_role_id == app_role_id
+        }) {
+            return Err(GraphError::bad_request(
+                "Permission being assigned already exists on the object.",
+            ));
+        }
+        let assignment = AppRoleAssignment {
+            id: ids::opaque_id(),
+            app_role_id,
+            principal_id,
+            principal_display_name: principal.display_name,
+            principal_type: "ServicePrincipal".into(),
+            resource_id,
+            resource_display_name: resource_sp.display_name,
+        };
+        self.app_role_assignments.push(assignment.clone());
+        Ok(assignment)
+    }
+
+    /// `POST /roleManagement/directory/roleAssignments`.
+    pub fn assign_directory_role(&mut self, body: &Value) -> Result<RoleAssignment, GraphError> {
+        let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+        let (role, principal, scope) = (
+            text("roleDefinitionId"),
+            text("principalId"),
+            text("directoryScopeId"),
+        );
+        if scope.is_empty() {
+            return Err(GraphError::bad_request(
+                "Either directoryScopeId or appScopeId must be specified.",
+            ));
+        }
+        let known = [
+            roles::GLOBAL_ADMIN,
+            roles::PRIVILEGED_ROLE_ADMIN,
+            roles::APPLICATION_ADMIN,
+            roles::CLOUD_APPLICATION_ADMIN,
+            roles::EXCHANGE_ADMIN,
+        ];
+        if !known.contains(&role.as_str()) && !ids::is_guid(&role) {
+            return Err(GraphError::bad_request(format!(
+                "Invalid role definition id '{role}'."
+            )));
+        }
+        if self.service_principal(&principal).is_err()
+            && !self.users.iter().any(|u| u.id == principal)
+        {
+            return Err(GraphError::not_found(&principal));
+        }
+        if self.role_assignments.iter().any(|r| {
+            r.role_definition_id == role
+                && r.principal_id == principal
+                && r.directory_scope_id == scope
+        }) {
+            return Err(GraphError::bad_request(
+                "A conflicting object with one or more of the specified property values is present in the directory.",
+            ));
+        }
+        let assignment = RoleAssignment {
+            id: ids::opaque_id(),
+            role_definition_id: role,
+            principal_id: principal,
+            directory_scope_id: scope,
+        };
+        self.role_assignments.push(assignment.clone());
+        Ok(assignment)
+    }
+}

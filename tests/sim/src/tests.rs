@@ -9,7 +9,7 @@ use tower::ServiceExt;
 use crate::fixtures::EXISTING_APP_ID;
 use crate::tenant::EXCHANGE_APP_ID;
 
-async fn call(
+pub(crate) async fn call(
     app: &axum::Router,
     method: &str,
     uri: &str,
@@ -37,7 +37,29 @@ async fn call(
     )
 }
 
-fn sim(fixture: &str) -> axum::Router {
+/// POSTs a form body (the token endpoint).
+pub(crate) async fn call_form(app: &axum::Router, uri: &str, form: String) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+pub(crate) fn sim(fixture: &str) -> axum::Router {
     crate::app(fixture, &["http://127.0.0.1:8080/".into()]).expect("fixture")
 }
 
