@@ -146,12 +146,18 @@ fn test(args: &[String]) -> Result<()> {
     );
     server.stop();
     result?;
+    // The simulated tenant as a program, for the clients that talk to it over HTTP(S).
     step(
-        "interop: OpenSSL, Python cryptography, Node, MSAL, Mono",
+        "build the simulated tenant",
+        cargo(&root).args(["build", "--package", "sim"]),
+    )?;
+    step(
+        "interop: OpenSSL, Python cryptography, Node, MSAL (also against the simulated tenant), Mono",
         Command::new(root.join("tests/interop/.venv/bin/python"))
             .current_dir(root.join("tests/interop"))
             .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
             .env("FORGE_BIN", root.join("target/debug/examples/forge"))
+            .env("SIM_BIN", root.join("target/debug/sim"))
             .env("BROWSER_ARTEFACTS", &artefacts),
     )
 }

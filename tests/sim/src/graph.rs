@@ -28,6 +28,8 @@ pub struct Sim {
     pub key: rsa::RsaPrivateKey,
     /// Its key id in token headers and the JWKS.
     pub kid: String,
+    /// `http` or `https`: how clients reach the simulator.
+    pub scheme: &'static str,
 }
 
 /// Shared, locked simulator state.
@@ -262,13 +264,16 @@ async fn role_assignments(State(state): State<Shared>, Query(params): Params) ->
     Json(json!({ "value": value })).into_response()
 }
 
-/// `scheme://host` the client addressed (plain http until the TLS listener is added).
-fn origin(headers: &HeaderMap) -> String {
+/// `scheme://host:port` the client addressed: the Host header (HTTP/1.1) or the request's
+/// authority (HTTP/2 sends `:authority` instead of Host).
+fn origin(scheme: &str, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}")
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_else(|| "127.0.0.1".into());
+    format!("{scheme}://{host}")
 }
 
 fn token_error(e: &TokenError) -> Response {
@@ -284,6 +289,7 @@ async fn token(
     State(state): State<Shared>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     body: String,
 ) -> Response {
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
@@ -295,7 +301,7 @@ async fn token(
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
     let sim = lock(&state);
-    let origin = origin(&headers);
+    let origin = origin(sim.scheme, &headers, &uri);
     let result = match grant {
         "client_credentials" => identity::client_credentials(
             &sim.tenant,
@@ -328,11 +334,13 @@ async fn discovery(
     State(state): State<Shared>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
 ) -> Response {
     let sim = lock(&state);
-    let base = format!("{}/{tenant}", origin(&headers));
+    let here = origin(sim.scheme, &headers, &uri);
+    let base = format!("{here}/{tenant}");
     Json(json!({
-        "issuer": format!("{}/{}/v2.0", origin(&headers), sim.tenant.id),
+        "issuer": format!("{here}/{}/v2.0", sim.tenant.id),
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
         "jwks_uri": format!("{base}/discovery/v2.0/keys"),

@@ -232,11 +232,10 @@ pub fn client_credentials(
             "Invalid JWT token: the audience is not this token endpoint.",
         ));
     }
-    let nbf = claims["nbf"]
-        .as_i64()
-        .or_else(|| claims["iat"].as_i64())
+    let nbf = seconds(&claims["nbf"])
+        .or_else(|| seconds(&claims["iat"]))
         .unwrap_or(now);
-    let exp = claims["exp"].as_i64().unwrap_or(0);
+    let exp = seconds(&claims["exp"]).unwrap_or(0);
     if nbf > now + SKEW || exp < now - SKEW {
         return Err(TokenError::new(
             "invalid_client",
@@ -299,4 +298,10 @@ pub fn client_credentials(
         access["roles"] = json!(roles);
     }
     Ok(access)
+}
+
+/// A NumericDate: MSAL for Python writes fractional seconds (`time.time() + 600`), others
+/// integers; Entra accepts both.
+fn seconds(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| value.as_f64().map(|f| f as i64))
 }

@@ -11,8 +11,9 @@ pub mod tenant;
 
 use std::sync::{Arc, Mutex};
 
-/// The router for a fixture, or `None` for an unknown fixture name.
-pub fn app(fixture: &str, redirect_uris: &[String]) -> Option<axum::Router> {
+/// The router for a fixture, or `None` for an unknown fixture name. `https` says how clients
+/// reach it (token audiences and discovery URLs are checked and written with that scheme).
+pub fn app(fixture: &str, redirect_uris: &[String], https: bool) -> Option<axum::Router> {
     let tenant = fixtures::build(fixture, redirect_uris)?;
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let key =
@@ -22,6 +23,7 @@ pub fn app(fixture: &str, redirect_uris: &[String]) -> Option<axum::Router> {
         tenant,
         key,
         kid: ids::guid(),
+        scheme: if https { "https" } else { "http" },
     }));
     Some(graph::router(state))
 }

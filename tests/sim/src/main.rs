@@ -1,6 +1,10 @@
-//! `cargo run -p sim -- --port 4010 --fixture default --redirect-uri http://127.0.0.1:8080/`
-//! serves the simulated tenant on 127.0.0.1 only, logging one line per request.
+//! `cargo run -p sim -- --port 4010 --fixture default --redirect-uri http://127.0.0.1:8080/
+//! [--tls-dir DIR]` serves the simulated tenant on 127.0.0.1 only, logging one line per request.
+//! `--port 0` picks a free port; the first line on stderr names the address. With `--tls-dir`
+//! it serves HTTPS with a fresh self-signed certificate written to `DIR/sim-ca.pem`, for
+//! clients that insist on HTTPS (point them at that file as their CA bundle).
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use axum::extract::Request;
@@ -19,7 +23,8 @@ async fn main() -> ExitCode {
     let port: u16 = value("--port").and_then(|p| p.parse().ok()).unwrap_or(4010);
     let fixture = value("--fixture").unwrap_or_else(|| "default".into());
     let redirects: Vec<String> = value("--redirect-uri").into_iter().collect();
-    let Some(app) = sim::app(&fixture, &redirects) else {
+    let tls_dir = value("--tls-dir");
+    let Some(app) = sim::app(&fixture, &redirects, tls_dir.is_some()) else {
         eprintln!(
             "sim: unknown fixture {fixture}; known: {}",
             sim::fixtures::NAMES.join(", ")
@@ -27,21 +32,65 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let app = app.layer(middleware::from_fn(log));
-    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("sim: cannot listen on 127.0.0.1:{port}: {e}");
-            return ExitCode::FAILURE;
-        }
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let result = match tls_dir {
+        Some(dir) => serve_https(app, address, &dir, &fixture).await,
+        None => serve_http(app, address, &fixture).await,
     };
-    eprintln!("sim: tenant '{fixture}' on http://127.0.0.1:{port}");
-    match axum::serve(listener, app).await {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sim: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+async fn serve_http(app: axum::Router, address: SocketAddr, fixture: &str) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    eprintln!("sim: tenant '{fixture}' on http://127.0.0.1:{port}");
+    axum::serve(listener, app).await.map_err(|e| e.to_string())
+}
+
+async fn serve_https(
+    app: axum::Router,
+    address: SocketAddr,
+    dir: &str,
+    fixture: &str,
+) -> Result<(), String> {
+    // Only one provider is compiled in; installing fails only if one is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let made =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .map_err(|e| format!("cannot make the server certificate: {e}"))?;
+    let (cert, key) = (made.cert.pem(), made.signing_key.serialize_pem());
+    let ca = std::path::Path::new(dir).join("sim-ca.pem");
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&ca, &cert))
+        .map_err(|e| format!("{}: {e}", ca.display()))?;
+    let config =
+        axum_server::tls_rustls::RustlsConfig::from_pem(cert.into_bytes(), key.into_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+    let handle: axum_server::Handle<SocketAddr> = axum_server::Handle::new();
+    let announce = handle.clone();
+    let fixture = fixture.to_owned();
+    tokio::spawn(async move {
+        if let Some(bound) = announce.listening().await {
+            eprintln!(
+                "sim: tenant '{fixture}' on https://127.0.0.1:{}",
+                bound.port()
+            );
+        }
+    });
+    axum_server::bind_rustls(address, config)
+        .handle(handle)
+        .serve(app.into_make_service())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn log(request: Request, next: Next) -> Response {

@@ -60,7 +60,7 @@ pub(crate) async fn call_form(app: &axum::Router, uri: &str, form: String) -> (S
 }
 
 pub(crate) fn sim(fixture: &str) -> axum::Router {
-    crate::app(fixture, &["http://127.0.0.1:8080/".into()]).expect("fixture")
+    crate::app(fixture, &["http://127.0.0.1:8080/".into()], false).expect("fixture")
 }
 
 fn cert_credential(key: &str, start: &str, end: &str) -> Value {
