@@ -118,6 +118,13 @@ fn filter(params: &HashMap<String, String>) -> Result<Option<(String, String)>, 
     Ok(Some((name.trim().to_owned(), value.replace("''", "'"))))
 }
 
+/// Whether an object passes a `name eq 'value'` filter, given its filterable properties.
+fn matches(filter: &Option<(String, String)>, properties: &[(&str, &String)]) -> bool {
+    filter
+        .as_ref()
+        .is_none_or(|(name, value)| properties.iter().any(|(p, v)| p == name && *v == value))
+}
+
 async fn list_applications(State(state): State<Shared>, Query(params): Params) -> Response {
     let f = match filter(&params) {
         Ok(f) => f,
@@ -128,11 +135,11 @@ async fn list_applications(State(state): State<Shared>, Query(params): Params) -
         .tenant
         .applications
         .iter()
-        .filter(|a| match &f {
-            None => true,
-            Some((name, v)) if name == "appId" => &a.app_id == v,
-            Some((name, v)) if name == "displayName" => &a.display_name == v,
-            Some(_) => false,
+        .filter(|a| {
+            matches(
+                &f,
+                &[("appId", &a.app_id), ("displayName", &a.display_name)],
+            )
         })
         // Lists never carry certificate bytes (`key` is null).
         .map(|a| Tenant::application_json(a, false))
@@ -189,11 +196,11 @@ async fn list_service_principals(State(state): State<Shared>, Query(params): Par
         .tenant
         .service_principals
         .iter()
-        .filter(|sp| match &f {
-            None => true,
-            Some((name, v)) if name == "appId" => &sp.app_id == v,
-            Some((name, v)) if name == "displayName" => &sp.display_name == v,
-            Some(_) => false,
+        .filter(|sp| {
+            matches(
+                &f,
+                &[("appId", &sp.app_id), ("displayName", &sp.display_name)],
+            )
         })
         .filter_map(|sp| serde_json::to_value(sp).ok())
         .collect();
@@ -254,11 +261,14 @@ async fn role_assignments(State(state): State<Shared>, Query(params): Params) ->
         .tenant
         .role_assignments
         .iter()
-        .filter(|r| match &f {
-            None => true,
-            Some((name, v)) if name == "principalId" => &r.principal_id == v,
-            Some((name, v)) if name == "roleDefinitionId" => &r.role_definition_id == v,
-            Some(_) => false,
+        .filter(|r| {
+            matches(
+                &f,
+                &[
+                    ("principalId", &r.principal_id),
+                    ("roleDefinitionId", &r.role_definition_id),
+                ],
+            )
         })
         .collect();
     Json(json!({ "value": value })).into_response()

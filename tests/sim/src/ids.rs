@@ -91,15 +91,8 @@ pub fn opaque_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
-/// `8-4-4-4-12` hexadecimal.
-pub fn is_guid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
+/// `8-4-4-4-12` hexadecimal: the product's own check, so both agree on what an id is.
+pub use unattended::config::is_guid;
 
 #[cfg(test)]
 mod tests {

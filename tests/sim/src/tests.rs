@@ -17,33 +17,34 @@ pub(crate) async fn call(
 ) -> (StatusCode, Value) {
     // Encoded as a client would send it: `$filter=appId eq '…'` has spaces and quotes.
     let uri = uri.replace(' ', "%20").replace('\'', "%27");
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    send(app, method, &uri, "application/json", body).await
 }
 
 /// POSTs a form body (the token endpoint).
 pub(crate) async fn call_form(app: &axum::Router, uri: &str, form: String) -> (StatusCode, Value) {
+    send(
+        app,
+        "POST",
+        uri,
+        "application/x-www-form-urlencoded",
+        Body::from(form),
+    )
+    .await
+}
+
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    kind: &str,
+    body: Body,
+) -> (StatusCode, Value) {
     let request = Request::builder()
-        .method("POST")
+        .method(method)
         .uri(uri)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(form))
+        .header("content-type", kind)
+        .body(body)
         .expect("request");
     let response = app.clone().oneshot(request).await.expect("response");
     let status = response.status();
