@@ -123,6 +123,8 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         app_role_assignments: vec![],
         role_assignments: vec![],
         max_certificate_lifetime_days: None,
+        replication_lag_secs: 0,
+        created: Default::default(),
     }
 }
 

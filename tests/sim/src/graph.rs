@@ -30,6 +30,10 @@ pub struct Sim {
     pub kid: String,
     /// `http` or `https`: how clients reach the simulator.
     pub scheme: &'static str,
+    /// Failures on demand.
+    pub faults: crate::faults::Faults,
+    /// Requests counted for the faults since they were last set.
+    pub requests: u64,
 }
 
 /// Shared, locked simulator state.
@@ -40,6 +44,7 @@ pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/_sim/state", get(state_json))
         .route("/_sim/reset", post(reset))
+        .route("/_sim/faults", post(crate::faults::set))
         .route("/v1.0/organization", get(organization))
         .route(
             "/v1.0/applications",
@@ -71,12 +76,16 @@ pub fn router(state: Shared) -> Router {
             get(discovery),
         )
         .route("/{tenant}/discovery/v2.0/keys", get(keys))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::faults::apply,
+        ))
         .with_state(state)
 }
 
 type Params = Query<HashMap<String, String>>;
 
-fn lock(state: &Shared) -> std::sync::MutexGuard<'_, Sim> {
+pub(crate) fn lock(state: &Shared) -> std::sync::MutexGuard<'_, Sim> {
     // A panicking handler must not take the whole simulator down with a poisoned lock.
     state
         .lock()
@@ -95,6 +104,8 @@ async fn state_json(State(state): State<Shared>) -> Json<Value> {
 async fn reset(State(state): State<Shared>) -> StatusCode {
     let mut sim = lock(&state);
     sim.tenant = sim.fixture.clone();
+    sim.faults = crate::faults::Faults::default();
+    sim.requests = 0;
     StatusCode::NO_CONTENT
 }
 

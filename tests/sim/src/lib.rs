@@ -2,6 +2,7 @@
 //! reading the tenant and managing app registrations, plus inspection endpoints. The identity
 //! platform, the remaining Graph calls and the faults are still to come (see README.md).
 
+pub mod faults;
 pub mod fixtures;
 pub mod graph;
 pub mod identity;
@@ -13,8 +14,14 @@ use std::sync::{Arc, Mutex};
 
 /// The router for a fixture, or `None` for an unknown fixture name. `https` says how clients
 /// reach it (token audiences and discovery URLs are checked and written with that scheme).
-pub fn app(fixture: &str, redirect_uris: &[String], https: bool) -> Option<axum::Router> {
-    let tenant = fixtures::build(fixture, redirect_uris)?;
+pub fn app(
+    fixture: &str,
+    redirect_uris: &[String],
+    https: bool,
+    faults: faults::Faults,
+) -> Option<axum::Router> {
+    let mut tenant = fixtures::build(fixture, redirect_uris)?;
+    tenant.replication_lag_secs = faults.replication_lag_secs;
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let key =
         unattended::forge::generate_key(unattended::forge::KeySize::Rsa2048, &mut rng).ok()?;
@@ -24,6 +31,8 @@ pub fn app(fixture: &str, redirect_uris: &[String], https: bool) -> Option<axum:
         key,
         kid: ids::guid(),
         scheme: if https { "https" } else { "http" },
+        faults,
+        requests: 0,
     }));
     Some(graph::router(state))
 }

@@ -2,7 +2,9 @@
 //! [--tls-dir DIR]` serves the simulated tenant on 127.0.0.1 only, logging one line per request.
 //! `--port 0` picks a free port; the first line on stderr names the address. With `--tls-dir`
 //! it serves HTTPS with a fresh self-signed certificate written to `DIR/sim-ca.pem`, for
-//! clients that insist on HTTPS (point them at that file as their CA bundle).
+//! clients that insist on HTTPS (point them at that file as their CA bundle). Faults:
+//! `--latency-ms N`, `--throttle-every N`, `--unavailable-every N`, `--retry-after SECS`,
+//! `--replication-lag SECS` (also settable at run time with `POST /_sim/faults`).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -24,7 +26,17 @@ async fn main() -> ExitCode {
     let fixture = value("--fixture").unwrap_or_else(|| "default".into());
     let redirects: Vec<String> = value("--redirect-uri").into_iter().collect();
     let tls_dir = value("--tls-dir");
-    let Some(app) = sim::app(&fixture, &redirects, tls_dir.is_some()) else {
+    let number = |name: &str| value(name).and_then(|v| v.parse::<u64>().ok());
+    let faults = sim::faults::Faults {
+        latency_ms: number("--latency-ms").unwrap_or(0),
+        throttle_every: number("--throttle-every"),
+        retry_after_secs: value("--retry-after")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1.0),
+        unavailable_every: number("--unavailable-every"),
+        replication_lag_secs: number("--replication-lag").map_or(0, |s| s as i64),
+    };
+    let Some(app) = sim::app(&fixture, &redirects, tls_dir.is_some(), faults) else {
         eprintln!(
             "sim: unknown fixture {fixture}; known: {}",
             sim::fixtures::NAMES.join(", ")

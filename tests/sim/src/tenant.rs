@@ -178,6 +178,13 @@ pub struct Tenant {
     pub role_assignments: Vec<RoleAssignment>,
     /// The tenant app-management policy's maximum certificate lifetime, if any.
     pub max_certificate_lifetime_days: Option<u32>,
+    /// Seconds a newly created object stays invisible to dependent calls (directory
+    /// replication, reference §3.1). A fault, off (0) unless asked for.
+    #[serde(skip)]
+    pub replication_lag_secs: i64,
+    /// When each object created since start was created (appId or object id → Unix ms).
+    #[serde(skip)]
+    pub created: std::collections::HashMap<String, i64>,
 }
 
 /// A Graph error: HTTP status, `error.code`, message, and directory `details` when Graph sends
@@ -243,6 +250,14 @@ impl GraphError {
 }
 
 impl Tenant {
+    /// Whether `id` was created so recently that replication has not reached the replica that
+    /// serves dependent calls yet.
+    fn replicating(&self, id: &str) -> bool {
+        self.created
+            .get(id)
+            .is_some_and(|at| ids::now_ms() - at < self.replication_lag_secs * 1000)
+    }
+
     /// The initial `*.onmicrosoft.com` domain.
     pub fn initial_domain(&self) -> Option<&str> {
         self.domains
@@ -293,6 +308,7 @@ impl Tenant {
                 .cloned()
                 .unwrap_or_else(|| json!({ "redirectUris": [] })),
         };
+        self.created.insert(app.app_id.clone(), ids::now_ms());
         self.applications.push(app.clone());
         Ok(app)
     }
@@ -392,7 +408,8 @@ impl Tenant {
         body: &Value,
     ) -> Result<ServicePrincipal, GraphError> {
         let app_id = body["appId"].as_str().unwrap_or_default();
-        let app = self.applications.iter().find(|a| a.app_id == app_id).ok_or_else(|| GraphError {
+        let visible = !self.replicating(app_id);
+        let app = self.applications.iter().find(|a| a.app_id == app_id && visible).ok_or_else(|| GraphError {
             status: 400,
             code: "Request_BadRequest",
             message: format!("The appId '{app_id}' of the service principal does not reference a valid application object."),
@@ -414,6 +431,7 @@ impl Tenant {
             alternative_names: vec![],
             app_roles: vec![],
         };
+        self.created.insert(sp.id.clone(), ids::now_ms());
         self.service_principals.push(sp.clone());
         Ok(sp)
     }
@@ -433,6 +451,9 @@ impl Tenant {
             ));
         }
         let resource_sp = self.service_principal(resource)?.clone();
+        if self.replicating(&principal_id) {
+            return Err(GraphError::not_found(&principal_id));
+        }
         let principal = self.service_principal(&principal_id)?.clone();
         if !resource_sp
             .app_roles
@@ -490,8 +511,9 @@ impl Tenant {
                 "Invalid role definition id '{role}'."
             )));
         }
-        if self.service_principal(&principal).is_err()
-            && !self.users.iter().any(|u| u.id == principal)
+        if self.replicating(&principal)
+            || (self.service_principal(&principal).is_err()
+                && !self.users.iter().any(|u| u.id == principal))
         {
             return Err(GraphError::not_found(&principal));
         }

@@ -61,7 +61,13 @@ async fn send(
 }
 
 pub(crate) fn sim(fixture: &str) -> axum::Router {
-    crate::app(fixture, &["http://127.0.0.1:8080/".into()], false).expect("fixture")
+    crate::app(
+        fixture,
+        &["http://127.0.0.1:8080/".into()],
+        false,
+        Default::default(),
+    )
+    .expect("fixture")
 }
 
 fn cert_credential(key: &str, start: &str, end: &str) -> Value {
@@ -293,4 +299,116 @@ async fn exchange_is_present_only_where_the_fixture_has_it() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn throttling_and_outages_answer_like_graph_with_retry_after() {
+    let app = sim("default");
+    let faults = json!({ "throttleEvery": 2, "retryAfterSecs": 1.5 });
+    assert_eq!(
+        call(&app, "POST", "/_sim/faults", Some(faults)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&app, "GET", "/v1.0/organization", None).await.0,
+        StatusCode::OK
+    );
+    let request = Request::builder()
+        .uri("/v1.0/organization")
+        .body(Body::empty())
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "1.5");
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(body["error"]["code"], "TooManyRequests");
+    assert_eq!(
+        call(&app, "GET", "/_sim/state", None).await.0,
+        StatusCode::OK,
+        "inspection never fails"
+    );
+
+    call(
+        &app,
+        "POST",
+        "/_sim/faults",
+        Some(json!({ "unavailableEvery": 1 })),
+    )
+    .await;
+    let (status, body) = call(&app, "GET", "/v1.0/organization", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("serviceNotAvailable"))
+    );
+    call(&app, "POST", "/_sim/reset", None).await;
+    assert_eq!(
+        call(&app, "GET", "/v1.0/organization", None).await.0,
+        StatusCode::OK,
+        "reset clears faults"
+    );
+}
+
+#[tokio::test]
+async fn new_objects_replicate_before_dependent_calls_see_them() {
+    let app = sim("default");
+    call(
+        &app,
+        "POST",
+        "/_sim/faults",
+        Some(json!({ "replicationLagSecs": 1 })),
+    )
+    .await;
+    let (_, created) = call(
+        &app,
+        "POST",
+        "/v1.0/applications",
+        Some(json!({ "displayName": "lag" })),
+    )
+    .await;
+    let sp_body = json!({ "appId": created["appId"] });
+    let (status, early) = call(
+        &app,
+        "POST",
+        "/v1.0/servicePrincipals",
+        Some(sp_body.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        early["error"]["details"][0]["code"],
+        "NoBackingApplicationObject"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, sp) = call(&app, "POST", "/v1.0/servicePrincipals", Some(sp_body)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let role = json!({ "roleDefinitionId": crate::tenant::roles::EXCHANGE_ADMIN, "principalId": sp["id"], "directoryScopeId": "/" });
+    let (status, early) = call(
+        &app,
+        "POST",
+        "/v1.0/roleManagement/directory/roleAssignments",
+        Some(role.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, early["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("Request_ResourceNotFound"))
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            "/v1.0/roleManagement/directory/roleAssignments",
+            Some(role)
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
 }

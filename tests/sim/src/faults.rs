@@ -1,0 +1,88 @@
+//! Failures on demand, as Microsoft's cloud produces them (reference §3): added latency,
+//! throttling (429 with Retry-After), service unavailable (503), and directory replication lag
+//! (kept in the tenant: objects stay invisible to dependent calls for a while). Set at start by
+//! flags or at any time with `POST /_sim/faults`; the `/_sim` endpoints themselves never fail.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::graph::{Shared, lock};
+use crate::ids;
+
+/// The faults in force.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Faults {
+    /// Added to every Graph and identity-platform request.
+    pub latency_ms: u64,
+    /// Every Nth such request answers 429 TooManyRequests.
+    pub throttle_every: Option<u64>,
+    /// The Retry-After those 429s (and 503s) carry, in seconds (Graph sends fractions too).
+    pub retry_after_secs: f64,
+    /// Every Nth request answers 503 serviceNotAvailable.
+    pub unavailable_every: Option<u64>,
+    /// Seconds a created application or service principal stays invisible to dependent calls.
+    pub replication_lag_secs: i64,
+}
+
+/// `POST /_sim/faults`: replaces the faults in force.
+pub async fn set(State(state): State<Shared>, Json(faults): Json<Faults>) -> StatusCode {
+    let mut sim = lock(&state);
+    sim.tenant.replication_lag_secs = faults.replication_lag_secs;
+    sim.faults = faults;
+    sim.requests = 0;
+    StatusCode::NO_CONTENT
+}
+
+/// Middleware: applies latency, throttling and unavailability to everything but `/_sim`.
+pub async fn apply(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with("/_sim") {
+        return next.run(request).await;
+    }
+    let (faults, n) = {
+        let mut sim = lock(&state);
+        sim.requests += 1;
+        (sim.faults.clone(), sim.requests)
+    };
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    let every = |k: Option<u64>| k.is_some_and(|k| k > 0 && n % k == 0);
+    if every(faults.throttle_every) {
+        return failure(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "Please retry again later.",
+            faults.retry_after_secs,
+        );
+    }
+    if every(faults.unavailable_every) {
+        return failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "serviceNotAvailable",
+            "The service is temporarily unavailable. Please retry.",
+            faults.retry_after_secs,
+        );
+    }
+    next.run(request).await
+}
+
+fn failure(status: StatusCode, code: &str, message: &str, retry_after: f64) -> Response {
+    let id = ids::guid();
+    let body = json!({ "error": {
+        "code": code, "message": message,
+        "innerError": { "code": status.as_u16().to_string(), "date": ids::now_rfc3339(), "request-id": id, "client-request-id": id },
+    }});
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("{retry_after}")) {
+        response.headers_mut().insert("retry-after", value);
+    }
+    response
+}
