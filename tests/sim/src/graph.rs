@@ -129,33 +129,46 @@ fn filter(params: &HashMap<String, String>) -> Result<Option<(String, String)>, 
     Ok(Some((name.trim().to_owned(), value.replace("''", "'"))))
 }
 
-/// Whether an object passes a `name eq 'value'` filter, given its filterable properties.
-fn matches(filter: &Option<(String, String)>, properties: &[(&str, &String)]) -> bool {
-    filter
-        .as_ref()
-        .is_none_or(|(name, value)| properties.iter().any(|(p, v)| p == name && *v == value))
-}
-
-async fn list_applications(State(state): State<Shared>, Query(params): Params) -> Response {
-    let f = match filter(&params) {
+/// A Graph collection, `{"value": [...]}`, of the `items` that pass the request's `$filter`
+/// (`name eq 'value'` on one of the two filterable `properties`), each shown by `render`.
+fn collection<T>(
+    params: &HashMap<String, String>,
+    items: &[T],
+    properties: impl Fn(&T) -> [(&'static str, String); 2],
+    render: impl Fn(&T) -> Value,
+) -> Response {
+    let f = match filter(params) {
         Ok(f) => f,
         Err(e) => return error(e),
     };
-    let sim = lock(&state);
-    let value: Vec<Value> = sim
-        .tenant
-        .applications
+    let value: Vec<Value> = items
         .iter()
-        .filter(|a| {
-            matches(
-                &f,
-                &[("appId", &a.app_id), ("displayName", &a.display_name)],
-            )
+        .filter(|item| {
+            f.as_ref().is_none_or(|(name, value)| {
+                properties(item)
+                    .iter()
+                    .any(|(p, v)| p == name && v == value)
+            })
         })
-        // Lists never carry certificate bytes (`key` is null).
-        .map(|a| Tenant::application_json(a, false))
+        .map(render)
         .collect();
     Json(json!({ "value": value })).into_response()
+}
+
+async fn list_applications(State(state): State<Shared>, Query(params): Params) -> Response {
+    let sim = lock(&state);
+    collection(
+        &params,
+        &sim.tenant.applications,
+        |a| {
+            [
+                ("appId", a.app_id.clone()),
+                ("displayName", a.display_name.clone()),
+            ]
+        },
+        // Lists never carry certificate bytes (`key` is null).
+        |a| Tenant::application_json(a, false),
+    )
 }
 
 async fn create_application(State(state): State<Shared>, Json(body): Json<Value>) -> Response {
@@ -198,24 +211,18 @@ async fn update_application(
 }
 
 async fn list_service_principals(State(state): State<Shared>, Query(params): Params) -> Response {
-    let f = match filter(&params) {
-        Ok(f) => f,
-        Err(e) => return error(e),
-    };
     let sim = lock(&state);
-    let value: Vec<Value> = sim
-        .tenant
-        .service_principals
-        .iter()
-        .filter(|sp| {
-            matches(
-                &f,
-                &[("appId", &sp.app_id), ("displayName", &sp.display_name)],
-            )
-        })
-        .filter_map(|sp| serde_json::to_value(sp).ok())
-        .collect();
-    Json(json!({ "value": value })).into_response()
+    collection(
+        &params,
+        &sim.tenant.service_principals,
+        |sp| {
+            [
+                ("appId", sp.app_id.clone()),
+                ("displayName", sp.display_name.clone()),
+            ]
+        },
+        |sp| serde_json::to_value(sp).unwrap_or(Value::Null),
+    )
 }
 
 fn created<T: serde::Serialize>(result: Result<T, GraphError>) -> Response {
@@ -263,26 +270,18 @@ async fn assign_role(State(state): State<Shared>, Json(body): Json<Value>) -> Re
 }
 
 async fn role_assignments(State(state): State<Shared>, Query(params): Params) -> Response {
-    let f = match filter(&params) {
-        Ok(f) => f,
-        Err(e) => return error(e),
-    };
     let sim = lock(&state);
-    let value: Vec<&crate::tenant::RoleAssignment> = sim
-        .tenant
-        .role_assignments
-        .iter()
-        .filter(|r| {
-            matches(
-                &f,
-                &[
-                    ("principalId", &r.principal_id),
-                    ("roleDefinitionId", &r.role_definition_id),
-                ],
-            )
-        })
-        .collect();
-    Json(json!({ "value": value })).into_response()
+    collection(
+        &params,
+        &sim.tenant.role_assignments,
+        |r| {
+            [
+                ("principalId", r.principal_id.clone()),
+                ("roleDefinitionId", r.role_definition_id.clone()),
+            ]
+        },
+        |r| serde_json::to_value(r).unwrap_or(Value::Null),
+    )
 }
 
 /// `scheme://host:port` the client addressed: the Host header (HTTP/1.1) or the request's
