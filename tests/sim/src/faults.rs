@@ -30,6 +30,11 @@ pub struct Faults {
     pub unavailable_every: Option<u64>,
     /// Seconds a created application or service principal stays invisible to dependent calls.
     pub replication_lag_secs: i64,
+    /// Every Nth request is carried out but its connection drops before the answer arrives
+    /// (the client cannot know whether a write happened).
+    pub drop_every: Option<u64>,
+    /// Lifetime of the delegated access tokens issued from now on (Entra's are about an hour).
+    pub token_lifetime_secs: Option<u64>,
 }
 
 /// `POST /_sim/faults`: replaces the faults in force.
@@ -71,7 +76,24 @@ pub async fn apply(State(state): State<Shared>, request: Request, next: Next) ->
             faults.retry_after_secs,
         );
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    if every(faults.drop_every) {
+        return dropped(response);
+    }
+    response
+}
+
+/// The status line and headers go out, then the connection breaks mid-body: the server did the
+/// work, the client sees a network error.
+fn dropped(response: Response) -> Response {
+    let (parts, _) = response.into_parts();
+    let broken = futures_util::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection dropped by the simulator (fault)",
+        ))
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(broken))
 }
 
 fn failure(status: StatusCode, code: &str, message: &str, retry_after: f64) -> Response {

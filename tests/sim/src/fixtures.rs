@@ -21,6 +21,10 @@ pub const TENANT_ID: &str = "8f2b6c1e-4a3d-4e5f-9b7a-1c2d3e4f5a6b";
 pub const MI_OBJECT_ID: &str = "a1b2c3d4-0000-4000-8000-00000000a001";
 /// The managed identity's client (application) id.
 pub const MI_CLIENT_ID: &str = "a1b2c3d4-0000-4000-8000-00000000c001";
+/// A user-assigned managed identity attached to the Automation account: object id.
+pub const UAMI_OBJECT_ID: &str = "a1b2c3d4-0000-4000-8000-00000000b001";
+/// The user-assigned identity's client id.
+pub const UAMI_CLIENT_ID: &str = "a1b2c3d4-0000-4000-8000-00000000d001";
 /// The existing app of the `existing-app` fixture.
 pub const EXISTING_APP_ID: &str = "e0e0e0e0-1111-4222-8333-444455556666";
 
@@ -92,6 +96,17 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         ],
         app_roles: vec![],
     };
+    let runbooks = ServicePrincipal {
+        id: UAMI_OBJECT_ID.into(),
+        app_id: UAMI_CLIENT_ID.into(),
+        display_name: "ops-runbooks-identity".into(),
+        service_principal_type: "ManagedIdentity".into(),
+        alternative_names: vec![
+            "isExplicit=True".into(),
+            "/subscriptions/0a1b2c3d-0000-4000-8000-000000000001/resourcegroups/ops/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ops-runbooks-identity".into(),
+        ],
+        app_roles: vec![],
+    };
     Tenant {
         id: TENANT_ID.into(),
         display_name: "Contoso".into(),
@@ -119,10 +134,11 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
             user("user", "Uma User", &[]),
         ],
         applications: vec![spa],
-        service_principals: vec![exchange, spa_sp, automation],
+        service_principals: vec![exchange, spa_sp, automation, runbooks],
         app_role_assignments: vec![],
         role_assignments: vec![],
         max_certificate_lifetime_days: None,
+        consents: vec![],
         replication_lag_secs: 0,
         created: Default::default(),
     }

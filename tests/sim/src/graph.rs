@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use axum::http::HeaderMap;
-use rsa::traits::PublicKeyParts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 
-use crate::identity::{self, Endpoint, TokenError};
+use crate::access::{self, Caller, Op};
+use crate::query::{self, Filter};
+use crate::signin::{Code, Refresh};
 use crate::tenant::{GraphError, Tenant};
-use crate::{ids, jwt};
+use crate::{ids, platform};
 
 /// What the server shares between requests.
 pub struct Sim {
@@ -34,18 +35,31 @@ pub struct Sim {
     pub faults: crate::faults::Faults,
     /// Requests counted for the faults since they were last set.
     pub requests: u64,
+    /// Authorization codes issued, and whether each was spent.
+    pub codes: HashMap<String, (Code, bool)>,
+    /// Refresh tokens issued.
+    pub refresh_tokens: HashMap<String, Refresh>,
+}
+
+impl Sim {
+    /// The signed-in user a Graph request acts for, allowed to do `op`.
+    fn allow(&self, headers: &HeaderMap, op: Op) -> Result<Caller, GraphError> {
+        let caller = access::caller(&self.tenant, &self.key.to_public_key(), headers, ids::now())?;
+        caller.may(op)?;
+        Ok(caller)
+    }
 }
 
 /// Shared, locked simulator state.
 pub type Shared = Arc<Mutex<Sim>>;
 
-/// All routes: Graph under `/v1.0`, inspection under `/_sim`.
+/// All routes: Graph under `/v1.0`, the identity platform under `/{tenant}`, the managed
+/// identity endpoint, and inspection under `/_sim`.
 pub fn router(state: Shared) -> Router {
-    Router::new()
-        .route("/_sim/state", get(state_json))
-        .route("/_sim/reset", post(reset))
-        .route("/_sim/faults", post(crate::faults::set))
+    let graph = Router::new()
         .route("/v1.0/organization", get(organization))
+        .route("/v1.0/me", get(me))
+        .route("/v1.0/me/transitiveMemberOf", get(my_roles))
         .route(
             "/v1.0/applications",
             get(list_applications).post(create_application),
@@ -58,6 +72,7 @@ pub fn router(state: Shared) -> Router {
             "/v1.0/servicePrincipals",
             get(list_service_principals).post(create_service_principal),
         )
+        .route("/v1.0/servicePrincipals/{id}", get(get_service_principal))
         .route(
             "/v1.0/servicePrincipals/{id}/appRoleAssignedTo",
             post(assign_app_role),
@@ -70,17 +85,81 @@ pub fn router(state: Shared) -> Router {
             "/v1.0/roleManagement/directory/roleAssignments",
             get(role_assignments).post(assign_role),
         )
-        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route(
+            "/v1.0/policies/defaultAppManagementPolicy",
+            get(app_management_policy),
+        );
+    let batch_target: Router = graph.clone().with_state(state.clone());
+    graph
+        .route(
+            "/v1.0/$batch",
+            post(crate::batch::batch).layer(axum::Extension(batch_target)),
+        )
+        .layer(axum::middleware::from_fn(graph_cors))
+        .route("/_sim/state", get(state_json))
+        .route("/_sim/reset", post(reset))
+        .route("/_sim/faults", post(crate::faults::set))
+        .route("/_sim/token", post(platform::test_token))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(platform::authorize).post(platform::authorize_answer),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(platform::token).options(platform::token_preflight),
+        )
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(discovery),
+            get(platform::discovery),
         )
-        .route("/{tenant}/discovery/v2.0/keys", get(keys))
+        .route("/{tenant}/discovery/v2.0/keys", get(platform::keys))
+        .route(
+            "/metadata/identity/oauth2/token",
+            get(platform::managed_identity_token),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::faults::apply,
         ))
         .with_state(state)
+}
+
+/// Graph answers browsers from any origin (SPAs call it directly); preflights succeed without
+/// authentication, and the headers a client needs for retries are readable.
+async fn graph_cors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let preflight = request.method() == Method::OPTIONS;
+    let mut response = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    if let Some(origin) = origin {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After, request-id, client-request-id, Location"),
+        );
+        if preflight {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, PATCH, PUT, DELETE, OPTIONS"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(
+                    "authorization, content-type, consistencylevel, prefer, client-request-id",
+                ),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("3600"),
+            );
+        }
+    }
+    response
 }
 
 type Params = Query<HashMap<String, String>>;
@@ -97,8 +176,25 @@ fn error(e: GraphError) -> Response {
     (status, Json(e.body(&ids::guid()))).into_response()
 }
 
+/// Runs `f` for a caller allowed to do `op`, or answers with Graph's 401/403.
+fn guarded(
+    state: &Shared,
+    headers: &HeaderMap,
+    op: Op,
+    f: impl FnOnce(&mut Sim, &Caller) -> Response,
+) -> Response {
+    let mut sim = lock(state);
+    match sim.allow(headers, op) {
+        Ok(caller) => f(&mut sim, &caller),
+        Err(e) => error(e),
+    }
+}
+
 async fn state_json(State(state): State<Shared>) -> Json<Value> {
-    Json(serde_json::to_value(&lock(&state).tenant).unwrap_or(Value::Null))
+    let sim = lock(&state);
+    let mut value = serde_json::to_value(&sim.tenant).unwrap_or(Value::Null);
+    value["codesIssued"] = json!(sim.codes.len());
+    Json(value)
 }
 
 async fn reset(State(state): State<Shared>) -> StatusCode {
@@ -106,122 +202,162 @@ async fn reset(State(state): State<Shared>) -> StatusCode {
     sim.tenant = sim.fixture.clone();
     sim.faults = crate::faults::Faults::default();
     sim.requests = 0;
+    sim.codes.clear();
+    sim.refresh_tokens.clear();
     StatusCode::NO_CONTENT
 }
 
-async fn organization(State(state): State<Shared>) -> Json<Value> {
-    Json(lock(&state).tenant.organization())
+async fn organization(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    guarded(&state, &headers, Op::ReadOrganization, |sim, _| {
+        Json(sim.tenant.organization()).into_response()
+    })
 }
 
-/// `$filter=name eq 'value'` for the properties Graph supports by default.
-fn filter(params: &HashMap<String, String>) -> Result<Option<(String, String)>, GraphError> {
-    let Some(expr) = params.get("$filter") else {
-        return Ok(None);
-    };
-    let (name, rest) = expr
-        .split_once(" eq ")
-        .ok_or_else(|| GraphError::bad_request(format!("Unsupported query: {expr}")))?;
-    let value = rest
-        .trim()
-        .strip_prefix('\'')
-        .and_then(|v| v.strip_suffix('\''))
-        .ok_or_else(|| GraphError::bad_request(format!("Invalid filter clause: {expr}")))?;
-    Ok(Some((name.trim().to_owned(), value.replace("''", "'"))))
+async fn me(State(state): State<Shared>, headers: HeaderMap, Query(params): Params) -> Response {
+    guarded(&state, &headers, Op::ReadMe, |_, caller| {
+        let user = serde_json::to_value(&caller.user).unwrap_or(Value::Null);
+        Json(query::project(user, query::select(&params).as_deref())).into_response()
+    })
 }
 
-/// A Graph collection, `{"value": [...]}`, of the `items` that pass the request's `$filter`
-/// (`name eq 'value'` on one of the two filterable `properties`), each shown by `render`.
-fn collection<T>(
+async fn my_roles(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    guarded(&state, &headers, Op::ReadMe, |_, caller| {
+        Json(json!({ "value": access::directory_roles(&caller.user) })).into_response()
+    })
+}
+
+/// A Graph collection, `{"value": [...]}`, of the `items` (as JSON) that pass the request's
+/// `$filter` on the `filterable` properties, projected by `$select`.
+fn collection(
     params: &HashMap<String, String>,
-    items: &[T],
-    properties: impl Fn(&T) -> [(&'static str, String); 2],
-    render: impl Fn(&T) -> Value,
+    items: impl Iterator<Item = Value>,
+    filterable: &[&str],
 ) -> Response {
-    let f = match filter(params) {
-        Ok(f) => f,
-        Err(e) => return error(e),
+    let filter = match params.get("$filter").map(|f| Filter::parse(f, filterable)) {
+        None => Filter::default(),
+        Some(Ok(f)) => f,
+        Some(Err(e)) => return error(e),
     };
+    let selected = query::select(params);
     let value: Vec<Value> = items
-        .iter()
-        .filter(|item| {
-            f.as_ref().is_none_or(|(name, value)| {
-                properties(item)
-                    .iter()
-                    .any(|(p, v)| p == name && v == value)
-            })
-        })
-        .map(render)
+        .filter(|item| filter.matches(item))
+        .map(|item| query::project(item, selected.as_deref()))
         .collect();
     Json(json!({ "value": value })).into_response()
 }
 
-async fn list_applications(State(state): State<Shared>, Query(params): Params) -> Response {
-    let sim = lock(&state);
-    collection(
-        &params,
-        &sim.tenant.applications,
-        |a| {
-            [
-                ("appId", a.app_id.clone()),
-                ("displayName", a.display_name.clone()),
-            ]
-        },
-        // Lists never carry certificate bytes (`key` is null).
-        |a| Tenant::application_json(a, false),
-    )
+async fn list_applications(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    guarded(&state, &headers, Op::ReadApplications, |sim, _| {
+        collection(
+            &params,
+            // Lists never carry certificate bytes (`key` is null).
+            sim.tenant
+                .applications
+                .iter()
+                .map(|a| Tenant::application_json(a, false)),
+            &["appId", "displayName", "id"],
+        )
+    })
 }
 
-async fn create_application(State(state): State<Shared>, Json(body): Json<Value>) -> Response {
-    match lock(&state).tenant.create_application(&body) {
+async fn create_application(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    guarded(&state, &headers, Op::WriteApplications, |sim, _| match sim
+        .tenant
+        .create_application(&body)
+    {
         Ok(app) => (
             StatusCode::CREATED,
             Json(Tenant::application_json(&app, true)),
         )
             .into_response(),
         Err(e) => error(e),
-    }
+    })
 }
 
 async fn get_application(
     State(state): State<Shared>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Query(params): Params,
 ) -> Response {
-    let sim = lock(&state);
-    match sim.tenant.application(&id) {
-        Ok(app) => {
-            let with_keys = params
-                .get("$select")
-                .is_some_and(|s| s.split(',').any(|p| p.trim() == "keyCredentials"));
-            Json(Tenant::application_json(app, with_keys)).into_response()
+    guarded(&state, &headers, Op::ReadApplications, |sim, _| {
+        match sim.tenant.application(&id) {
+            Ok(app) => {
+                let selected = query::select(&params);
+                let with_keys = selected
+                    .as_ref()
+                    .is_some_and(|s| s.iter().any(|p| p == "keyCredentials"));
+                let value = Tenant::application_json(app, with_keys);
+                Json(query::project(value, selected.as_deref())).into_response()
+            }
+            Err(e) => error(e),
         }
-        Err(e) => error(e),
-    }
+    })
 }
 
 async fn update_application(
     State(state): State<Shared>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    match lock(&state).tenant.update_application(&id, &body) {
+    guarded(&state, &headers, Op::WriteApplications, |sim, _| match sim
+        .tenant
+        .update_application(&id, &body)
+    {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => error(e),
-    }
+    })
 }
 
-async fn list_service_principals(State(state): State<Shared>, Query(params): Params) -> Response {
-    let sim = lock(&state);
-    collection(
-        &params,
-        &sim.tenant.service_principals,
-        |sp| {
-            [
-                ("appId", sp.app_id.clone()),
-                ("displayName", sp.display_name.clone()),
-            ]
+async fn list_service_principals(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    guarded(&state, &headers, Op::ReadServicePrincipals, |sim, _| {
+        collection(
+            &params,
+            sim.tenant
+                .service_principals
+                .iter()
+                .map(|sp| serde_json::to_value(sp).unwrap_or(Value::Null)),
+            &[
+                "appId",
+                "displayName",
+                "id",
+                "servicePrincipalType",
+                "alternativeNames",
+            ],
+        )
+    })
+}
+
+async fn get_service_principal(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Response {
+    guarded(
+        &state,
+        &headers,
+        Op::ReadServicePrincipals,
+        |sim, _| match sim.tenant.visible_service_principal(&id) {
+            Ok(sp) => {
+                let value = serde_json::to_value(sp).unwrap_or(Value::Null);
+                Json(query::project(value, query::select(&params).as_deref())).into_response()
+            }
+            Err(e) => error(e),
         },
-        |sp| serde_json::to_value(sp).unwrap_or(Value::Null),
     )
 }
 
@@ -238,151 +374,73 @@ fn created<T: serde::Serialize>(result: Result<T, GraphError>) -> Response {
 
 async fn create_service_principal(
     State(state): State<Shared>,
+    headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    created(lock(&state).tenant.create_service_principal(&body))
+    guarded(&state, &headers, Op::WriteServicePrincipals, |sim, _| {
+        created(sim.tenant.create_service_principal(&body))
+    })
 }
 
 async fn assign_app_role(
     State(state): State<Shared>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    created(lock(&state).tenant.assign_app_role(&id, &body))
+    guarded(&state, &headers, Op::GrantAppRole, |sim, _| {
+        created(sim.tenant.assign_app_role(&id, &body))
+    })
 }
 
-async fn app_role_assignments(State(state): State<Shared>, Path(id): Path<String>) -> Response {
-    let sim = lock(&state);
-    if let Err(e) = sim.tenant.service_principal(&id) {
-        return error(e);
-    }
-    let value: Vec<&crate::tenant::AppRoleAssignment> = sim
-        .tenant
-        .app_role_assignments
-        .iter()
-        .filter(|a| a.principal_id == id)
-        .collect();
-    Json(json!({ "value": value })).into_response()
-}
-
-async fn assign_role(State(state): State<Shared>, Json(body): Json<Value>) -> Response {
-    created(lock(&state).tenant.assign_directory_role(&body))
-}
-
-async fn role_assignments(State(state): State<Shared>, Query(params): Params) -> Response {
-    let sim = lock(&state);
-    collection(
-        &params,
-        &sim.tenant.role_assignments,
-        |r| {
-            [
-                ("principalId", r.principal_id.clone()),
-                ("roleDefinitionId", r.role_definition_id.clone()),
-            ]
-        },
-        |r| serde_json::to_value(r).unwrap_or(Value::Null),
-    )
-}
-
-/// `scheme://host:port` the client addressed: the Host header (HTTP/1.1) or the request's
-/// authority (HTTP/2 sends `:authority` instead of Host).
-fn origin(scheme: &str, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
-        .unwrap_or_else(|| "127.0.0.1".into());
-    format!("{scheme}://{host}")
-}
-
-fn token_error(e: &TokenError) -> Response {
-    let status = if e.error == "invalid_client" {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    (status, Json(e.body())).into_response()
-}
-
-async fn token(
+async fn app_role_assignments(
     State(state): State<Shared>,
-    Path(tenant): Path<String>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
-    body: String,
+    Path(id): Path<String>,
 ) -> Response {
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    let grant = form
-        .iter()
-        .find(|(k, _)| k == "grant_type")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
-    let sim = lock(&state);
-    let origin = origin(sim.scheme, &headers, &uri);
-    let result = match grant {
-        "client_credentials" => identity::client_credentials(
-            &sim.tenant,
-            &Endpoint {
-                origin: &origin,
-                tenant: &tenant,
-            },
-            &form,
-            ids::now(),
-        ),
-        other => Err(TokenError {
-            error: "unsupported_grant_type",
-            code: 70003,
-            text: format!("The app requested an unsupported grant type '{other}'."),
-        }),
-    };
-    match result {
-        Ok(claims) => Json(json!({
-            "token_type": "Bearer",
-            "expires_in": 3599,
-            "ext_expires_in": 3599,
-            "access_token": jwt::sign(&sim.key, &sim.kid, &claims),
-        }))
-        .into_response(),
-        Err(e) => token_error(&e),
-    }
+    guarded(&state, &headers, Op::ReadAppRoleAssignments, |sim, _| {
+        if let Err(e) = sim.tenant.visible_service_principal(&id) {
+            return error(e);
+        }
+        let value: Vec<&crate::tenant::AppRoleAssignment> = sim
+            .tenant
+            .app_role_assignments
+            .iter()
+            .filter(|a| a.principal_id == id)
+            .collect();
+        Json(json!({ "value": value })).into_response()
+    })
 }
 
-async fn discovery(
+async fn assign_role(
     State(state): State<Shared>,
-    Path(tenant): Path<String>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    Json(body): Json<Value>,
 ) -> Response {
-    let sim = lock(&state);
-    let here = origin(sim.scheme, &headers, &uri);
-    let base = format!("{here}/{tenant}");
-    Json(json!({
-        "issuer": format!("{here}/{}/v2.0", sim.tenant.id),
-        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
-        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
-        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "tenant_region_scope": "EU",
-    }))
-    .into_response()
+    guarded(&state, &headers, Op::AssignRole, |sim, _| {
+        created(sim.tenant.assign_directory_role(&body))
+    })
 }
 
-async fn keys(State(state): State<Shared>) -> Json<Value> {
-    use base64::Engine;
-    let sim = lock(&state);
-    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let public = sim.key.to_public_key();
-    Json(json!({ "keys": [{
-        "kty": "RSA", "use": "sig", "kid": sim.kid,
-        "n": b64(public.n().to_be_bytes_trimmed_vartime().into_vec()),
-        "e": b64(public.e().to_be_bytes_trimmed_vartime().into_vec()),
-    }]}))
+async fn role_assignments(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    guarded(&state, &headers, Op::ReadRoleAssignments, |sim, _| {
+        collection(
+            &params,
+            sim.tenant
+                .role_assignments
+                .iter()
+                .map(|r| serde_json::to_value(r).unwrap_or(Value::Null)),
+            &["principalId", "roleDefinitionId", "id"],
+        )
+    })
+}
+
+async fn app_management_policy(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    guarded(&state, &headers, Op::ReadPolicy, |sim, _| {
+        Json(sim.tenant.app_management_policy()).into_response()
+    })
 }

@@ -32,7 +32,7 @@ pub struct TokenError {
 }
 
 impl TokenError {
-    fn new(error: &'static str, code: u32, text: impl Into<String>) -> Self {
+    pub fn new(error: &'static str, code: u32, text: impl Into<String>) -> Self {
         Self {
             error,
             code,
@@ -248,25 +248,42 @@ pub fn client_credentials(
     let resource = scope.strip_suffix("/.default").filter(|r| !r.contains(' ')).ok_or_else(|| {
         TokenError::new("invalid_scope", 70011, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
     })?;
-    let exchange = (resource == "https://outlook.office365.com" || resource == EXCHANGE_APP_ID)
-        .then(|| tenant.exchange())
-        .flatten()
-        .ok_or_else(|| {
-            TokenError::new(
-                "invalid_resource",
-                500011,
-                format!(
-                    "The resource principal named {resource} was not found in the tenant named {}.",
-                    tenant.display_name
-                ),
-            )
-        })?;
+    if resource != "https://outlook.office365.com" && resource != EXCHANGE_APP_ID {
+        return Err(resource_missing(tenant, resource));
+    }
     let sp = tenant
         .service_principals
         .iter()
         .find(|sp| sp.app_id == client_id)
         .map(|sp| sp.id.clone())
         .unwrap_or_default();
+    exchange_claims(tenant, &sp, client_id, now, 3599)
+}
+
+fn resource_missing(tenant: &Tenant, resource: &str) -> TokenError {
+    TokenError::new(
+        "invalid_resource",
+        500011,
+        format!(
+            "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
+            tenant.display_name
+        ),
+    )
+}
+
+/// An app-only access token for Exchange Online for the service principal `sp` (an app's or a
+/// managed identity's): `roles` hold the Exchange app roles actually assigned to it, `wids`
+/// the directory roles.
+pub fn exchange_claims(
+    tenant: &Tenant,
+    sp: &str,
+    app_id: &str,
+    now: i64,
+    lifetime: i64,
+) -> Result<Value, TokenError> {
+    let exchange = tenant
+        .exchange()
+        .ok_or_else(|| resource_missing(tenant, "https://outlook.office365.com"))?;
     let roles: Vec<Value> = tenant
         .app_role_assignments
         .iter()
@@ -288,8 +305,8 @@ pub fn client_credentials(
     let mut access = json!({
         "aud": "https://outlook.office365.com",
         "iss": format!("https://sts.windows.net/{}/", tenant.id),
-        "iat": now, "nbf": now, "exp": now + 3599,
-        "appid": client_id, "azp": client_id, "idtyp": "app",
+        "iat": now, "nbf": now, "exp": now + lifetime,
+        "appid": app_id, "azp": app_id, "idtyp": "app",
         "oid": sp, "sub": sp, "tid": tenant.id, "ver": "1.0",
         "wids": wids,
     });

@@ -1,13 +1,18 @@
-//! A simulated Microsoft tenant for the tests and the local sandbox: today the Graph subset for
-//! reading the tenant and managing app registrations, plus inspection endpoints. The identity
-//! platform, the remaining Graph calls and the faults are still to come (see README.md).
+//! A simulated Microsoft tenant for the tests and the local sandbox: the identity platform (sign-in
+//! with PKCE, client credentials, managed identities) and the Graph subset `unattended` uses,
+//! with Graph's permission checks, faults on demand and inspection endpoints (see README.md).
 
+pub mod access;
+pub mod batch;
 pub mod faults;
 pub mod fixtures;
 pub mod graph;
 pub mod identity;
 pub mod ids;
 pub mod jwt;
+pub mod platform;
+pub mod query;
+pub mod signin;
 pub mod tenant;
 
 use std::sync::{Arc, Mutex};
@@ -33,6 +38,8 @@ pub fn app(
         scheme: if https { "https" } else { "http" },
         faults,
         requests: 0,
+        codes: Default::default(),
+        refresh_tokens: Default::default(),
     }));
     Some(graph::router(state))
 }

@@ -4,7 +4,8 @@
 //! it serves HTTPS with a fresh self-signed certificate written to `DIR/sim-ca.pem`, for
 //! clients that insist on HTTPS (point them at that file as their CA bundle). Faults:
 //! `--latency-ms N`, `--throttle-every N`, `--unavailable-every N`, `--retry-after SECS`,
-//! `--replication-lag SECS` (also settable at run time with `POST /_sim/faults`).
+//! `--replication-lag SECS`, `--drop-every N`, `--token-lifetime SECS` (also settable at run
+//! time with `POST /_sim/faults`).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -35,6 +36,8 @@ async fn main() -> ExitCode {
             .unwrap_or(1.0),
         unavailable_every: number("--unavailable-every"),
         replication_lag_secs: number("--replication-lag").map_or(0, |s| s as i64),
+        drop_every: number("--drop-every"),
+        token_lifetime_secs: number("--token-lifetime"),
     };
     let Some(app) = sim::app(&fixture, &redirects, tls_dir.is_some(), faults) else {
         eprintln!(

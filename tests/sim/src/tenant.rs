@@ -26,6 +26,30 @@ pub mod roles {
     pub const CLOUD_APPLICATION_ADMIN: &str = "158c047a-c907-4556-b7ef-446551a6b5f7";
     /// Exchange Administrator.
     pub const EXCHANGE_ADMIN: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
+    /// Application Developer.
+    pub const APPLICATION_DEVELOPER: &str = "cf1c38e5-3621-4004-a7cb-879624dced7c";
+    /// Global Reader.
+    pub const GLOBAL_READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+    /// Security Administrator.
+    pub const SECURITY_ADMIN: &str = "194ae4cb-b126-40b2-bd5b-6091b380977d";
+    /// Security Reader.
+    pub const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
+
+    /// The display name of a role template the simulator knows.
+    pub fn name(template: &str) -> &'static str {
+        match template {
+            GLOBAL_ADMIN => "Global Administrator",
+            PRIVILEGED_ROLE_ADMIN => "Privileged Role Administrator",
+            APPLICATION_ADMIN => "Application Administrator",
+            CLOUD_APPLICATION_ADMIN => "Cloud Application Administrator",
+            EXCHANGE_ADMIN => "Exchange Administrator",
+            APPLICATION_DEVELOPER => "Application Developer",
+            GLOBAL_READER => "Global Reader",
+            SECURITY_ADMIN => "Security Administrator",
+            SECURITY_READER => "Security Reader",
+            _ => "Directory role",
+        }
+    }
 }
 
 /// A verified domain of the tenant.
@@ -178,6 +202,9 @@ pub struct Tenant {
     pub role_assignments: Vec<RoleAssignment>,
     /// The tenant app-management policy's maximum certificate lifetime, if any.
     pub max_certificate_lifetime_days: Option<u32>,
+    /// Consent given to clients for delegated Graph permissions.
+    #[serde(default)]
+    pub consents: Vec<crate::signin::Consent>,
     /// Seconds a newly created object stays invisible to dependent calls (directory
     /// replication, reference §3.1). A fault, off (0) unless asked for.
     #[serde(skip)]
@@ -400,6 +427,38 @@ impl Tenant {
             .iter()
             .find(|sp| sp.id == id)
             .ok_or_else(|| GraphError::not_found(id))
+    }
+
+    /// A service principal by object id, as a read right after its creation sees it.
+    pub fn visible_service_principal(&self, id: &str) -> Result<&ServicePrincipal, GraphError> {
+        if self.replicating(id) {
+            return Err(GraphError::not_found(id));
+        }
+        self.service_principal(id)
+    }
+
+    /// `GET /policies/defaultAppManagementPolicy` (tenantAppManagementPolicy).
+    pub fn app_management_policy(&self) -> Value {
+        let keys: Vec<Value> = self
+            .max_certificate_lifetime_days
+            .map(|days| {
+                json!({
+                    "restrictionType": "asymmetricKeyLifetime",
+                    "maxLifetime": format!("P{days}D"),
+                    "restrictForAppsCreatedAfterDateTime": "2019-01-01T00:00:00Z",
+                })
+            })
+            .into_iter()
+            .collect();
+        json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#policies/defaultAppManagementPolicy/$entity",
+            "id": "00000000-0000-0000-0000-000000000000",
+            "displayName": "Default app management tenant policy",
+            "description": "Default tenant policy that enforces app management restrictions on applications and service principals.",
+            "isEnabled": !keys.is_empty(),
+            "applicationRestrictions": { "passwordCredentials": [], "keyCredentials": keys },
+            "servicePrincipalRestrictions": { "passwordCredentials": [], "keyCredentials": [] },
+        })
     }
 
     /// `POST /servicePrincipals {"appId"}`: the app must exist in this tenant.

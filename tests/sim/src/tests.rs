@@ -9,16 +9,67 @@ use tower::ServiceExt;
 use crate::fixtures::EXISTING_APP_ID;
 use crate::tenant::EXCHANGE_APP_ID;
 
+/// A Graph or `/_sim` call as the Global Administrator (with the page's five scopes).
 pub(crate) async fn call(
     app: &axum::Router,
     method: &str,
     uri: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
+    call_as(app, "admin", method, uri, body).await
+}
+
+/// A fresh Graph token for a fixture user, from the test-only shortcut.
+pub(crate) async fn token_for(app: &axum::Router, user: &str, scopes: Option<&[&str]>) -> String {
+    let mut request = json!({ "user": user });
+    if let Some(scopes) = scopes {
+        request["scopes"] = json!(scopes);
+    }
+    let (status, body) = send(
+        app,
+        "POST",
+        "/_sim/token",
+        "application/json",
+        &[],
+        Body::from(request.to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["access_token"].as_str().expect("token").to_owned()
+}
+
+/// A call as the fixture user `user` (`admin`, `pra`, `appadmin`, `user`).
+pub(crate) async fn call_as(
+    app: &axum::Router,
+    user: &str,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let token = if uri.starts_with("/v1.0") {
+        Some(format!("Bearer {}", token_for(app, user, None).await))
+    } else {
+        None
+    };
+    let headers: Vec<(&str, &str)> = token
+        .iter()
+        .map(|t| ("authorization", t.as_str()))
+        .collect();
+    call_with(app, method, uri, body, &headers).await
+}
+
+/// A call with explicit headers (no token unless given).
+pub(crate) async fn call_with(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
     // Encoded as a client would send it: `$filter=appId eq '…'` has spaces and quotes.
     let uri = uri.replace(' ', "%20").replace('\'', "%27");
     let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    send(app, method, &uri, "application/json", body).await
+    send(app, method, &uri, "application/json", headers, body).await
 }
 
 /// POSTs a form body (the token endpoint).
@@ -28,24 +79,28 @@ pub(crate) async fn call_form(app: &axum::Router, uri: &str, form: String) -> (S
         "POST",
         uri,
         "application/x-www-form-urlencoded",
+        &[],
         Body::from(form),
     )
     .await
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &axum::Router,
     method: &str,
     uri: &str,
     kind: &str,
+    headers: &[(&str, &str)],
     body: Body,
 ) -> (StatusCode, Value) {
-    let request = Request::builder()
+    let mut request = Request::builder()
         .method(method)
         .uri(uri)
-        .header("content-type", kind)
-        .body(body)
-        .expect("request");
+        .header("content-type", kind);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = request.body(body).expect("request");
     let response = app.clone().oneshot(request).await.expect("response");
     let status = response.status();
     let bytes = response
@@ -294,7 +349,7 @@ async fn exchange_is_present_only_where_the_fixture_has_it() {
     let (status, _) = call(
         &sim("default"),
         "GET",
-        "/v1.0/servicePrincipals?$filter=startswith(displayName,'x')",
+        "/v1.0/servicePrincipals?$filter=endswith(displayName,'x')",
         None,
     )
     .await;

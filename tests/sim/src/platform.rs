@@ -1,0 +1,669 @@
+//! The HTTP face of the simulated identity platform: `/authorize` (a small sign-in page: pick a
+//! fixture user, consent or cancel; `prompt=none` for a user with a session cookie), `/token`
+//! (authorization code with PKCE, refresh token, client credentials; CORS only for a client's
+//! registered `spa` origins), discovery and keys, a managed-identity token endpoint standing in
+//! for the Azure instance metadata service, and the test-only `/_sim/token` shortcut.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use rsa::traits::PublicKeyParts;
+use serde_json::{Value, json};
+
+use crate::graph::{Shared, Sim, lock};
+use crate::identity::{self, Endpoint, TokenError};
+use crate::signin::{self, Authorize, Code, Redemption, Refresh, Refusal};
+use crate::tenant::User;
+use crate::{ids, jwt};
+
+/// The cookie that remembers who signed in on this browser (the simulator's SSO session).
+const SESSION_COOKIE: &str = "sim_session";
+
+type Params = Query<HashMap<String, String>>;
+
+/// `scheme://host:port` the client addressed: the Host header (HTTP/1.1) or the request's
+/// authority (HTTP/2 sends `:authority` instead of Host).
+pub fn origin(scheme: &str, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_else(|| "127.0.0.1".into());
+    format!("{scheme}://{host}")
+}
+
+fn token_error(e: &TokenError) -> Response {
+    let status = if e.error == "invalid_client" {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    (status, Json(e.body())).into_response()
+}
+
+fn found(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+fn session_user<'a>(sim: &'a Sim, headers: &HeaderMap) -> Option<&'a User> {
+    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+    let id = cookies.split(';').find_map(|c| {
+        c.trim()
+            .strip_prefix(SESSION_COOKIE)
+            .and_then(|r| r.strip_prefix('='))
+    })?;
+    sim.tenant.users.iter().find(|u| u.id == id)
+}
+
+/// Issues a code for `user`, remembers the session, and sends the browser back.
+fn issue_code(sim: &mut Sim, request: Authorize, user_id: &str) -> Response {
+    let code = signin::opaque();
+    let location = signin::redirect_url(&request, &[("code", &code)]);
+    sim.codes.insert(
+        code,
+        (
+            Code {
+                request,
+                user_id: user_id.to_owned(),
+                issued: ids::now(),
+            },
+            false,
+        ),
+    );
+    let mut response = found(&location);
+    if let Ok(cookie) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={user_id}; Path=/; HttpOnly; SameSite=Lax"
+    )) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn error_page(e: &TokenError) -> Response {
+    let body = format!(
+        "<!doctype html><meta charset=utf-8><title>Sign in</title><h1>Sorry, but we’re having trouble signing you in.</h1><p id=error>AADSTS{}: {}</p>",
+        e.code,
+        escape(&e.text)
+    );
+    (StatusCode::BAD_REQUEST, Html(body)).into_response()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `GET /{tenant}/oauth2/v2.0/authorize`.
+pub async fn authorize(
+    State(state): State<Shared>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Query(params): Params,
+) -> Response {
+    let mut sim = lock(&state);
+    let request = match signin::authorize(&sim.tenant, &tenant, &params) {
+        Ok(r) => r,
+        Err(Refusal::Page(e)) => return error_page(&e),
+        Err(Refusal::Redirect(e)) => {
+            // The redirect URI was checked before anything that redirects.
+            let request = Authorize {
+                redirect_uri: params.get("redirect_uri").cloned().unwrap_or_default(),
+                fragment: params.get("response_mode").is_some_and(|m| m == "fragment"),
+                state: params.get("state").cloned(),
+                ..empty_request()
+            };
+            return found(&signin::error_redirect(&request, &e));
+        }
+    };
+    if request.prompt.as_deref() == Some("none") {
+        let user = session_user(&sim, &headers).cloned();
+        let hint_ok = |u: &User| {
+            request
+                .login_hint
+                .as_ref()
+                .is_none_or(|h| h.eq_ignore_ascii_case(&u.user_principal_name))
+        };
+        let refusal = match &user {
+            None => Some(TokenError::new(
+                "login_required",
+                50058,
+                "A silent sign-in request was sent but no user is signed in.",
+            )),
+            Some(u) if !hint_ok(u) => Some(TokenError::new(
+                "login_required",
+                50058,
+                "A silent sign-in request was sent but the signed-in user is not the one the login_hint names.",
+            )),
+            Some(u) if !signin::missing_consent(&sim.tenant.consents, &request, u).is_empty() => {
+                Some(TokenError::new(
+                    "consent_required",
+                    65001,
+                    "The user or administrator has not consented to use the application. Send an interactive authorization request for this user and resource.",
+                ))
+            }
+            Some(_) => None,
+        };
+        return match (refusal, user) {
+            (Some(e), _) => found(&signin::error_redirect(&request, &e)),
+            (None, Some(u)) => issue_code(&mut sim, request, &u.id),
+            (None, None) => found(&signin::error_redirect(
+                &request,
+                &TokenError::new("login_required", 50058, "No user is signed in."),
+            )),
+        };
+    }
+    Html(sign_in_page(
+        &sim,
+        &request,
+        uri.query().unwrap_or_default(),
+    ))
+    .into_response()
+}
+
+fn empty_request() -> Authorize {
+    Authorize {
+        authority: String::new(),
+        client_id: String::new(),
+        redirect_uri: String::new(),
+        fragment: false,
+        graph_scopes: vec![],
+        scope: String::new(),
+        state: None,
+        nonce: None,
+        challenge: String::new(),
+        prompt: None,
+        login_hint: None,
+    }
+}
+
+fn sign_in_page(sim: &Sim, request: &Authorize, query: &str) -> String {
+    let client = sim
+        .tenant
+        .applications
+        .iter()
+        .find(|a| a.app_id == request.client_id)
+        .map(|a| a.display_name.clone())
+        .unwrap_or_default();
+    let users: String = sim
+        .tenant
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let roles: Vec<&str> = u.roles.iter().map(|r| crate::tenant::roles::name(r)).collect();
+            let checked = request.login_hint.as_ref().map_or(i == 0, |h| h.eq_ignore_ascii_case(&u.user_principal_name));
+            format!(
+                "<li><label><input type=radio name=user value=\"{}\"{}> {} &lt;{}&gt; <small>{}</small></label></li>",
+                u.id,
+                if checked { " checked" } else { "" },
+                escape(&u.display_name),
+                escape(&u.user_principal_name),
+                if roles.is_empty() { "no admin role".to_owned() } else { roles.join(", ") }
+            )
+        })
+        .collect();
+    let scopes: String = request
+        .graph_scopes
+        .iter()
+        .map(|s| format!("<li>{}</li>", escape(s)))
+        .collect();
+    format!(
+        r#"<!doctype html><meta charset=utf-8><meta name=viewport content="width=device-width">
+<title>Sign in to your account (simulated)</title>
+<style>body{{font:16px system-ui;max-width:36rem;margin:2rem auto;padding:0 1rem}}li{{margin:.4rem 0;list-style:none}}button{{font:inherit;padding:.5rem 1rem;margin-right:.5rem}}</style>
+<h1>Simulated Microsoft sign-in</h1>
+<p>Tenant <b>{tenant}</b> · <b>{client}</b> asks to sign you in.</p>
+<form method=post>
+<input type=hidden name=request value="{query}">
+<fieldset><legend>Pick an account</legend><ul>{users}</ul></fieldset>
+<fieldset><legend>Permissions requested</legend><ul>{scopes}</ul>
+<label><input type=checkbox name=org value=on checked> Consent on behalf of your organization</label></fieldset>
+<p><button name=action value=accept id=accept>Accept</button><button name=action value=cancel id=cancel>Cancel</button></p>
+</form>"#,
+        tenant = escape(&sim.tenant.display_name),
+        client = escape(&client),
+        query = escape(query),
+    )
+}
+
+/// `POST /{tenant}/oauth2/v2.0/authorize`: the sign-in page's answer.
+pub async fn authorize_answer(
+    State(state): State<Shared>,
+    Path(tenant): Path<String>,
+    body: String,
+) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let params: HashMap<String, String> = url::form_urlencoded::parse(
+        form.get("request")
+            .map(String::as_bytes)
+            .unwrap_or_default(),
+    )
+    .into_owned()
+    .collect();
+    let mut sim = lock(&state);
+    let request = match signin::authorize(&sim.tenant, &tenant, &params) {
+        Ok(r) => r,
+        Err(Refusal::Page(e) | Refusal::Redirect(e)) => return error_page(&e),
+    };
+    if form.get("action").map(String::as_str) != Some("accept") {
+        return found(&signin::error_redirect(
+            &request,
+            &TokenError::new(
+                "access_denied",
+                65004,
+                "User declined to consent to access the app.",
+            ),
+        ));
+    }
+    let Some(user) = sim
+        .tenant
+        .users
+        .iter()
+        .find(|u| Some(&u.id) == form.get("user"))
+        .cloned()
+    else {
+        return error_page(&TokenError::new(
+            "invalid_request",
+            50034,
+            "The user account does not exist in this directory.",
+        ));
+    };
+    let missing = signin::missing_consent(&sim.tenant.consents, &request, &user);
+    if !missing.is_empty() {
+        let needs_admin = missing.iter().any(|s| signin::admin_only(s));
+        let admin = signin::may_consent_for_org(&user);
+        if needs_admin && !admin {
+            return found(&signin::error_redirect(
+                &request,
+                &TokenError::new(
+                    "consent_required",
+                    90094,
+                    "Need admin approval: the application needs permissions that only an administrator can grant. Ask an administrator to grant permission to this app before you can use it.",
+                ),
+            ));
+        }
+        let for_org = admin && form.get("org").map(String::as_str) == Some("on");
+        sim.tenant.consents.push(signin::Consent {
+            client_id: request.client_id.clone(),
+            user_id: (!for_org).then(|| user.id.clone()),
+            scopes: missing,
+        });
+    }
+    issue_code(&mut sim, request, &user.id)
+}
+
+/// Form fields of a token request.
+fn form(body: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// CORS for the token endpoint: only a client's registered `spa` origins may read answers.
+fn cors(mut response: Response, origin: Option<&str>, allowed: bool) -> Response {
+    if let (Some(origin), true) = (origin, allowed)
+        && let Ok(value) = HeaderValue::from_str(origin)
+    {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+/// `OPTIONS /{tenant}/oauth2/v2.0/token` (a browser asking before a non-simple POST).
+pub async fn token_preflight(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let sim = lock(&state);
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    let allowed = origin.is_some_and(|o| signin::any_spa_origin(&sim.tenant, o));
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if allowed {
+        let h = response.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type, client-request-id, x-client-sku, x-client-ver"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+    }
+    cors(response, origin, allowed)
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`.
+pub async fn token(
+    State(state): State<Shared>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: String,
+) -> Response {
+    let form = form(&body);
+    let mut sim = lock(&state);
+    let browser_origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    let client_id = form.get("client_id").cloned().unwrap_or_default();
+    let allowed =
+        browser_origin.is_some_and(|o| signin::spa_origin_allowed(&sim.tenant, &client_id, o));
+    let here = origin(sim.scheme, &headers, &uri);
+    let grant = form.get("grant_type").cloned().unwrap_or_default();
+    let response = match grant.as_str() {
+        "authorization_code" | "refresh_token" => {
+            user_tokens(&mut sim, &tenant, &form, browser_origin, &here)
+        }
+        "client_credentials" if browser_origin.is_some() => token_error(&TokenError::new(
+            "invalid_request",
+            9002326,
+            "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type; client credentials cannot be used from a browser.",
+        )),
+        "client_credentials" => {
+            let pairs: Vec<(String, String)> = form.into_iter().collect();
+            match identity::client_credentials(
+                &sim.tenant,
+                &Endpoint {
+                    origin: &here,
+                    tenant: &tenant,
+                },
+                &pairs,
+                ids::now(),
+            ) {
+                Ok(claims) => Json(json!({
+                    "token_type": "Bearer",
+                    "expires_in": 3599,
+                    "ext_expires_in": 3599,
+                    "access_token": jwt::sign(&sim.key, &sim.kid, &claims),
+                }))
+                .into_response(),
+                Err(e) => token_error(&e),
+            }
+        }
+        other => token_error(&TokenError::new(
+            "unsupported_grant_type",
+            70003,
+            format!("The app requested an unsupported grant type '{other}'."),
+        )),
+    };
+    cors(response, browser_origin, allowed)
+}
+
+fn user_tokens(
+    sim: &mut Sim,
+    authority: &str,
+    form: &HashMap<String, String>,
+    origin: Option<&str>,
+    issuer_origin: &str,
+) -> Response {
+    let at = Redemption {
+        authority,
+        origin,
+        now: ids::now(),
+    };
+    if !signin::authority_fits(&sim.tenant, authority) {
+        return token_error(&TokenError::new(
+            "invalid_request",
+            90002,
+            format!("Tenant '{authority}' not found."),
+        ));
+    }
+    let client_id = form.get("client_id").cloned().unwrap_or_default();
+    if !sim
+        .tenant
+        .applications
+        .iter()
+        .any(|a| a.app_id == client_id)
+    {
+        return token_error(&TokenError::new(
+            "unauthorized_client",
+            700016,
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{}'.",
+                sim.tenant.display_name
+            ),
+        ));
+    }
+    let (user_id, nonce, openid, signed_in) =
+        if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
+            match signin::redeem(&mut sim.codes, form, &at) {
+                Ok(code) => {
+                    let openid = code.request.scope.split(' ').any(|s| s == "openid");
+                    (code.user_id, code.request.nonce, openid, at.now)
+                }
+                Err(e) => return token_error(&e),
+            }
+        } else {
+            match signin::refresh(&sim.refresh_tokens, form, &at) {
+                Ok(Refresh {
+                    user_id, signed_in, ..
+                }) => (user_id, None, false, signed_in),
+                Err(e) => return token_error(&e),
+            }
+        };
+    let Some(user) = sim.tenant.users.iter().find(|u| u.id == user_id).cloned() else {
+        return token_error(&TokenError::new(
+            "invalid_grant",
+            50034,
+            "The user account does not exist in this directory.",
+        ));
+    };
+    let lifetime = sim.faults.token_lifetime_secs.unwrap_or(3599) as i64;
+    let tokens = signin::tokens(
+        &sim.tenant,
+        &sim.tenant.consents,
+        &user,
+        &client_id,
+        issuer_origin,
+        nonce.as_deref(),
+        openid,
+        at.now,
+        lifetime,
+    );
+    let mut body = json!({
+        "token_type": "Bearer",
+        "scope": tokens.scope,
+        "expires_in": tokens.expires_in,
+        "ext_expires_in": tokens.expires_in,
+        "access_token": jwt::sign(&sim.key, &sim.kid, &tokens.access),
+    });
+    if let Some(id) = &tokens.id {
+        body["id_token"] = json!(jwt::sign(&sim.key, &sim.kid, id));
+    }
+    let asked_offline = form
+        .get("scope")
+        .is_some_and(|s| s.split(' ').any(|x| x == "offline_access"));
+    if asked_offline || form.get("grant_type").map(String::as_str) == Some("refresh_token") {
+        let rt = signin::opaque();
+        body["refresh_token"] = json!(rt);
+        body["refresh_token_expires_in"] = json!(24 * 3600 - (at.now - signed_in));
+        sim.refresh_tokens.insert(
+            rt,
+            Refresh {
+                client_id,
+                user_id: user.id,
+                signed_in,
+            },
+        );
+    }
+    Json(body).into_response()
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
+pub async fn discovery(
+    State(state): State<Shared>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let sim = lock(&state);
+    let here = origin(sim.scheme, &headers, &uri);
+    let base = format!("{here}/{tenant}");
+    Json(json!({
+        "issuer": format!("{here}/{}/v2.0", sim.tenant.id),
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "code_challenge_methods_supported": ["plain", "S256"],
+        "tenant_region_scope": "EU",
+    }))
+    .into_response()
+}
+
+/// `GET /{tenant}/discovery/v2.0/keys`.
+pub async fn keys(State(state): State<Shared>) -> Json<Value> {
+    use base64::Engine;
+    let sim = lock(&state);
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let public = sim.key.to_public_key();
+    Json(json!({ "keys": [{
+        "kty": "RSA", "use": "sig", "kid": sim.kid,
+        "n": b64(public.n().to_be_bytes_trimmed_vartime().into_vec()),
+        "e": b64(public.e().to_be_bytes_trimmed_vartime().into_vec()),
+    }]}))
+}
+
+/// `GET /metadata/identity/oauth2/token`: what the Automation account's sandbox asks for its
+/// managed identity (the Azure instance metadata service's shape). No `client_id`/`object_id`/
+/// `mi_res_id`: the system-assigned identity; otherwise that user-assigned identity.
+pub async fn managed_identity_token(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    let bad = |text: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_request", "error_description": text})),
+        )
+            .into_response()
+    };
+    if headers.get("metadata").and_then(|v| v.to_str().ok()) != Some("true") {
+        return bad("Required metadata header not specified");
+    }
+    let resource = params
+        .get("resource")
+        .map(String::as_str)
+        .unwrap_or_default();
+    if resource.trim_end_matches('/') != "https://outlook.office365.com" {
+        return bad(
+            "The simulator issues managed-identity tokens for https://outlook.office365.com only.",
+        );
+    }
+    let sim = lock(&state);
+    let identities: Vec<&crate::tenant::ServicePrincipal> = sim
+        .tenant
+        .service_principals
+        .iter()
+        .filter(|sp| sp.service_principal_type == "ManagedIdentity")
+        .collect();
+    let explicit = |sp: &&crate::tenant::ServicePrincipal| {
+        sp.alternative_names.iter().any(|n| n == "isExplicit=True")
+    };
+    let chosen = if let Some(id) = params.get("client_id") {
+        identities.iter().find(|sp| &sp.app_id == id)
+    } else if let Some(id) = params
+        .get("object_id")
+        .or_else(|| params.get("principal_id"))
+    {
+        identities.iter().find(|sp| &sp.id == id)
+    } else if let Some(res) = params.get("mi_res_id") {
+        identities.iter().find(|sp| {
+            sp.alternative_names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(res))
+        })
+    } else {
+        identities.iter().find(|sp| !explicit(sp))
+    };
+    let Some(sp) = chosen else {
+        return bad("Identity not found");
+    };
+    let now = ids::now();
+    match identity::exchange_claims(&sim.tenant, &sp.id, &sp.app_id, now, 86_399) {
+        Ok(claims) => Json(json!({
+            "access_token": jwt::sign(&sim.key, &sim.kid, &claims),
+            "client_id": sp.app_id,
+            "expires_in": "86399",
+            "expires_on": (now + 86_399).to_string(),
+            "ext_expires_in": "86399",
+            "not_before": now.to_string(),
+            "resource": "https://outlook.office365.com",
+            "token_type": "Bearer",
+        }))
+        .into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(e.body())).into_response(),
+    }
+}
+
+/// `POST /_sim/token {"user": "admin", "scopes": [...], "lifetimeSecs": N}`: a Graph token for a
+/// fixture user without the browser round trip, for tests of Graph itself (the interactive
+/// flow has its own tests). `scopes` default to the five the page asks for.
+pub async fn test_token(State(state): State<Shared>, Json(body): Json<Value>) -> Response {
+    let sim = lock(&state);
+    let name = body["user"].as_str().unwrap_or("admin");
+    let Some(user) = sim.tenant.users.iter().find(|u| {
+        u.user_principal_name.eq_ignore_ascii_case(name)
+            || u.user_principal_name.split('@').next() == Some(name)
+    }) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no fixture user {name}")})),
+        )
+            .into_response();
+    };
+    let scopes: Vec<String> = body["scopes"].as_array().map_or_else(
+        || {
+            unattended::auth::GRAPH_SCOPES
+                .iter()
+                .map(|s| {
+                    s.trim_start_matches("https://graph.microsoft.com/")
+                        .to_owned()
+                })
+                .collect()
+        },
+        |a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        },
+    );
+    let consent = [signin::Consent {
+        client_id: "_sim".into(),
+        user_id: None,
+        scopes,
+    }];
+    let lifetime = body["lifetimeSecs"].as_i64().unwrap_or(3599);
+    let tokens = signin::tokens(
+        &sim.tenant,
+        &consent,
+        user,
+        "_sim",
+        "",
+        None,
+        false,
+        ids::now(),
+        lifetime,
+    );
+    Json(json!({ "access_token": jwt::sign(&sim.key, &sim.kid, &tokens.access), "expires_in": lifetime })).into_response()
+}
