@@ -47,4 +47,6 @@ pub fn app(
 #[cfg(test)]
 mod identity_tests;
 #[cfg(test)]
+mod signin_tests;
+#[cfg(test)]
 mod tests;

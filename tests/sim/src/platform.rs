@@ -438,12 +438,14 @@ fn user_tokens(
             ),
         ));
     }
-    let (user_id, nonce, openid, signed_in) =
+    let (user_id, nonce, openid, signed_in, offline) =
         if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
             match signin::redeem(&mut sim.codes, form, &at) {
                 Ok(code) => {
-                    let openid = code.request.scope.split(' ').any(|s| s == "openid");
-                    (code.user_id, code.request.nonce, openid, at.now)
+                    // What `/authorize` asked for decides the ID and refresh tokens.
+                    let asked = |s: &str| code.request.scope.split(' ').any(|x| x == s);
+                    let (openid, offline) = (asked("openid"), asked("offline_access"));
+                    (code.user_id, code.request.nonce, openid, at.now, offline)
                 }
                 Err(e) => return token_error(&e),
             }
@@ -451,7 +453,7 @@ fn user_tokens(
             match signin::refresh(&sim.refresh_tokens, form, &at) {
                 Ok(Refresh {
                     user_id, signed_in, ..
-                }) => (user_id, None, false, signed_in),
+                }) => (user_id, None, false, signed_in, true),
                 Err(e) => return token_error(&e),
             }
         };
@@ -484,10 +486,7 @@ fn user_tokens(
     if let Some(id) = &tokens.id {
         body["id_token"] = json!(jwt::sign(&sim.key, &sim.kid, id));
     }
-    let asked_offline = form
-        .get("scope")
-        .is_some_and(|s| s.split(' ').any(|x| x == "offline_access"));
-    if asked_offline || form.get("grant_type").map(String::as_str) == Some("refresh_token") {
+    if offline {
         let rt = signin::opaque();
         body["refresh_token"] = json!(rt);
         body["refresh_token_expires_in"] = json!(24 * 3600 - (at.now - signed_in));
