@@ -5,9 +5,6 @@ codes Entra uses for an unregistered, an expired and a 1024-bit certificate."""
 import base64
 import datetime
 import json
-import os
-import subprocess
-import time
 
 import msal
 import pytest
@@ -17,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from conftest import ROOT, _forge
+from conftest import _forge, sim_token, start_sim
 
 EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 MANAGE_AS_APP = "dc50a0fb-09a3-484d-be87-e023b12c6440"
@@ -27,42 +24,14 @@ SCOPE = ["https://outlook.office365.com/.default"]
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    """Starts the simulator on a free port with HTTPS; yields (base URL, CA bundle path)."""
-    tmp = tmp_path_factory.mktemp("sim")
-    log = open(tmp / "sim.log", "w+")
-    binary = os.environ.get("SIM_BIN", str(ROOT / "target/debug/sim"))
-    proc = subprocess.Popen([binary, "--port", "0", "--fixture", "default", "--tls-dir", str(tmp)],
-                            stderr=log, stdout=subprocess.DEVNULL)
-    base = None
-    for _ in range(300):
-        log.seek(0)
-        first = log.readline()
-        if "https://" in first:
-            base = first.split(" on ")[1].strip()
-            break
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    if not base:
-        proc.kill()
-        pytest.fail(f"the simulator did not start: {(tmp / 'sim.log').read_text()}")
-    # requests lets these variables override a session's `verify`, and MSAL uses a session:
-    # point them at the simulator's certificate while these tests run.
-    saved = {k: os.environ.get(k) for k in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
-    os.environ.update({k: str(tmp / "sim-ca.pem") for k in saved})
-    yield base, str(tmp / "sim-ca.pem")
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    proc.kill()
-    proc.wait()
+    with start_sim(tmp_path_factory.mktemp("sim"), "default") as running:
+        yield running
 
 
-def graph(sim, method, path, body=None):
+def graph(sim, method, path, body=None, user="admin"):
     base, ca = sim
-    r = requests.request(method, f"{base}/v1.0{path}", json=body, verify=ca, timeout=10)
+    headers = {"Authorization": f"Bearer {sim_token(sim, user)}"}
+    r = requests.request(method, f"{base}/v1.0{path}", json=body, headers=headers, verify=ca, timeout=10)
     return r.status_code, (r.json() if r.content else None)
 
 

@@ -52,14 +52,32 @@ pub fn rfc3339(t: i64) -> String {
     )
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (what Graph and the product write) to Unix seconds.
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` (what Graph, the product and the SDKs write)
+/// to Unix seconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    if s.len() < 20 || !s.ends_with('Z') || s.as_bytes().get(10) != Some(&b'T') {
+    if s.len() < 20 || s.as_bytes().get(10) != Some(&b'T') {
         return None;
     }
+    let rest = s.get(19..)?;
+    let rest = match rest.strip_prefix('.') {
+        Some(r) => r.trim_start_matches(|c: char| c.is_ascii_digit()),
+        None => rest,
+    };
+    let offset = match rest {
+        "Z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (h, m) = rest.get(1..)?.split_once(':')?;
+            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60)
+        }
+    };
     let days = days_from_civil(num(0..4)?, num(5..7)?, num(8..10)?);
-    Some(days * 86_400 + num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)?)
+    Some(days * 86_400 + num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)? - offset)
 }
 
 /// Days from `start` to `end`, both RFC 3339.
@@ -115,6 +133,10 @@ mod tests {
             Some(1_709_164_800)
         );
         assert_eq!(parse_rfc3339("2024-02-29 00:00:00"), None);
+        assert_eq!(
+            parse_rfc3339("2026-11-18T12:06:40.5+01:00"),
+            Some(1_795_000_000)
+        );
         assert_eq!(
             days_between("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"),
             Some(365.0)
