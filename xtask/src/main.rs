@@ -1,11 +1,13 @@
 //! The project's commands, so a fresh machine needs only `cargo`:
 //!
-//! - `cargo xtask run [--port N] [--config FILE]`: install what is missing, build the page and
-//!   serve it on `http://127.0.0.1:N`.
+//! - `cargo xtask run [--port N] [--sim-port N] [--config FILE]`: install what is missing, build
+//!   the page and serve it on `http://127.0.0.1:N`; without `--config`, start the simulated
+//!   tenant too and point the page at it (the sandbox).
 //! - `cargo xtask test`: install what is missing, then run every test: native `cargo test`, the
 //!   WebAssembly tests in headless Chromium, and the browser end-to-end tests.
 //! - `cargo xtask build [--config FILE] [--out DIR]`: a release build ready to deploy.
 
+mod sandbox;
 mod seal;
 mod serve;
 mod setup;
@@ -17,7 +19,9 @@ use std::time::Instant;
 type Result<T, E = String> = std::result::Result<T, E>;
 
 const USAGE: &str = "usage: cargo xtask <run|test|build> [options]
-  run   [--port N] [--config FILE]   build the page and serve it on http://127.0.0.1:N (default 8080)
+  run   [--port N] [--sim-port N] [--config FILE]
+                                     build the page and serve it on http://127.0.0.1:N (default 8080);
+                                     without --config, with the simulated tenant on --sim-port (default 4010)
   test  [--skip-setup]               run every test (native, wasm in Chromium, browser end to end)
   build [--config FILE] [--out DIR]  release build for deployment (default out: dist)
   bench [--quick]                    key generation: the page's forge vs WebCrypto vs OpenSSL, rsa 0.9 vs 0.10
@@ -62,21 +66,37 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 }
 
 fn run(args: &[String]) -> Result<()> {
-    let port: u16 = flag(args, "--port")
-        .unwrap_or("8080")
-        .parse()
-        .map_err(|_| "bad --port")?;
+    let number = |name: &str, default: &str| -> Result<u16> {
+        flag(args, name)
+            .unwrap_or(default)
+            .parse()
+            .map_err(|_| format!("bad {name}"))
+    };
+    let (port, sim_port) = (number("--port", "8080")?, number("--sim-port", "4010")?);
     setup::all(setup::Need::Build)?;
-    let config = flag(args, "--config").map(PathBuf::from).or_else(|| {
-        let local = root().join("config.json");
-        local.exists().then_some(local)
-    });
-    let dist = root().join("dist");
-    build(&dist, config.as_deref())?;
-    if config.is_none() {
-        eprintln!("xtask: no config.json given: the page will explain what is missing");
-    }
+    let root = root();
+    let dist = root.join("dist");
+    let page = format!("http://127.0.0.1:{port}/");
+    // A real tenant's config, or the sandbox: the simulated tenant beside the page.
+    let (config, sandbox) = match flag(args, "--config") {
+        Some(file) => (PathBuf::from(file), None),
+        None => {
+            let sim = sandbox::Sandbox::start(&root, sim_port, &page, true)?;
+            let file = root.join("target").join("sandbox-config.json");
+            std::fs::write(&file, sim.config(&page)).map_err(|e| e.to_string())?;
+            (file, Some(sim))
+        }
+    };
+    build(&dist, Some(&config))?;
     let server = serve::Server::start(&dist, port, true)?;
+    match &sandbox {
+        Some(sim) => eprintln!(
+            "xtask: sandbox: simulated tenant 'Contoso' at {} (sign in as admin@contoso.onmicrosoft.com; \
+             other users: pra, appadmin, user)",
+            sim.url()
+        ),
+        None => eprintln!("xtask: using {}", config.display()),
+    }
     eprintln!(
         "xtask: serving {} at {} (Ctrl-C to stop)",
         dist.display(),

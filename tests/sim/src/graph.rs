@@ -39,6 +39,8 @@ pub struct Sim {
     pub codes: HashMap<String, (Code, bool)>,
     /// Refresh tokens issued.
     pub refresh_tokens: HashMap<String, Refresh>,
+    /// The page addresses registered on the SPA app (kept for fixture switches).
+    pub redirect_uris: Vec<String>,
 }
 
 impl Sim {
@@ -197,14 +199,29 @@ async fn state_json(State(state): State<Shared>) -> Json<Value> {
     Json(value)
 }
 
-async fn reset(State(state): State<Shared>) -> StatusCode {
+/// `POST /_sim/reset` restores the fixture the simulator started with, or with
+/// `{"fixture": NAME}` switches to another one (so one running simulator serves many tests).
+async fn reset(State(state): State<Shared>, body: String) -> Response {
+    let wanted: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let mut sim = lock(&state);
+    if let Some(name) = wanted["fixture"].as_str() {
+        let Some(tenant) = crate::fixtures::build(name, &sim.redirect_uris) else {
+            let known = crate::fixtures::NAMES.join(", ");
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("unknown fixture {name}; known: {known}"),
+            )
+                .into_response();
+        };
+        sim.fixture = tenant;
+    }
     sim.tenant = sim.fixture.clone();
     sim.faults = crate::faults::Faults::default();
+    sim.tenant.replication_lag_secs = 0;
     sim.requests = 0;
     sim.codes.clear();
     sim.refresh_tokens.clear();
-    StatusCode::NO_CONTENT
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn organization(State(state): State<Shared>, headers: HeaderMap) -> Response {

@@ -40,6 +40,7 @@ pub fn app(
         requests: 0,
         codes: Default::default(),
         refresh_tokens: Default::default(),
+        redirect_uris: redirect_uris.to_vec(),
     }));
     Some(graph::router(state))
 }

@@ -399,7 +399,10 @@ impl Tenant {
             }
             credential.key_id.get_or_insert_with(ids::guid);
             // Graph keeps dates in UTC with `Z`, whatever offset the client wrote.
-            for date in [&mut credential.start_date_time, &mut credential.end_date_time] {
+            for date in [
+                &mut credential.start_date_time,
+                &mut credential.end_date_time,
+            ] {
                 if let Some(text) = date.as_deref() {
                     let t = ids::parse_rfc3339(text).ok_or_else(|| {
                         GraphError::bad_request(format!("Invalid date '{text}' in keyCredential."))
