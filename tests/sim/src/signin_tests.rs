@@ -743,3 +743,90 @@ async fn managed_identities_get_exchange_tokens_that_follow_their_grants() {
     let (_, found) = call(&app, "GET", "/v1.0/servicePrincipals?$filter=servicePrincipalType eq 'ManagedIdentity' and startswith(displayName,'ops')", None).await;
     assert_eq!(found["value"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn token_requests_that_break_the_binding_are_refused() {
+    let app = sim("default");
+    let code = |app: axum::Router| async move {
+        sign_in(&app, "admin", &[], "accept")
+            .await
+            .redirect_params()["code"]
+            .clone()
+    };
+    let c = code(app.clone()).await;
+    let form = redeem_form(&c, VERIFIER).replace("127.0.0.1%3A8080", "127.0.0.1%3A8081");
+    let moved = post_form(
+        &app,
+        "/organizations/oauth2/v2.0/token",
+        &form,
+        Some(ORIGIN),
+    )
+    .await;
+    assert_eq!(moved.json()["error_codes"][0], 500112, "{}", moved.text);
+    let c = code(app.clone()).await;
+    let secret = format!("{}&client_secret=s3cr3t", redeem_form(&c, VERIFIER));
+    let public = post_form(
+        &app,
+        "/organizations/oauth2/v2.0/token",
+        &secret,
+        Some(ORIGIN),
+    )
+    .await;
+    assert_eq!(public.json()["error_codes"][0], 700025);
+    let creds = "grant_type=client_credentials&client_id=x&scope=https%3A%2F%2Foutlook.office365.com%2F.default";
+    let browser = post_form(
+        &app,
+        "/organizations/oauth2/v2.0/token",
+        creds,
+        Some(ORIGIN),
+    )
+    .await;
+    assert_eq!(browser.json()["error_codes"][0], 9002326);
+
+    // Short lifetimes on demand, for expiry mid-run.
+    call(
+        &app,
+        "POST",
+        "/_sim/faults",
+        Some(json!({"tokenLifetimeSecs": 5})),
+    )
+    .await;
+    let c = code(app.clone()).await;
+    let short = post_form(
+        &app,
+        "/organizations/oauth2/v2.0/token",
+        &redeem_form(&c, VERIFIER),
+        Some(ORIGIN),
+    )
+    .await;
+    assert_eq!(short.json()["expires_in"], 5);
+    let access = claims(short.json()["access_token"].as_str().expect("token"));
+    assert_eq!(
+        access["exp"].as_i64().unwrap_or(0) - access["iat"].as_i64().unwrap_or(0),
+        5
+    );
+}
+
+#[tokio::test]
+async fn reset_switches_fixtures() {
+    let app = sim("default");
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/_sim/reset",
+        Some(json!({"fixture": "no-exchange"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let uri = format!("/v1.0/servicePrincipals?$filter=appId eq '{EXCHANGE_APP_ID}'");
+    let (_, none) = call(&app, "GET", &uri, None).await;
+    assert_eq!(none["value"], json!([]));
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/_sim/reset",
+        Some(json!({"fixture": "nope"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
