@@ -1,0 +1,99 @@
+//! Microsoft's fixed identifiers, each in one place with its source
+//! (`shared/reference/graph-and-identity.md` §0, from Microsoft Learn).
+
+/// Office 365 Exchange Online's application id, the same in every tenant [EXO-CBA], [EXO-MI].
+pub const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
+/// The `Exchange.ManageAsApp` app role, "the same in every organization" [EXO-MI].
+pub const MANAGE_AS_APP: &str = "dc50a0fb-09a3-484d-be87-e023b12c6440";
+/// What `Exchange.ManageAsApp` is called in app role listings.
+pub const MANAGE_AS_APP_VALUE: &str = "Exchange.ManageAsApp";
+
+/// Entra built-in role template ids [ENTRA-ROLES]; `roleDefinitionId` accepts them [G-RA].
+pub mod roles {
+    /// Global Administrator.
+    pub const GLOBAL_ADMIN: &str = "62e90394-69f5-4237-9190-012177145e10";
+    /// Privileged Role Administrator.
+    pub const PRIVILEGED_ROLE_ADMIN: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
+    /// Application Administrator.
+    pub const APPLICATION_ADMIN: &str = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
+    /// Cloud Application Administrator.
+    pub const CLOUD_APPLICATION_ADMIN: &str = "158c047a-c907-4556-b7ef-446551a6b5f7";
+    /// Exchange Administrator.
+    pub const EXCHANGE_ADMIN: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
+}
+
+/// An Entra role Exchange Online accepts for app-only PowerShell [EXO-CBA] (reference §2.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExchangeRole {
+    /// Role template id.
+    pub id: &'static str,
+    /// Display name.
+    pub name: &'static str,
+    /// What it allows, in one line.
+    pub meaning: &'static str,
+    /// Whether it also works for Security & Compliance PowerShell (`Connect-IPPSSession`).
+    pub compliance: bool,
+}
+
+/// The roles to choose from, the default first. Global Administrator is left out on purpose:
+/// Microsoft's own guidance is to avoid it for apps.
+pub const EXCHANGE_ROLES: [ExchangeRole; 7] = [
+    ExchangeRole {
+        id: roles::EXCHANGE_ADMIN,
+        name: "Exchange Administrator",
+        meaning: "Every Exchange Online PowerShell task (the usual choice for automation).",
+        compliance: false,
+    },
+    ExchangeRole {
+        id: "31392ffb-586c-42d1-9346-e59415a2cc4e",
+        name: "Exchange Recipient Administrator",
+        meaning: "Mailboxes, contacts and groups only: least privilege for provisioning scripts.",
+        compliance: false,
+    },
+    ExchangeRole {
+        id: "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+        name: "Global Reader",
+        meaning: "Read-only everywhere: reports and audits that change nothing.",
+        compliance: true,
+    },
+    ExchangeRole {
+        id: "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+        name: "Helpdesk Administrator",
+        meaning: "Helpdesk tasks on non-admin users.",
+        compliance: false,
+    },
+    ExchangeRole {
+        id: "17315797-102d-40b4-93e0-432062caca18",
+        name: "Compliance Administrator",
+        meaning: "Compliance features in Exchange and in Security & Compliance PowerShell.",
+        compliance: true,
+    },
+    ExchangeRole {
+        id: "194ae4cb-b126-40b2-bd5b-6091b380977d",
+        name: "Security Administrator",
+        meaning: "Security settings; not recipient management or anti-spam.",
+        compliance: true,
+    },
+    ExchangeRole {
+        id: "5d6b6bb7-de71-4623-b4af-96380a352509",
+        name: "Security Reader",
+        meaning: "Read-only security reports and settings.",
+        compliance: true,
+    },
+];
+
+/// The role with `id`, if it is one Exchange accepts.
+pub fn exchange_role(id: &str) -> Option<&'static ExchangeRole> {
+    EXCHANGE_ROLES.iter().find(|r| r.id == id)
+}
+
+/// A display name for any role template the page may meet.
+pub fn role_name(id: &str) -> &str {
+    match id {
+        roles::GLOBAL_ADMIN => "Global Administrator",
+        roles::PRIVILEGED_ROLE_ADMIN => "Privileged Role Administrator",
+        roles::APPLICATION_ADMIN => "Application Administrator",
+        roles::CLOUD_APPLICATION_ADMIN => "Cloud Application Administrator",
+        other => exchange_role(other).map_or(other, |r| r.name),
+    }
+}
