@@ -222,7 +222,12 @@ impl<T: Transport> Client<T> {
             let Some(refresh) = s.refresh_token.clone() else {
                 return false;
             };
-            (refresh, s.token_url.clone(), s.client_id.clone(), s.scope.clone())
+            (
+                refresh,
+                s.token_url.clone(),
+                s.client_id.clone(),
+                s.scope.clone(),
+            )
         };
         let body = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("client_id", &client_id)
@@ -245,7 +250,10 @@ impl<T: Transport> Client<T> {
         let Ok(tokens) = serde_json::from_str::<Value>(&response.body) else {
             return false;
         };
-        let Some(access) = tokens["access_token"].as_str().filter(|_| response.status == 200) else {
+        let Some(access) = tokens["access_token"]
+            .as_str()
+            .filter(|_| response.status == 200)
+        else {
             return false;
         };
         let mut s = self.session.borrow_mut();
@@ -345,7 +353,9 @@ impl<T: Transport> Client<T> {
                 .map(|i| json!({"id": items[*i].id, "method": "GET", "url": items[*i].url}))
                 .collect();
             let body = json!({ "requests": requests });
-            let r = self.call("POST", "/$batch", Some(&body), Retry::Read).await?;
+            let r = self
+                .call("POST", "/$batch", Some(&body), Retry::Read)
+                .await?;
             let parsed: Value = parse(&r.body)?;
             let mut retry_after: Option<f64> = None;
             for response in parsed["responses"].as_array().into_iter().flatten() {
@@ -410,7 +420,9 @@ pub fn quote(value: &str) -> String {
 
 /// Percent-encodes a query value (spaces, quotes, `$`, `&`, `#`).
 pub fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -178,11 +178,20 @@ mod tests {
     #[test]
     fn graph_errors_are_classified_by_code_details_and_known_messages() {
         let nobacking = r#"{"error":{"code":"Request_BadRequest","message":"The appId 'x' of the service principal does not reference a valid application object.","details":[{"code":"NoBackingApplicationObject","target":"appId"}]}}"#;
-        assert!(matches!(GraphError::from_response(400, nobacking), GraphError::Replicating(_)));
+        assert!(matches!(
+            GraphError::from_response(400, nobacking),
+            GraphError::Replicating(_)
+        ));
         let dup = r#"{"error":{"code":"Request_BadRequest","message":"Permission being assigned already exists on the object."}}"#;
-        assert!(matches!(GraphError::from_response(400, dup), GraphError::AlreadyExists(_)));
+        assert!(matches!(
+            GraphError::from_response(400, dup),
+            GraphError::AlreadyExists(_)
+        ));
         let conflict = r#"{"error":{"code":"Request_BadRequest","message":"A conflicting object with one or more of the specified property values is present in the directory."}}"#;
-        assert!(matches!(GraphError::from_response(400, conflict), GraphError::AlreadyExists(_)));
+        assert!(matches!(
+            GraphError::from_response(400, conflict),
+            GraphError::AlreadyExists(_)
+        ));
         let policy = r#"{"error":{"code":"Request_BadRequest","message":"too long","details":[{"code":"KeyCredentialsLifetimeExceedsPolicy"}]}}"#;
         assert_eq!(
             GraphError::from_response(400, policy),
@@ -194,8 +203,14 @@ mod tests {
         );
         assert_eq!(GraphError::from_response(429, "{}"), GraphError::Throttled);
         assert!(GraphError::from_response(503, "<html>").is_transient());
-        assert!(matches!(GraphError::from_response(403, "{\"error\":{\"code\":\"Authorization_RequestDenied\",\"message\":\"Insufficient privileges to complete the operation.\"}}"), GraphError::Denied(m) if m.starts_with("Insufficient")));
+        assert!(
+            matches!(GraphError::from_response(403, "{\"error\":{\"code\":\"Authorization_RequestDenied\",\"message\":\"Insufficient privileges to complete the operation.\"}}"), GraphError::Denied(m) if m.starts_with("Insufficient"))
+        );
         assert!(!GraphError::SignInExpired.is_transient());
-        assert!(GraphError::Network("reset".into()).to_string().contains("press Retry"));
+        assert!(
+            GraphError::Network("reset".into())
+                .to_string()
+                .contains("press Retry")
+        );
     }
 }

@@ -330,7 +330,11 @@ mod tests {
             "resourceAccess": [{"id": crate::wellknown::MANAGE_AS_APP, "type": "Role"}]}]);
         let scope = serde_json::json!([{"resourceAppId": crate::wellknown::EXCHANGE_APP_ID,
             "resourceAccess": [{"id": crate::wellknown::MANAGE_AS_APP, "type": "Scope"}]}]);
-        assert!(declares_manage_as_app(yes.as_array().map(Vec::as_slice).unwrap_or_default()));
-        assert!(!declares_manage_as_app(scope.as_array().map(Vec::as_slice).unwrap_or_default()));
+        assert!(declares_manage_as_app(
+            yes.as_array().map(Vec::as_slice).unwrap_or_default()
+        ));
+        assert!(!declares_manage_as_app(
+            scope.as_array().map(Vec::as_slice).unwrap_or_default()
+        ));
     }
 }

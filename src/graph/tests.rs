@@ -78,10 +78,17 @@ fn retry_after_is_honoured_then_backoff_doubles() {
     assert_eq!(*script.slept.borrow(), vec![2500, 4000, 8000]);
     assert_eq!(
         *waits.borrow(),
-        vec![WaitReason::Throttled, WaitReason::Unavailable, WaitReason::Unavailable]
+        vec![
+            WaitReason::Throttled,
+            WaitReason::Unavailable,
+            WaitReason::Unavailable
+        ]
     );
     assert_eq!(c.round_trips(), 4);
-    assert_eq!(script.sent.borrow()[0].url, "https://graph.example/v1.0/organization");
+    assert_eq!(
+        script.sent.borrow()[0].url,
+        "https://graph.example/v1.0/organization"
+    );
 }
 
 #[test]
@@ -103,15 +110,21 @@ fn replication_is_waited_out_only_after_our_own_create_and_within_the_budget() {
     let nobacking = r#"{"error":{"code":"Request_BadRequest","message":"The appId 'x' of the service principal does not reference a valid application object.","details":[{"code":"NoBackingApplicationObject"}]}}"#;
     let script = Script::new(vec![
         answer(400, None, nobacking),
-        answer(404, None, r#"{"error":{"code":"Request_ResourceNotFound","message":"gone"}}"#),
+        answer(
+            404,
+            None,
+            r#"{"error":{"code":"Request_ResourceNotFound","message":"gone"}}"#,
+        ),
         answer(201, None, r#"{"id":"sp"}"#),
     ]);
     let c = client(&script, false);
-    let sp: Value = block_on(c.post("/servicePrincipals", &json!({}), Retry::WriteAfterCreate)).expect("created");
+    let sp: Value = block_on(c.post("/servicePrincipals", &json!({}), Retry::WriteAfterCreate))
+        .expect("created");
     assert_eq!(sp["id"], "sp");
     let script = Script::new((0..200).map(|_| answer(400, None, nobacking)).collect());
     let c = client(&script, false);
-    let r: Result<Value, _> = block_on(c.post("/servicePrincipals", &json!({}), Retry::WriteAfterCreate));
+    let r: Result<Value, _> =
+        block_on(c.post("/servicePrincipals", &json!({}), Retry::WriteAfterCreate));
     assert!(matches!(r, Err(GraphError::Replicating(_))));
     let total: u64 = script.slept.borrow().iter().sum();
     assert!(total <= Policy::default().budget_ms, "{total}");
@@ -122,14 +135,29 @@ fn an_expired_token_is_renewed_once_with_the_refresh_token() {
     let expired = r#"{"error":{"code":"InvalidAuthenticationToken","message":"Lifetime validation failed, the token is expired."}}"#;
     let script = Script::new(vec![
         answer(401, None, expired),
-        answer(200, None, r#"{"access_token":"at-2","refresh_token":"rt-2"}"#),
+        answer(
+            200,
+            None,
+            r#"{"access_token":"at-2","refresh_token":"rt-2"}"#,
+        ),
         answer(200, None, "{}"),
     ]);
     let c = client(&script, true);
     let _: Value = block_on(c.get("/me")).expect("renewed");
     let sent = script.sent.borrow();
-    assert!(sent[1].body.as_deref().unwrap_or_default().contains("grant_type=refresh_token"));
-    assert!(sent[2].headers.iter().any(|(k, v)| k == "Authorization" && v == "Bearer at-2"));
+    assert!(
+        sent[1]
+            .body
+            .as_deref()
+            .unwrap_or_default()
+            .contains("grant_type=refresh_token")
+    );
+    assert!(
+        sent[2]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "Authorization" && v == "Bearer at-2")
+    );
     drop(sent);
     // Without a refresh token: a clear, retryable state.
     let script = Script::new(vec![answer(401, None, expired)]);
@@ -144,15 +172,26 @@ fn batch_resends_only_the_throttled_reads() {
         {"id": "me", "status": 429, "headers": {"Retry-After": "1"}, "body": {}},
     ]});
     let second = json!({"responses": [{"id": "me", "status": 200, "body": {"id": "u"}}]});
-    let script = Script::new(vec![answer(200, None, &first.to_string()), answer(200, None, &second.to_string())]);
+    let script = Script::new(vec![
+        answer(200, None, &first.to_string()),
+        answer(200, None, &second.to_string()),
+    ]);
     let c = client(&script, false);
     let items = [
-        BatchItem { id: "org", url: "/organization".into() },
-        BatchItem { id: "me", url: "/me".into() },
+        BatchItem {
+            id: "org",
+            url: "/organization".into(),
+        },
+        BatchItem {
+            id: "me",
+            url: "/me".into(),
+        },
     ];
     let answers = block_on(c.batch(&items)).expect("batch");
     assert_eq!(answers[1], (200, json!({"id": "u"})));
-    let resent: Value = serde_json::from_str(script.sent.borrow()[1].body.as_deref().unwrap_or_default()).expect("json");
+    let resent: Value =
+        serde_json::from_str(script.sent.borrow()[1].body.as_deref().unwrap_or_default())
+            .expect("json");
     assert_eq!(resent["requests"].as_array().map(Vec::len), Some(1));
     assert_eq!(*script.slept.borrow(), vec![1000]);
 }
@@ -160,6 +199,10 @@ fn batch_resends_only_the_throttled_reads() {
 #[test]
 fn debug_output_never_shows_tokens() {
     let c = client(&Script::default(), true);
-    let s = format!("{:?} {:?}", c.session.borrow(), c.graph_request("GET", "/me", None));
+    let s = format!(
+        "{:?} {:?}",
+        c.session.borrow(),
+        c.graph_request("GET", "/me", None)
+    );
     assert!(!s.contains("at-1") && !s.contains("rt-1"), "{s}");
 }

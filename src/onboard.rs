@@ -1,0 +1,185 @@
+//! Onboarding: read the tenant (`discover`, one `$batch`), compute the plan (`plan`, pure), and
+//! apply it (`executor`, idempotent steps over the Graph client).
+
+pub mod executor;
+pub mod plan;
+
+use crate::graph::models::{
+    AppManagementPolicy, AppRoleAssignment, Application, Collection, Me, Membership, Organization,
+    RoleAssignment, ServicePrincipal,
+};
+use crate::graph::{BatchItem, Client, GraphError, Transport, batch_answer, encode, quote};
+use crate::wellknown::{EXCHANGE_APP_ID, MANAGE_AS_APP};
+
+pub use executor::{Applied, Progress, Run, StepFailure, StepStatus};
+pub use plan::{Action, Blocker, Choices, Existing, Plan, Step, StepKind, Target, plan};
+
+/// The tenant as the signed-in admin sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    /// Tenant id.
+    pub id: String,
+    /// Organisation name.
+    pub name: String,
+    /// The initial `*.onmicrosoft.com` domain.
+    pub initial_domain: String,
+    /// The admin's sign-in name.
+    pub admin_upn: String,
+    /// The admin's active directory roles (template ids).
+    pub admin_roles: Vec<String>,
+    /// The Exchange Online service principal, if the tenant has Exchange Online.
+    pub exchange: Option<ServicePrincipal>,
+    /// The app-management policy's certificate lifetime cap; `None` also when unreadable
+    /// (a 403 for roles that may not read policies: Graph then enforces it at write time).
+    pub max_certificate_days: Option<u32>,
+    /// Whether the policy could be read.
+    pub policy_known: bool,
+    /// App registrations (keys not included: lists never carry them).
+    pub apps: Vec<Application>,
+}
+
+impl Tenant {
+    /// Apps that already declare `Exchange.ManageAsApp` first, then by name.
+    pub fn apps_for_choice(&self) -> Vec<&Application> {
+        let mut apps: Vec<&Application> = self.apps.iter().collect();
+        apps.sort_by_key(|a| (!a.declares_manage_as_app(), a.display_name.to_lowercase()));
+        apps
+    }
+}
+
+fn filter_path(collection: &str, filter: &str, select: &str) -> String {
+    format!("/{collection}?$filter={}&$select={select}", encode(filter))
+}
+
+/// Reads everything the page needs to plan, in one round trip.
+pub async fn discover<T: Transport>(client: &Client<T>) -> Result<Tenant, GraphError> {
+    let items = [
+        BatchItem { id: "org", url: "/organization?$select=id,displayName,verifiedDomains".into() },
+        BatchItem { id: "me", url: "/me?$select=id,displayName,userPrincipalName".into() },
+        BatchItem { id: "roles", url: "/me/transitiveMemberOf?$select=id,roleTemplateId".into() },
+        BatchItem {
+            id: "exchange",
+            url: filter_path("servicePrincipals", &format!("appId eq {}", quote(EXCHANGE_APP_ID)), "id,appId,displayName,appRoles"),
+        },
+        BatchItem { id: "policy", url: "/policies/defaultAppManagementPolicy".into() },
+        BatchItem {
+            id: "apps",
+            url: "/applications?$select=id,appId,displayName,requiredResourceAccess,keyCredentials&$top=999".into(),
+        },
+    ];
+    let answers = client.batch(&items).await?;
+    let org: Collection<Organization> = batch_answer(&answers[0])?;
+    let org = org
+        .value
+        .into_iter()
+        .next()
+        .ok_or_else(|| GraphError::Unexpected("no organization in this tenant".into()))?;
+    let me: Me = batch_answer(&answers[1])?;
+    let roles: Collection<Membership> = batch_answer(&answers[2])?;
+    let exchange: Collection<ServicePrincipal> = batch_answer(&answers[3])?;
+    let policy: Result<AppManagementPolicy, GraphError> = batch_answer(&answers[4]);
+    let apps: Collection<Application> = batch_answer(&answers[5])?;
+    Ok(Tenant {
+        initial_domain: org.initial_domain().unwrap_or_default().to_owned(),
+        id: org.id,
+        name: org.display_name.unwrap_or_default(),
+        admin_upn: me.user_principal_name,
+        admin_roles: roles
+            .value
+            .into_iter()
+            .filter(|m| m.odata_type.as_deref() == Some("#microsoft.graph.directoryRole"))
+            .filter_map(|m| m.role_template_id)
+            .collect(),
+        exchange: exchange.value.into_iter().next(),
+        max_certificate_days: policy
+            .as_ref()
+            .ok()
+            .and_then(AppManagementPolicy::max_certificate_days),
+        policy_known: policy.is_ok(),
+        apps: apps.value,
+    })
+}
+
+/// Reads an existing app in full: its certificates (with `key`, single-object `$select`), its
+/// service principal, and that principal's grant and roles.
+pub async fn inspect<T: Transport>(
+    client: &Client<T>,
+    tenant: &Tenant,
+    app_object_id: &str,
+) -> Result<Existing, GraphError> {
+    let app: Application = client
+        .get(&format!("/applications/{app_object_id}?$select=id,appId,displayName,keyCredentials,requiredResourceAccess"))
+        .await?;
+    let sps: Collection<ServicePrincipal> = client
+        .get(&filter_path(
+            "servicePrincipals",
+            &format!("appId eq {}", quote(&app.app_id)),
+            "id,appId,displayName",
+        ))
+        .await?;
+    let Some(sp) = sps.value.into_iter().next() else {
+        return Ok(Existing {
+            app,
+            service_principal: None,
+            granted: false,
+            roles: vec![],
+        });
+    };
+    let (granted, roles) = grants(client, tenant, &sp.id).await?;
+    Ok(Existing {
+        app,
+        service_principal: Some(sp),
+        granted,
+        roles,
+    })
+}
+
+/// Whether `principal` holds `Exchange.ManageAsApp`, and its tenant-wide directory roles.
+pub async fn grants<T: Transport>(
+    client: &Client<T>,
+    tenant: &Tenant,
+    principal: &str,
+) -> Result<(bool, Vec<String>), GraphError> {
+    let items = [
+        BatchItem {
+            id: "grants",
+            url: format!("/servicePrincipals/{principal}/appRoleAssignments"),
+        },
+        BatchItem {
+            id: "roles",
+            url: filter_path(
+                "roleManagement/directory/roleAssignments",
+                &format!("principalId eq {}", quote(principal)),
+                "id,roleDefinitionId,principalId,directoryScopeId",
+            ),
+        },
+    ];
+    let answers = client.batch(&items).await?;
+    let assignments: Collection<AppRoleAssignment> = batch_answer(&answers[0])?;
+    let roles: Collection<RoleAssignment> = batch_answer(&answers[1])?;
+    Ok((
+        has_grant(&assignments.value, tenant),
+        tenant_wide(&roles.value),
+    ))
+}
+
+/// Whether the assignments include `Exchange.ManageAsApp` on this tenant's Exchange.
+pub fn has_grant(assignments: &[AppRoleAssignment], tenant: &Tenant) -> bool {
+    let exchange = tenant.exchange.as_ref().map(|sp| sp.id.as_str());
+    assignments.iter().any(|a| {
+        a.app_role_id.eq_ignore_ascii_case(MANAGE_AS_APP)
+            && Some(a.resource_id.as_str()) == exchange
+    })
+}
+
+/// Role template ids assigned tenant-wide.
+pub fn tenant_wide(assignments: &[RoleAssignment]) -> Vec<String> {
+    assignments
+        .iter()
+        .filter(|r| r.directory_scope_id.as_deref().is_none_or(|s| s == "/"))
+        .map(|r| r.role_definition_id.clone())
+        .collect()
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests;

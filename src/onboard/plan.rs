@@ -1,0 +1,414 @@
+//! The plan: from the tenant as read and the admin's choices to the list of changes, before any
+//! write. Pure: no I/O, so every rule here is tested natively.
+
+use serde_json::{Value, json};
+
+use crate::graph::models::{
+    Application, CertificateView, ServicePrincipal, declares_manage_as_app,
+};
+use crate::wellknown::{self, EXCHANGE_APP_ID, MANAGE_AS_APP, roles};
+
+use super::Tenant;
+
+/// Which app the credential is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A new app registration with this name.
+    New {
+        /// Display name.
+        name: String,
+    },
+    /// An app that exists, as read (with its service principal and grants, see `Existing`).
+    Existing(Box<Existing>),
+}
+
+/// An existing app and what it already has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Existing {
+    /// The app, with `keyCredentials` read by a single-object `$select` (keys present).
+    pub app: Application,
+    /// Its service principal, if it has one.
+    pub service_principal: Option<ServicePrincipal>,
+    /// Whether that service principal holds `Exchange.ManageAsApp`.
+    pub granted: bool,
+    /// Directory roles it holds (template ids, tenant-wide).
+    pub roles: Vec<String>,
+}
+
+/// What the admin chose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choices {
+    /// New or existing app.
+    pub target: Target,
+    /// The Entra role to assign (template id).
+    pub role_id: String,
+    /// Certificate validity in days.
+    pub validity_days: u32,
+}
+
+/// A change the apply will make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StepKind {
+    /// Create the app with its certificate and the permission, or add them to an existing one.
+    App,
+    /// Create the app's service principal.
+    ServicePrincipal,
+    /// Grant `Exchange.ManageAsApp` (admin consent).
+    Grant,
+    /// Assign the Entra role.
+    Role,
+}
+
+/// Create, change or keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    /// A new object.
+    Create,
+    /// An existing object changes (only by addition).
+    Change,
+    /// Already as wanted: nothing is sent.
+    Keep,
+}
+
+/// One line of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Step {
+    /// Which step.
+    pub kind: StepKind,
+    /// What happens.
+    pub action: Action,
+    /// In words.
+    pub summary: String,
+    /// The Graph requests it sends, for audit (the new certificate shown as a placeholder).
+    pub requests: Vec<String>,
+}
+
+/// Why the plan cannot be applied as chosen; each says what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocker {
+    /// The tenant has no Office 365 Exchange Online service principal.
+    NoExchange,
+    /// The signed-in admin lacks roles the plan needs.
+    MissingRoles(String),
+    /// The tenant's app-management policy caps certificate lifetime below the choice.
+    LifetimeTooLong {
+        /// Chosen.
+        chosen: u32,
+        /// Allowed.
+        max: u32,
+    },
+    /// A new app's name is empty or taken.
+    Name(String),
+}
+
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoExchange => f.write_str(
+                "This tenant has no Exchange Online (the \"Office 365 Exchange Online\" service principal is missing), so Exchange Online PowerShell cannot work here. Check that the tenant has Exchange Online licences and that you signed in to the right tenant; nothing was changed.",
+            ),
+            Self::MissingRoles(text) => f.write_str(text),
+            Self::LifetimeTooLong { chosen, max } => write!(
+                f,
+                "This tenant's app-management policy allows certificates of at most {max} days; you chose {chosen}. Choose {max} days or fewer (the longest allowed is offered)."
+            ),
+            Self::Name(text) => f.write_str(text),
+        }
+    }
+}
+
+/// The plan: steps in order, what is kept, and what blocks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Steps, in order.
+    pub steps: Vec<Step>,
+    /// What exists and stays (certificates, permissions, assignments), for the diff.
+    pub kept: Vec<String>,
+    /// Reasons it cannot be applied.
+    pub blockers: Vec<Blocker>,
+}
+
+impl Plan {
+    /// Whether `kind` has work to do.
+    pub fn changes(&self, kind: StepKind) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.kind == kind && s.action != Action::Keep)
+    }
+}
+
+/// `requiredResourceAccess` with `Exchange.ManageAsApp` merged in, everything else unchanged.
+pub fn merged_permissions(existing: &[Value]) -> Vec<Value> {
+    let mut list = existing.to_vec();
+    if declares_manage_as_app(&list) {
+        return list;
+    }
+    let wanted = json!({ "id": MANAGE_AS_APP, "type": "Role" });
+    match list
+        .iter_mut()
+        .find(|r| r["resourceAppId"] == EXCHANGE_APP_ID)
+    {
+        Some(exchange) => match exchange["resourceAccess"].as_array_mut() {
+            Some(access) => access.push(wanted),
+            None => exchange["resourceAccess"] = json!([wanted]),
+        },
+        None => list.push(json!({ "resourceAppId": EXCHANGE_APP_ID, "resourceAccess": [wanted] })),
+    }
+    list
+}
+
+const APP_WRITERS: [&str; 3] = [
+    roles::GLOBAL_ADMIN,
+    roles::APPLICATION_ADMIN,
+    roles::CLOUD_APPLICATION_ADMIN,
+];
+const GRANTERS: [&str; 4] = [
+    roles::GLOBAL_ADMIN,
+    roles::PRIVILEGED_ROLE_ADMIN,
+    roles::APPLICATION_ADMIN,
+    roles::CLOUD_APPLICATION_ADMIN,
+];
+const ROLE_ASSIGNERS: [&str; 2] = [roles::GLOBAL_ADMIN, roles::PRIVILEGED_ROLE_ADMIN];
+
+fn has_any(held: &[String], wanted: &[&str]) -> bool {
+    held.iter().any(|r| wanted.contains(&r.as_str()))
+}
+
+fn names(ids: &[&str]) -> String {
+    let names: Vec<&str> = ids.iter().map(|id| wellknown::role_name(id)).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
+/// What the signed-in admin lacks for `steps` (reference §1.9), as one actionable message.
+pub fn missing_roles(
+    tenant: &Tenant,
+    steps: &[Step],
+    app_name: &str,
+    role_name: &str,
+) -> Option<String> {
+    let needs = |kind| {
+        steps
+            .iter()
+            .any(|s| s.kind == kind && s.action != Action::Keep)
+    };
+    let held = &tenant.admin_roles;
+    let mut lacking = Vec::new();
+    if (needs(StepKind::App) || needs(StepKind::ServicePrincipal)) && !has_any(held, &APP_WRITERS) {
+        lacking.push(format!(
+            "creating or changing the app registration needs {}",
+            names(&APP_WRITERS)
+        ));
+    }
+    if needs(StepKind::Grant) && !has_any(held, &GRANTERS) {
+        lacking.push(format!(
+            "granting Exchange.ManageAsApp needs {}",
+            names(&GRANTERS)
+        ));
+    }
+    if needs(StepKind::Role) && !has_any(held, &ROLE_ASSIGNERS) {
+        lacking.push(format!(
+            "assigning the {role_name} role to {app_name} needs {}",
+            names(&ROLE_ASSIGNERS)
+        ));
+    }
+    if lacking.is_empty() {
+        return None;
+    }
+    let who = &tenant.admin_upn;
+    Some(format!(
+        "{who} cannot do all of this: {}. Sign in as a Global Administrator, or as someone who is both Privileged Role Administrator and (Cloud) Application Administrator; or ask one to run this page. Nothing was changed.",
+        lacking.join("; ")
+    ))
+}
+
+/// The JSON of a new app (one request carries the certificate and the permission).
+pub fn new_app_body(name: &str, key_credential: &Value) -> Value {
+    json!({
+        "displayName": name,
+        "signInAudience": "AzureADMyOrg",
+        "requiredResourceAccess": merged_permissions(&[]),
+        "keyCredentials": [key_credential],
+    })
+}
+
+/// Computes the plan. `placeholder` stands for the new keyCredential in the audit text.
+pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
+    let placeholder = json!({
+        "type": "AsymmetricX509Cert", "usage": "Verify",
+        "key": "<the new certificate: base64 DER, public part only>",
+        "displayName": "CN=<subject>", "startDateTime": "<notBefore>", "endDateTime": "<notAfter>",
+    });
+    let role_name = wellknown::role_name(&choices.role_id).to_owned();
+    let exo = tenant
+        .exchange
+        .as_ref()
+        .map_or("<exchange-sp>", |sp| sp.id.as_str())
+        .to_owned();
+    let mut steps = Vec::new();
+    let mut kept = Vec::new();
+    let mut blockers = Vec::new();
+    let app_name;
+    let sp_ref;
+    match &choices.target {
+        Target::New { name } => {
+            app_name = name.trim().to_owned();
+            if app_name.is_empty() || app_name.chars().count() > 120 {
+                blockers.push(Blocker::Name(
+                    "Give the new app a name (1–120 characters).".into(),
+                ));
+            } else if tenant
+                .apps
+                .iter()
+                .any(|a| a.display_name.eq_ignore_ascii_case(&app_name))
+            {
+                blockers.push(Blocker::Name(format!(
+                    "An app named \"{app_name}\" already exists. Choose it under \"Existing app\" or pick another name."
+                )));
+            }
+            steps.push(Step {
+                kind: StepKind::App,
+                action: Action::Create,
+                summary: format!("Create the app registration \"{app_name}\" (this organization only) with the new certificate and the Exchange.ManageAsApp permission"),
+                requests: vec![format!("POST /applications {}", new_app_body(&app_name, &placeholder))],
+            });
+            steps.push(Step {
+                kind: StepKind::ServicePrincipal,
+                action: Action::Create,
+                summary: "Create its service principal (enterprise application)".into(),
+                requests: vec!["POST /servicePrincipals {\"appId\":\"<new app id>\"}".into()],
+            });
+            sp_ref = "<new service principal id>".to_owned();
+        }
+        Target::Existing(existing) => {
+            let app = &existing.app;
+            app_name = app.display_name.clone();
+            for raw in &app.key_credentials {
+                let c = CertificateView::of(raw);
+                kept.push(format!(
+                    "Certificate \"{}\" (expires {}, key id {})",
+                    c.display_name, c.end, c.key_id
+                ));
+            }
+            for resource in &app.required_resource_access {
+                let n = resource["resourceAccess"].as_array().map_or(0, Vec::len);
+                kept.push(format!(
+                    "{n} permission(s) of API {}",
+                    resource["resourceAppId"].as_str().unwrap_or("?")
+                ));
+            }
+            let mut body = json!({ "keyCredentials": ["<every existing certificate, re-sent exactly as read>", placeholder] });
+            let adds_permission = !app.declares_manage_as_app();
+            if adds_permission {
+                body["requiredResourceAccess"] = json!([
+                    "<every existing permission, unchanged>",
+                    merged_permissions(&[])[0]
+                ]);
+            }
+            steps.push(Step {
+                kind: StepKind::App,
+                action: Action::Change,
+                summary: format!(
+                    "Add the new certificate to \"{app_name}\" (keeping its {} existing one(s)){}",
+                    app.key_credentials.len(),
+                    if adds_permission {
+                        " and declare Exchange.ManageAsApp"
+                    } else {
+                        ""
+                    }
+                ),
+                requests: vec![
+                    format!(
+                        "GET /applications/{}?$select=keyCredentials,requiredResourceAccess",
+                        app.id
+                    ),
+                    format!("PATCH /applications/{} {}", app.id, body),
+                ],
+            });
+            match &existing.service_principal {
+                Some(sp) => {
+                    kept.push(format!("Service principal {}", sp.id));
+                    steps.push(Step {
+                        kind: StepKind::ServicePrincipal,
+                        action: Action::Keep,
+                        summary: "Its service principal exists".into(),
+                        requests: vec![],
+                    });
+                    sp_ref = sp.id.clone();
+                }
+                None => {
+                    steps.push(Step {
+                        kind: StepKind::ServicePrincipal,
+                        action: Action::Create,
+                        summary: "Create its service principal (enterprise application)".into(),
+                        requests: vec![format!(
+                            "POST /servicePrincipals {{\"appId\":\"{}\"}}",
+                            app.app_id
+                        )],
+                    });
+                    sp_ref = "<new service principal id>".into();
+                }
+            }
+        }
+    }
+    let (granted, has_role) = match &choices.target {
+        Target::Existing(e) => (e.granted, e.roles.iter().any(|r| *r == choices.role_id)),
+        Target::New { .. } => (false, false),
+    };
+    steps.push(if granted {
+        kept.push("Exchange.ManageAsApp grant".into());
+        Step {
+            kind: StepKind::Grant,
+            action: Action::Keep,
+            summary: "Exchange.ManageAsApp is already granted".into(),
+            requests: vec![],
+        }
+    } else {
+        Step {
+            kind: StepKind::Grant,
+            action: Action::Create,
+            summary: "Grant Exchange.ManageAsApp (admin consent)".into(),
+            requests: vec![format!(
+                "POST /servicePrincipals/{exo}/appRoleAssignedTo {}",
+                json!({"principalId": sp_ref, "resourceId": exo, "appRoleId": MANAGE_AS_APP})
+            )],
+        }
+    });
+    steps.push(if has_role {
+        kept.push(format!("{role_name} role assignment"));
+        Step { kind: StepKind::Role, action: Action::Keep, summary: format!("The {role_name} role is already assigned"), requests: vec![] }
+    } else {
+        Step {
+            kind: StepKind::Role,
+            action: Action::Create,
+            summary: format!("Assign the {role_name} role, tenant-wide"),
+            requests: vec![format!(
+                "POST /roleManagement/directory/roleAssignments {}",
+                json!({"roleDefinitionId": choices.role_id, "principalId": sp_ref, "directoryScopeId": "/"})
+            )],
+        }
+    });
+    if tenant.exchange.is_none() {
+        blockers.insert(0, Blocker::NoExchange);
+    }
+    if let Some(text) = missing_roles(tenant, &steps, &app_name, &role_name) {
+        blockers.push(Blocker::MissingRoles(text));
+    }
+    if let Some(max) = tenant.max_certificate_days
+        && choices.validity_days > max
+    {
+        blockers.push(Blocker::LifetimeTooLong {
+            chosen: choices.validity_days,
+            max,
+        });
+    }
+    Plan {
+        steps,
+        kept,
+        blockers,
+    }
+}
