@@ -123,6 +123,9 @@ pub enum Retry {
     Write,
     /// A write that depends on an object this run just created: also waits out replication.
     WriteAfterCreate,
+    /// A read of (or under) an object this run just created: repeated on transient failures
+    /// and while the object is not visible yet.
+    ReadAfterCreate,
 }
 
 /// Retry limits: backoff from `first_ms` doubling to `cap_ms`, at most `budget_ms` of waiting
@@ -292,10 +295,13 @@ impl<T: Transport> Client<T> {
             let reason = match (&failure, retry) {
                 (GraphError::Throttled, _) => WaitReason::Throttled,
                 (GraphError::Unavailable(_), _) => WaitReason::Unavailable,
-                (GraphError::Network(_), Retry::Read) => WaitReason::Network,
-                (GraphError::Replicating(_) | GraphError::NotFound(_), Retry::WriteAfterCreate) => {
-                    WaitReason::Replication
+                (GraphError::Network(_), Retry::Read | Retry::ReadAfterCreate) => {
+                    WaitReason::Network
                 }
+                (
+                    GraphError::Replicating(_) | GraphError::NotFound(_),
+                    Retry::WriteAfterCreate | Retry::ReadAfterCreate,
+                ) => WaitReason::Replication,
                 _ => return Err(replication_exhausted(failure, retry)),
             };
             let backoff = self
@@ -319,7 +325,16 @@ impl<T: Transport> Client<T> {
 
     /// `GET` and parse.
     pub async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, GraphError> {
-        let r = self.call("GET", path, None, Retry::Read).await?;
+        self.get_with(path, Retry::Read).await
+    }
+
+    /// `GET` with a chosen retry rule (`ReadAfterCreate` under a new object).
+    pub async fn get_with<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        retry: Retry,
+    ) -> Result<R, GraphError> {
+        let r = self.call("GET", path, None, retry).await?;
         parse(&r.body)
     }
 
@@ -393,7 +408,9 @@ impl<T: Transport> Client<T> {
 /// A 404 after our own create that never cleared is replication that did not finish in time.
 fn replication_exhausted(failure: GraphError, retry: Retry) -> GraphError {
     match (failure, retry) {
-        (GraphError::NotFound(m), Retry::WriteAfterCreate) => GraphError::Replicating(m),
+        (GraphError::NotFound(m), Retry::WriteAfterCreate | Retry::ReadAfterCreate) => {
+            GraphError::Replicating(m)
+        }
         (other, _) => other,
     }
 }

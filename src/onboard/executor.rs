@@ -199,7 +199,9 @@ async fn steps<T: Transport>(
 
     // The grant and the role depend only on the service principal: both at once.
     let check = run.check_all || !run.created.contains(&StepKind::ServicePrincipal);
-    let after_create = run.created.contains(&StepKind::ServicePrincipal);
+    // Fresh also when a lost answer hid that this run made it: found by a check, still new.
+    let after_create =
+        run.created.contains(&StepKind::ServicePrincipal) || run.created.contains(&StepKind::App);
     let want_grant = !run.done.contains(&StepKind::Grant);
     let want_role = !run.done.contains(&StepKind::Role);
     if want_grant {
@@ -256,6 +258,14 @@ async fn steps<T: Transport>(
     })
 }
 
+fn read(after_create: bool) -> Retry {
+    if after_create {
+        Retry::ReadAfterCreate
+    } else {
+        Retry::Read
+    }
+}
+
 /// Whether `list` (read with keys) already holds the certificate `key`.
 fn holds(list: &[Value], key_credential: &Value) -> bool {
     let key = key_credential["key"].as_str();
@@ -273,8 +283,9 @@ async fn app_step<T: Transport>(
         Target::New { name } => {
             let mut check = run.check_all;
             for _ in 0..LOST_ANSWER_RETRIES {
+                // Found with our certificate: an earlier attempt of this run made it.
                 if check && let Some(found) = find_new_app(client, name, key_credential).await? {
-                    return Ok((found, false));
+                    return Ok((found, true));
                 }
                 match client
                     .post::<Application>(
@@ -393,8 +404,9 @@ async fn service_principal_step<T: Transport>(
         Retry::Write
     };
     for _ in 0..LOST_ANSWER_RETRIES {
+        // Under an app this run made, whatever is found was made by this run too.
         if check && let Some(id) = find_service_principal(client, app_id).await? {
-            return Ok((id, false));
+            return Ok((id, after_create));
         }
         match client
             .post::<ServicePrincipal>("/servicePrincipals", &json!({ "appId": app_id }), retry)
@@ -426,7 +438,10 @@ async fn grant_step<T: Transport>(
     for _ in 0..LOST_ANSWER_RETRIES {
         if check {
             let existing: Collection<AppRoleAssignment> = client
-                .get(&format!("/servicePrincipals/{sp}/appRoleAssignments"))
+                .get_with(
+                    &format!("/servicePrincipals/{sp}/appRoleAssignments"),
+                    read(after_create),
+                )
                 .await?;
             if has_grant(&existing.value, tenant) {
                 return Ok(false);
@@ -468,7 +483,8 @@ async fn role_step<T: Transport>(
                 "/roleManagement/directory/roleAssignments?$filter={}",
                 encode(&format!("principalId eq {}", quote(sp)))
             );
-            let existing: Collection<RoleAssignment> = client.get(&path).await?;
+            let existing: Collection<RoleAssignment> =
+                client.get_with(&path, read(after_create)).await?;
             if tenant_wide(&existing.value).iter().any(|r| r == role_id) {
                 return Ok(false);
             }

@@ -356,7 +356,7 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
         }
     }
     let (granted, has_role) = match &choices.target {
-        Target::Existing(e) => (e.granted, e.roles.iter().any(|r| *r == choices.role_id)),
+        Target::Existing(e) => (e.granted, e.roles.contains(&choices.role_id)),
         Target::New { .. } => (false, false),
     };
     steps.push(if granted {

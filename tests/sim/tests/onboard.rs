@@ -1,0 +1,485 @@
+//! The product's Graph client, discovery, plan and executor against the simulated tenant over
+//! real HTTP: new app, existing app with two certificates, second run, resume after a failure,
+//! and the faults (throttling, outages, replication lag, dropped connections, token expiry).
+
+use std::net::SocketAddr;
+
+use serde_json::{Value, json};
+use unattended::forge::{self, Flavour, KeySize, Password, Request, UnixTime};
+use unattended::graph::{Client, HttpRequest, HttpResponse, Policy, Secret, Session, Transport};
+use unattended::onboard::{self, Choices, StepKind, Target};
+use unattended::wellknown::{MANAGE_AS_APP, roles};
+
+/// reqwest as the transport (the page uses the browser's fetch).
+#[derive(Clone)]
+struct Http(reqwest::Client);
+
+impl Transport for Http {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
+        // Logged per request: shown only when a test fails, which is when it is needed.
+        let label = format!("{} {}", request.method, request.url);
+        let method =
+            reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut builder = self.0.request(method, &request.url);
+        for (k, v) in &request.headers {
+            builder = builder.header(k, v);
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        let response = builder.send().await.map_err(|e| {
+            eprintln!("{label} -> {e}");
+            e.to_string()
+        })?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        // A dropped connection shows here: the status arrived, the body did not.
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("answer lost: {e}"))?;
+        eprintln!("{label} -> {status}");
+        Ok(HttpResponse {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+}
+
+struct Sim {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Sim {
+    async fn start(fixture: &str) -> Self {
+        let app = sim::app(
+            fixture,
+            &["http://127.0.0.1:8080/".into()],
+            false,
+            Default::default(),
+        )
+        .expect("fixture");
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("listen");
+        let port = listener.local_addr().expect("address").port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("sim");
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    async fn state(&self) -> Value {
+        self.http
+            .get(format!("{}/_sim/state", self.base))
+            .send()
+            .await
+            .expect("state")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    async fn faults(&self, faults: Value) {
+        self.post("/_sim/faults", faults).await;
+    }
+
+    async fn client(&self, user: &str) -> Client<Http> {
+        let token = self.post("/_sim/token", json!({"user": user})).await;
+        let session = Session {
+            access_token: Secret::new(token["access_token"].as_str().expect("token")),
+            refresh_token: None,
+            token_url: format!("{}/organizations/oauth2/v2.0/token", self.base),
+            client_id: sim::fixtures::SPA_CLIENT_ID.into(),
+            scope: "openid".into(),
+        };
+        // Shorter backoff than the page's, so the fault tests stay quick.
+        let policy = Policy {
+            first_ms: 250,
+            cap_ms: 2_000,
+            budget_ms: 60_000,
+        };
+        Client::new(
+            Http(self.http.clone()),
+            &format!("{}/v1.0", self.base),
+            session,
+            policy,
+        )
+    }
+}
+
+fn key_credential(subject: &str) -> Value {
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let request = Request {
+        key_size: KeySize::Rsa2048,
+        subject: subject.into(),
+        validity_days: 180,
+        flavour: Flavour::default(),
+        password: Password::generate(&mut rng),
+    };
+    let now = UnixTime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    let credential = forge::forge(&request, now, &mut rng).expect("forge");
+    serde_json::to_value(
+        forge::KeyCredential::for_certificate(&credential.certificate).expect("kc"),
+    )
+    .expect("json")
+}
+
+fn choices(target: Target) -> Choices {
+    Choices {
+        target,
+        role_id: roles::EXCHANGE_ADMIN.into(),
+        validity_days: 180,
+    }
+}
+
+fn no_progress() -> impl Fn(StepKind, onboard::StepStatus) {
+    |_, _| {}
+}
+
+/// Checks the tenant holds exactly one app named `name` with the certificate, one service
+/// principal, one grant, one role assignment.
+fn assert_onboarded(state: &Value, name: &str, key: &str) -> String {
+    let apps: Vec<&Value> = state["applications"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .filter(|a| a["displayName"] == name)
+        .collect();
+    assert_eq!(apps.len(), 1, "exactly one app named {name}");
+    let app = apps[0];
+    assert_eq!(app["signInAudience"], "AzureADMyOrg");
+    assert!(
+        app["keyCredentials"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .any(|k| k["key"] == key)
+    );
+    let sps: Vec<&Value> = state["servicePrincipals"]
+        .as_array()
+        .expect("sps")
+        .iter()
+        .filter(|s| s["appId"] == app["appId"])
+        .collect();
+    assert_eq!(sps.len(), 1, "one service principal");
+    let sp = sps[0]["id"].as_str().expect("sp id").to_owned();
+    let grants = state["appRoleAssignments"]
+        .as_array()
+        .expect("grants")
+        .iter()
+        .filter(|g| g["principalId"] == sp.as_str() && g["appRoleId"] == MANAGE_AS_APP)
+        .count();
+    assert_eq!(grants, 1, "one grant");
+    let roles_held = state["roleAssignments"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter(|r| r["principalId"] == sp.as_str())
+        .count();
+    assert_eq!(roles_held, 1, "one role assignment");
+    sp
+}
+
+#[tokio::test]
+async fn a_new_app_is_onboarded_in_six_round_trips_and_a_second_run_changes_nothing() {
+    let sim = Sim::start("default").await;
+    let client = sim.client("admin").await;
+    let tenant = onboard::discover(&client).await.expect("discover");
+    assert_eq!(tenant.initial_domain, "contoso.onmicrosoft.com");
+    assert_eq!(tenant.admin_roles, [roles::GLOBAL_ADMIN]);
+    assert!(tenant.exchange.is_some() && tenant.policy_known);
+    let choice = choices(Target::New {
+        name: "EXO automation".into(),
+    });
+    let plan = onboard::plan(&tenant, &choice);
+    assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
+    let kc = key_credential("exo-automation");
+    let mut run = onboard::Run::default();
+    let applied =
+        onboard::executor::apply(&client, &tenant, &choice, &kc, &mut run, &no_progress())
+            .await
+            .expect("apply");
+    assert!(applied.grant_verified && applied.role_verified);
+    // discovery batch + app + service principal + (grant ‖ role) = 4 sequential, 5 requests,
+    // + verification batch = 6 requests.
+    assert_eq!(client.round_trips(), 6);
+    let state = sim.state().await;
+    assert_onboarded(&state, "EXO automation", kc["key"].as_str().expect("key"));
+
+    // Second run, choosing the app it made: nothing is written.
+    let tenant = onboard::discover(&client).await.expect("discover");
+    let app = tenant
+        .apps
+        .iter()
+        .find(|a| a.display_name == "EXO automation")
+        .expect("listed")
+        .id
+        .clone();
+    let existing = onboard::inspect(&client, &tenant, &app)
+        .await
+        .expect("inspect");
+    assert!(existing.granted && existing.roles.contains(&roles::EXCHANGE_ADMIN.to_owned()));
+    let again = choices(Target::Existing(Box::new(existing)));
+    let steps = std::cell::RefCell::new(Vec::new());
+    let record = |kind, status| steps.borrow_mut().push((kind, status));
+    onboard::executor::apply(
+        &client,
+        &tenant,
+        &again,
+        &kc,
+        &mut onboard::Run::default(),
+        &record,
+    )
+    .await
+    .expect("re-run");
+    assert!(
+        steps
+            .borrow()
+            .iter()
+            .all(|(_, s)| !matches!(s, onboard::StepStatus::Done { changed: true })),
+        "{:?}",
+        steps.borrow()
+    );
+    assert_eq!(sim.state().await["applications"], state["applications"]);
+    assert_onboarded(
+        &sim.state().await,
+        "EXO automation",
+        kc["key"].as_str().expect("key"),
+    );
+}
+
+#[tokio::test]
+async fn an_existing_app_keeps_its_certificates_and_permissions() {
+    let sim = Sim::start("existing-app").await;
+    let client = sim.client("admin").await;
+    let tenant = onboard::discover(&client).await.expect("discover");
+    let before = sim.state().await;
+    let legacy = before["applications"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["displayName"] == "Legacy EXO automation")
+        .expect("legacy")
+        .clone();
+    let existing = onboard::inspect(&client, &tenant, legacy["id"].as_str().expect("id"))
+        .await
+        .expect("inspect");
+    assert_eq!(existing.app.key_credentials.len(), 2);
+    let choice = choices(Target::Existing(Box::new(existing)));
+    let kc = key_credential("legacy-2027");
+    onboard::executor::apply(
+        &client,
+        &tenant,
+        &choice,
+        &kc,
+        &mut onboard::Run::default(),
+        &no_progress(),
+    )
+    .await
+    .expect("apply");
+    let after = sim.state().await;
+    let app = after["applications"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["id"] == legacy["id"])
+        .expect("app");
+    let keys = app["keyCredentials"].as_array().expect("keys");
+    assert_eq!(keys.len(), 3);
+    for old in legacy["keyCredentials"].as_array().expect("old keys") {
+        assert!(keys.contains(old), "kept verbatim: {old}");
+    }
+    let rra = app["requiredResourceAccess"].as_array().expect("rra");
+    for old in legacy["requiredResourceAccess"]
+        .as_array()
+        .expect("old rra")
+    {
+        assert!(rra.contains(old), "kept: {old}");
+    }
+    assert!(unattended::graph::models::declares_manage_as_app(rra));
+    assert_onboarded(
+        &after,
+        "Legacy EXO automation",
+        kc["key"].as_str().expect("key"),
+    );
+}
+
+#[tokio::test]
+async fn faults_end_in_success_without_duplicates() {
+    let sim = Sim::start("default").await;
+    let client = sim.client("admin").await;
+    let tenant = onboard::discover(&client).await.expect("discover");
+    sim.faults(json!({"throttleEvery": 3, "unavailableEvery": 5, "retryAfterSecs": 0.2, "replicationLagSecs": 2, "dropEvery": 4})).await;
+    let choice = choices(Target::New {
+        name: "Faulty".into(),
+    });
+    let kc = key_credential("faulty");
+    let mut run = onboard::Run::default();
+    let mut result =
+        onboard::executor::apply(&client, &tenant, &choice, &kc, &mut run, &no_progress()).await;
+    // A retryable stop is acceptable; pressing Retry must finish the job.
+    for _ in 0..3 {
+        match &result {
+            Ok(_) => break,
+            Err(f) => {
+                assert!(f.error.is_transient(), "{f:?}");
+                result = onboard::executor::apply(
+                    &client,
+                    &tenant,
+                    &choice,
+                    &kc,
+                    &mut run,
+                    &no_progress(),
+                )
+                .await;
+            }
+        }
+    }
+    result.expect("finished");
+    sim.faults(json!({})).await;
+    assert_onboarded(
+        &sim.state().await,
+        "Faulty",
+        kc["key"].as_str().expect("key"),
+    );
+}
+
+#[tokio::test]
+async fn a_failure_mid_apply_resumes_without_duplicates() {
+    let sim = Sim::start("default").await;
+    let client = sim.client("admin").await;
+    let tenant = onboard::discover(&client).await.expect("discover");
+    let choice = choices(Target::New {
+        name: "Resumed".into(),
+    });
+    let kc = key_credential("resumed");
+    // Replication that outlasts the budget: the service principal step stops, retryably.
+    sim.faults(json!({"replicationLagSecs": 120})).await;
+    let short = Client::new(
+        Http(sim.http.clone()),
+        &format!("{}/v1.0", sim.base),
+        Session {
+            access_token: Secret::new(
+                sim.post("/_sim/token", json!({"user": "admin"})).await["access_token"]
+                    .as_str()
+                    .expect("token"),
+            ),
+            refresh_token: None,
+            token_url: String::new(),
+            client_id: String::new(),
+            scope: String::new(),
+        },
+        Policy {
+            first_ms: 100,
+            cap_ms: 200,
+            budget_ms: 600,
+        },
+    );
+    let mut run = onboard::Run::default();
+    let stopped = onboard::executor::apply(&short, &tenant, &choice, &kc, &mut run, &no_progress())
+        .await
+        .expect_err("stops");
+    assert_eq!(stopped.step, StepKind::ServicePrincipal);
+    assert!(
+        stopped.message.contains("replicating"),
+        "{}",
+        stopped.message
+    );
+    sim.faults(json!({})).await;
+    onboard::executor::apply(&client, &tenant, &choice, &kc, &mut run, &no_progress())
+        .await
+        .expect("resumed");
+    assert_onboarded(
+        &sim.state().await,
+        "Resumed",
+        kc["key"].as_str().expect("key"),
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_stops_in_a_retryable_state_and_denials_name_the_role() {
+    let sim = Sim::start("default").await;
+    let client = sim.client("admin").await;
+    let tenant = onboard::discover(&client).await.expect("discover");
+    let expired = sim
+        .post("/_sim/token", json!({"user": "admin", "lifetimeSecs": -1}))
+        .await;
+    let stale = Client::new(
+        Http(sim.http.clone()),
+        &format!("{}/v1.0", sim.base),
+        Session {
+            access_token: Secret::new(expired["access_token"].as_str().expect("t")),
+            refresh_token: None,
+            token_url: String::new(),
+            client_id: String::new(),
+            scope: String::new(),
+        },
+        Policy::default(),
+    );
+    let choice = choices(Target::New {
+        name: "Later".into(),
+    });
+    let kc = key_credential("later");
+    let mut run = onboard::Run::default();
+    let stopped = onboard::executor::apply(&stale, &tenant, &choice, &kc, &mut run, &no_progress())
+        .await
+        .expect_err("expired");
+    assert!(
+        stopped.message.contains("Sign in again"),
+        "{}",
+        stopped.message
+    );
+    onboard::executor::apply(&client, &tenant, &choice, &kc, &mut run, &no_progress())
+        .await
+        .expect("after signing in again");
+
+    // The Cloud Application Administrator gets everything but the role, with a clear message.
+    let cloud = sim.client("appadmin").await;
+    let tenant = onboard::discover(&cloud).await.expect("discover");
+    let choice = choices(Target::New {
+        name: "Half".into(),
+    });
+    let stopped = onboard::executor::apply(
+        &cloud,
+        &tenant,
+        &choice,
+        &key_credential("half"),
+        &mut onboard::Run::default(),
+        &no_progress(),
+    )
+    .await
+    .expect_err("no role");
+    assert_eq!(stopped.step, StepKind::Role);
+    assert!(
+        stopped.message.contains("Privileged Role Administrator"),
+        "{}",
+        stopped.message
+    );
+}
