@@ -140,9 +140,11 @@ pub fn token_request_body(config: &Config, pending: &Pending, code: &str) -> Str
         .finish()
 }
 
-/// `openid profile` plus the Graph permissions (one resource per token request).
+/// `openid profile offline_access` plus the Graph permissions (one resource per token request).
+/// `offline_access` brings a refresh token, kept in memory only, so an access token that expires
+/// mid-run is renewed without a redirect that would lose the key being uploaded.
 pub fn scope() -> String {
-    let mut scopes = vec!["openid", "profile"];
+    let mut scopes = vec!["openid", "profile", "offline_access"];
     scopes.extend(GRAPH_SCOPES);
     scopes.join(" ")
 }
@@ -195,6 +197,113 @@ impl Redirect {
             state: get("state")?,
         })
     }
+}
+
+/// The token endpoint's answer to a code redemption.
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    /// Graph access token.
+    pub access_token: Option<String>,
+    /// Refresh token (with `offline_access`).
+    pub refresh_token: Option<String>,
+    /// ID token (with `openid`).
+    pub id_token: Option<String>,
+    /// OAuth error, on failure.
+    pub error: Option<String>,
+    /// With the AADSTS code inside, on failure.
+    pub error_description: Option<String>,
+}
+
+/// Who signed in, from the ID token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Tenant id (`tid`): later token requests go to this tenant, not `organizations`.
+    pub tenant_id: String,
+    /// `preferred_username`.
+    pub username: String,
+}
+
+/// The tokens of a completed sign-in.
+pub struct SignedIn {
+    /// Graph access token.
+    pub access_token: String,
+    /// Refresh token, if any.
+    pub refresh_token: Option<String>,
+    /// Who and which tenant.
+    pub identity: Identity,
+}
+
+/// Reads the token endpoint's JSON and checks the ID token against this sign-in: `nonce` (replay),
+/// `aud` (issued to this page's client id), `iss` (the configured identity platform, with the
+/// token's own `tid`). The signature is not checked here: the token came straight from the
+/// token endpoint over TLS, which is what OpenID Connect allows for the code flow.
+pub fn complete(config: &Config, pending: &Pending, body: &str) -> Result<SignedIn, SignInError> {
+    let response: TokenResponse = serde_json::from_str(body)
+        .map_err(|e| SignInError::InvalidIdToken(format!("the token answer is not JSON: {e}")))?;
+    if let Some(error) = response.error {
+        return Err(SignInError::from_server(
+            &error,
+            response.error_description.as_deref().unwrap_or_default(),
+        ));
+    }
+    let access_token = response
+        .access_token
+        .ok_or_else(|| SignInError::InvalidIdToken("no access token in the answer".into()))?;
+    let id_token = response
+        .id_token
+        .ok_or_else(|| SignInError::InvalidIdToken("no ID token in the answer".into()))?;
+    let claims = jwt_claims(&id_token)?;
+    let text = |k: &str| claims[k].as_str().unwrap_or_default().to_owned();
+    if text("nonce") != pending.nonce {
+        return Err(SignInError::InvalidIdToken(
+            "its nonce is not this sign-in's".into(),
+        ));
+    }
+    if text("aud") != config.client_id {
+        return Err(SignInError::InvalidIdToken(
+            "it was issued to another app".into(),
+        ));
+    }
+    let tenant_id = text("tid");
+    if !crate::config::is_guid(&tenant_id) {
+        return Err(SignInError::InvalidIdToken("it names no tenant".into()));
+    }
+    let issuer = format!(
+        "{}/{tenant_id}/v2.0",
+        config.authority.origin().ascii_serialization()
+    );
+    if text("iss") != issuer {
+        return Err(SignInError::InvalidIdToken(format!(
+            "its issuer is not {issuer}"
+        )));
+    }
+    Ok(SignedIn {
+        access_token,
+        refresh_token: response.refresh_token,
+        identity: Identity {
+            tenant_id,
+            username: text("preferred_username"),
+        },
+    })
+}
+
+/// The token endpoint of the admin's own tenant (after sign-in, never `organizations`).
+pub fn tenant_token_url(config: &Config, tenant_id: &str) -> Url {
+    let mut url = config.authority.clone();
+    url.set_path(&format!("/{tenant_id}/oauth2/v2.0/token"));
+    url
+}
+
+fn jwt_claims(token: &str) -> Result<serde_json::Value, SignInError> {
+    use base64::Engine;
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| SignInError::InvalidIdToken("not a JWT".into()))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| SignInError::InvalidIdToken(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| SignInError::InvalidIdToken(e.to_string()))
 }
 
 /// 32 random bytes, base64url: state and nonce.

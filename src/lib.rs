@@ -13,6 +13,7 @@ pub mod config;
 pub mod forge;
 pub mod graph;
 pub mod onboard;
+pub mod snippets;
 pub mod wellknown;
 #[cfg(all(test, target_arch = "wasm32"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

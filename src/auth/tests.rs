@@ -64,12 +64,11 @@ fn authorize_url_carries_everything_entra_needs_and_no_secret() {
     assert_eq!(q["state"], pending.state);
     assert_eq!(q["nonce"], pending.nonce);
     assert_eq!(q["login_hint"], "admin@contoso.onmicrosoft.com");
-    assert!(q["scope"].starts_with("openid profile https://graph.microsoft.com/User.Read "));
-    assert!(q["scope"].contains("RoleManagement.ReadWrite.Directory"));
     assert!(
-        !q["scope"].contains("offline_access"),
-        "no refresh token is asked for"
+        q["scope"]
+            .starts_with("openid profile offline_access https://graph.microsoft.com/User.Read ")
     );
+    assert!(q["scope"].contains("RoleManagement.ReadWrite.Directory"));
     assert!(
         !url.as_str().contains(pending.verifier.secret()),
         "the verifier stays home"
@@ -197,4 +196,57 @@ fn every_documented_sign_in_error_has_its_own_message() {
         "Sign-in failed (AADSTS90033, server_error): AADSTS90033: A transient error has occurred"
     );
     assert_eq!(errors::aadsts("no number here"), None);
+}
+
+fn id_token(claims: serde_json::Value) -> String {
+    use base64::Engine;
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    format!(
+        "{}.{}.sig",
+        b64(&serde_json::json!({"alg": "RS256"})),
+        b64(&claims)
+    )
+}
+
+#[test]
+fn the_id_token_must_be_for_this_sign_in_client_and_authority() {
+    let config = config();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    let (pending, _) = Pending::start(&config, &mut rng, 0.0, None);
+    let tid = "8f2b6c1e-4a3d-4e5f-9b7a-1c2d3e4f5a6b";
+    let good = serde_json::json!({"nonce": pending.nonce, "aud": config.client_id, "tid": tid,
+        "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"), "preferred_username": "ada@contoso.com"});
+    let answer = |claims: serde_json::Value| {
+        serde_json::json!({"access_token": "at", "refresh_token": "rt", "id_token": id_token(claims)}).to_string()
+    };
+    let signed = complete(&config, &pending, &answer(good.clone())).expect("valid");
+    assert_eq!(signed.identity.tenant_id, tid);
+    assert_eq!(signed.refresh_token.as_deref(), Some("rt"));
+    assert_eq!(
+        tenant_token_url(&config, tid).as_str(),
+        format!("https://login.microsoftonline.com/{tid}/oauth2/v2.0/token")
+    );
+    for (field, value) in [
+        ("nonce", "replayed"),
+        ("aud", "someone-else"),
+        ("iss", "https://evil.example/x/v2.0"),
+        ("tid", ""),
+    ] {
+        let mut bad = good.clone();
+        bad[field] = serde_json::json!(value);
+        assert!(
+            matches!(
+                complete(&config, &pending, &answer(bad)),
+                Err(SignInError::InvalidIdToken(_))
+            ),
+            "{field}"
+        );
+    }
+    let refused = r#"{"error":"invalid_request","error_description":"AADSTS9002326: Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type."}"#;
+    assert_eq!(
+        complete(&config, &pending, refused).err(),
+        Some(SignInError::NotSpaRedirect)
+    );
 }

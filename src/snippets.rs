@@ -1,0 +1,176 @@
+//! What the admin takes away from a finished run: copy-ready PowerShell (reference §4.1, §4.4)
+//! and an expiry reminder. Pure text from the run's facts.
+
+/// A titled block of PowerShell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    /// Where it applies.
+    pub title: &'static str,
+    /// The lines.
+    pub text: String,
+}
+
+/// The facts a certificate snippet needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFacts {
+    /// Application (client) id.
+    pub app_id: String,
+    /// The initial `*.onmicrosoft.com` domain.
+    pub organization: String,
+    /// SHA-1 thumbprint, uppercase hex.
+    pub thumbprint: String,
+    /// The PFX file name as saved.
+    pub pfx_file: String,
+    /// Whether the role also covers Security & Compliance PowerShell.
+    pub compliance: bool,
+}
+
+/// PowerShell quoting: single quotes, doubled inside.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `Connect-ExchangeOnline` for a certificate: PowerShell 7 on any OS with the PFX file, Windows
+/// with the thumbprint after importing once, and an Azure Automation certificate asset.
+pub fn certificate(facts: &CertificateFacts) -> Vec<Snippet> {
+    let app = quoted(&facts.app_id);
+    let org = quoted(&facts.organization);
+    let thumb = quoted(&facts.thumbprint);
+    let pfx = quoted(&format!("C:\\secure\\{}", facts.pfx_file));
+    let mut out = vec![
+        Snippet {
+            title: "Any OS (PowerShell 7) or Windows PowerShell 5.1, with the PFX file",
+            text: format!(
+                "# Requires the ExchangeOnlineManagement module 3.x: Install-Module ExchangeOnlineManagement\n\
+                 $pw = Read-Host -AsSecureString 'PFX password'\n\
+                 Connect-ExchangeOnline -AppId {app} -Organization {org} `\n    -CertificateFilePath {pfx} -CertificatePassword $pw"
+            ),
+        },
+        Snippet {
+            title: "Windows: import once into the user's store, then connect by thumbprint",
+            text: format!(
+                "# Once, as the account that runs the scheduled task:\n\
+                 Import-PfxCertificate -FilePath {pfx} -CertStoreLocation Cert:\\CurrentUser\\My -Password (Read-Host -AsSecureString 'PFX password')\n\
+                 # In the script:\n\
+                 Connect-ExchangeOnline -AppId {app} -Organization {org} -CertificateThumbprint {thumb}"
+            ),
+        },
+        Snippet {
+            title: "Azure Automation: upload the PFX as a certificate asset, then in the runbook",
+            text: format!(
+                "# Automation account → Certificates → Add a certificate: the PFX, its password, name 'EXO-App'\n\
+                 $cert = Get-AutomationCertificate -Name 'EXO-App'\n\
+                 Connect-ExchangeOnline -AppId {app} -Organization {org} -Certificate $cert"
+            ),
+        },
+    ];
+    if facts.compliance {
+        out.push(Snippet {
+            title: "Security & Compliance PowerShell (same certificate)",
+            text: format!(
+                "Connect-IPPSSession -AppId {app} -Organization {org} -CertificateThumbprint {thumb}"
+            ),
+        });
+    }
+    out
+}
+
+/// An iCalendar reminder 30 days before the certificate expires (all-day event, with an alarm).
+/// `not_after` is `YYYY-MM-DDTHH:MM:SSZ`; `remind_on` is the reminder's `YYYYMMDD`.
+pub fn expiry_reminder(
+    app_name: &str,
+    app_id: &str,
+    thumbprint: &str,
+    not_after: &str,
+    remind_on: &str,
+    stamp: &str,
+) -> String {
+    let escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace(';', "\\;")
+            .replace(',', "\\,")
+            .replace('\n', "\\n")
+    };
+    let lines = [
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//unattended//certificate reminder//EN".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("UID:{thumbprint}@unattended"),
+        format!("DTSTAMP:{stamp}"),
+        format!("DTSTART;VALUE=DATE:{remind_on}"),
+        format!(
+            "SUMMARY:{}",
+            escape(&format!(
+                "Renew the Exchange automation certificate of {app_name}"
+            ))
+        ),
+        format!(
+            "DESCRIPTION:{}",
+            escape(&format!(
+                "The certificate {thumbprint} of app {app_id} expires {not_after}. Make a new one with the same page (choose the existing app: the old certificate is kept until you remove it), update the scripts, then remove the old certificate."
+            ))
+        ),
+        "BEGIN:VALARM".to_owned(),
+        "ACTION:DISPLAY".to_owned(),
+        "TRIGGER:-PT0M".to_owned(),
+        "DESCRIPTION:Certificate expires in 30 days".to_owned(),
+        "END:VALARM".to_owned(),
+        "END:VEVENT".to_owned(),
+        "END:VCALENDAR".to_owned(),
+    ];
+    lines.join("\r\n") + "\r\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_carry_the_real_values_safely_quoted() {
+        let facts = CertificateFacts {
+            app_id: "11111111-2222-4333-8444-555555555555".into(),
+            organization: "contoso.onmicrosoft.com".into(),
+            thumbprint: "83213AEAC56D61C97AEE5C1528F4AC5EBA7321C1".into(),
+            pfx_file: "O'Brien.pfx".into(),
+            compliance: false,
+        };
+        let s = certificate(&facts);
+        assert_eq!(s.len(), 3);
+        assert!(s[0].text.contains(
+            "-AppId '11111111-2222-4333-8444-555555555555' -Organization 'contoso.onmicrosoft.com'"
+        ));
+        assert!(
+            s[0].text.contains("'C:\\secure\\O''Brien.pfx'"),
+            "{}",
+            s[0].text
+        );
+        assert!(
+            s[1].text
+                .contains("-CertificateThumbprint '83213AEAC56D61C97AEE5C1528F4AC5EBA7321C1'")
+        );
+        assert!(s[1].text.contains("Cert:\\CurrentUser\\My"));
+        assert!(s[2].text.contains("Get-AutomationCertificate"));
+        let with_scc = certificate(&CertificateFacts {
+            compliance: true,
+            ..facts
+        });
+        assert!(with_scc[3].text.starts_with("Connect-IPPSSession"));
+    }
+
+    #[test]
+    fn the_reminder_is_valid_icalendar() {
+        let ics = expiry_reminder(
+            "EXO, nightly",
+            "app",
+            "ABC",
+            "2027-11-22T10:00:00Z",
+            "20271023",
+            "20261122T100000Z",
+        );
+        assert!(ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
+        assert!(ics.contains("DTSTART;VALUE=DATE:20271023\r\n"));
+        assert!(ics.contains("EXO\\, nightly"));
+        assert!(ics.ends_with("END:VCALENDAR\r\n"));
+    }
+}
