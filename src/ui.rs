@@ -2,6 +2,8 @@
 
 mod certificate;
 mod downloads;
+mod finished;
+mod onboarding;
 mod start;
 
 use leptos::prelude::*;
@@ -13,12 +15,37 @@ pub use start::StartScreen;
 /// What the page knows about its configuration while and after loading `config.json`.
 pub type ConfigState = Option<Result<Config, ConfigError>>;
 
-/// The whole page. Owns the top-level signals and hands them to the screens.
+/// The whole page. Owns the top-level signals and hands them to the screens: the start screen
+/// until a sign-in completes, then the onboarding.
 #[component]
 pub fn App() -> impl IntoView {
     let config = LocalResource::new(load_config);
     let state = Signal::derive(move || config.get());
     let sandbox = move || matches!(state.get(), Some(Ok(c)) if c.is_sandbox());
+    let signed = RwSignal::new_local(None::<onboarding::Signed>);
+    let sign_in_error = RwSignal::new(None::<String>);
+    // Opened by the identity platform's redirect? Finish that sign-in once the config is in.
+    let redirect = StoredValue::new_local(crate::web::signin::redirect_in_address());
+    let completing = RwSignal::new(redirect.with_value(Option::is_some));
+    Effect::new(move |_| {
+        let Some(Ok(config)) = state.get() else {
+            return;
+        };
+        let Some(answer) = redirect.get_value() else {
+            return;
+        };
+        redirect.set_value(None);
+        leptos::task::spawn_local(async move {
+            match crate::web::signin::complete(&config, answer).await {
+                Ok((client, who)) => signed.set(Some(onboarding::Signed {
+                    client: std::rc::Rc::new(client),
+                    username: who.identity.username,
+                })),
+                Err(e) => sign_in_error.set(Some(e.to_string())),
+            }
+            completing.set(false);
+        });
+    });
     view! {
         <header class="topbar">
             <span class="brand">"unattended"</span>
@@ -27,9 +54,14 @@ pub fn App() -> impl IntoView {
                     "Sandbox"
                 </span>
             </Show>
+            {move || signed.get().map(|s| view! { <span class="who" id="who">{s.username}</span> })}
         </header>
         <main id="main">
-            <StartScreen config=state />
+            {move || match (signed.get(), completing.get()) {
+                (Some(s), _) => view! { <onboarding::Onboarding signed=s /> }.into_any(),
+                (None, true) => view! { <p id="completing" role="status">"Finishing the sign-in…"</p> }.into_any(),
+                (None, false) => view! { <StartScreen config=state sign_in_error=sign_in_error.into() /> }.into_any(),
+            }}
         </main>
         <footer class="footer">
             <p>

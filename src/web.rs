@@ -3,7 +3,9 @@
 
 mod config;
 pub mod download;
+pub mod fetch;
 pub mod keygen;
+pub mod signin;
 pub mod worker;
 
 pub use config::load_config;

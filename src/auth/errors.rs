@@ -35,6 +35,8 @@ pub enum SignInError {
     Expired,
     /// The ID token's nonce, audience or issuer do not match this sign-in.
     InvalidIdToken(String),
+    /// The token endpoint could not be reached.
+    Network(String),
     /// Anything else the identity platform said.
     Server {
         /// OAuth error.
@@ -153,6 +155,11 @@ impl fmt::Display for SignInError {
                 f,
                 "The sign-in answer failed the page's checks ({why}), so it was not used. Press Sign in \
                  to start again."
+            ),
+            Self::Network(detail) => write!(
+                f,
+                "The sign-in service could not be reached ({detail}). Check the network and press \
+                 Sign in again; nothing was changed."
             ),
             Self::Server {
                 error,

@@ -116,6 +116,8 @@ pub struct Forged {
     pub flavour: String,
     /// Modulus size.
     pub bits: usize,
+    /// Days of validity asked for (checked against the tenant's policy).
+    pub validity_days: u32,
     /// The Graph keyCredential for the certificate.
     pub key_credential: KeyCredential,
     /// Milliseconds spent assembling and validating the key.
@@ -206,6 +208,7 @@ pub fn forge_job(
         not_after: cert.not_after().rfc3339()?,
         flavour: flavour.name().to_owned(),
         bits: size.bits(),
+        validity_days: job.validity_days,
         key_credential: KeyCredential::for_certificate(cert)?,
         assemble_ms: t1 - t0,
         certificate_ms: timings.certificate_ms,

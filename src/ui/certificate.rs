@@ -27,18 +27,29 @@ enum PasswordChoice {
     Typed,
 }
 
-/// Options, the Generate button, progress and downloads.
+/// Options, the Generate button, progress and downloads. In the onboarding the parent owns
+/// `generation` (to upload the result) and `pfx_saved` (no write before the PFX is saved), and
+/// `max_days` caps the validity at the tenant's app-management policy.
 #[component]
-pub fn CertificatePanel() -> impl IntoView {
+pub fn CertificatePanel(
+    #[prop(optional)] generation: Option<RwSignal<Generation>>,
+    #[prop(optional)] pfx_saved: Option<RwSignal<bool>>,
+    #[prop(optional, into)] max_days: Option<Signal<Option<u32>>>,
+) -> impl IntoView {
+    let cap = move || max_days.and_then(|m| m.get());
     let (size, set_size) = signal(KeySize::Rsa2048);
-    let (days, set_days) = signal(365u32);
+    let (days, set_days) = signal(
+        max_days
+            .and_then(|m| m.get_untracked())
+            .map_or(365u32, |m| m.min(365)),
+    );
     let (subject, set_subject) = signal(default_subject());
     let (flavour, set_flavour) = signal(Flavour::WindowsCompatible);
     let (choice, set_choice) = signal(PasswordChoice::Generated);
     let generated = StoredValue::new(generate_password());
     let (typed, set_typed) = signal(String::new());
     let (confirm, set_confirm) = signal(String::new());
-    let generation = RwSignal::new(Generation::Idle);
+    let generation = generation.unwrap_or_else(|| RwSignal::new(Generation::Idle));
     let abort = StoredValue::new(None::<futures::future::AbortHandle>);
 
     let password = move || -> Result<Password, String> {
@@ -98,10 +109,21 @@ pub fn CertificatePanel() -> impl IntoView {
                 <label class="field">
                     <span>"Valid for"</span>
                     <select id="cert-days" on:change=move |ev| set_days.set(event_target_value(&ev).parse().unwrap_or(365))>
-                        <option value="90">"3 months"</option>
-                        <option value="180">"6 months"</option>
-                        <option value="365" selected>"12 months (recommended)"</option>
-                        <option value="730">"24 months"</option>
+                        {move || {
+                            let cap = cap();
+                            let mut choices: Vec<(u32, String)> = [(90, "3 months"), (180, "6 months"), (365, "12 months (recommended)"), (730, "24 months")]
+                                .into_iter()
+                                .filter(|(d, _)| cap.is_none_or(|c| *d <= c))
+                                .map(|(d, t)| (d, t.to_owned()))
+                                .collect();
+                            if let Some(c) = cap && !choices.iter().any(|(d, _)| *d == c) {
+                                choices.push((c, format!("{c} days (your tenant's maximum)")));
+                            }
+                            choices
+                                .into_iter()
+                                .map(|(d, t)| view! { <option value=d.to_string() selected=move || days.get() == d>{t}</option> })
+                                .collect_view()
+                        }}
                     </select>
                 </label>
             </div>
@@ -117,7 +139,7 @@ pub fn CertificatePanel() -> impl IntoView {
             </Show>
         </div>
         <p class="status error" role="alert">{problem}</p>
-        <GenerationStatus generation password=Signal::derive(move || password().ok()) />
+        <GenerationStatus generation password=Signal::derive(move || password().ok()) pfx_saved />
     }
 }
 
@@ -180,8 +202,10 @@ fn PasswordFields(
 fn GenerationStatus(
     generation: RwSignal<Generation>,
     password: Signal<Option<Password>>,
+    pfx_saved: Option<RwSignal<bool>>,
 ) -> impl IntoView {
-    move || match generation.get() {
+    move || {
+        match generation.get() {
         Generation::Idle => ().into_any(),
         Generation::Running(text) => view! {
             <div class="progress" role="status" aria-live="polite">
@@ -194,9 +218,10 @@ fn GenerationStatus(
             view! { <p id="generate-error" class="status error" role="alert">{text}</p> }.into_any()
         }
         Generation::Done(forged, seconds) => view! {
-            <super::downloads::Downloads forged seconds password=password.get_untracked() />
+            <super::downloads::Downloads forged seconds password=password.get_untracked() pfx_saved />
         }
         .into_any(),
+    }
     }
 }
 

@@ -12,7 +12,12 @@ use crate::web::download;
 
 /// Thumbprint, validity, password and download buttons for a finished credential.
 #[component]
-pub fn Downloads(forged: Arc<Forged>, seconds: f64, password: Option<Password>) -> impl IntoView {
+pub fn Downloads(
+    forged: Arc<Forged>,
+    seconds: f64,
+    password: Option<Password>,
+    pfx_saved: Option<RwSignal<bool>>,
+) -> impl IntoView {
     let base = file_stem(&forged.subject);
     let (saved, set_saved) = signal(Vec::<String>::new());
     let (copied, set_copied) = signal(false);
@@ -50,6 +55,9 @@ pub fn Downloads(forged: Arc<Forged>, seconds: f64, password: Option<Password>) 
             <button id=id on:click=move |_| {
                 let (name, mime, bytes) = file(ext);
                 if download::save(&name, mime, &bytes).is_ok() {
+                    if ext == "pfx" && let Some(flag) = pfx_saved {
+                        flag.set(true);
+                    }
                     set_saved.update(|s| s.push(name));
                 }
             }>{label}</button>
@@ -100,7 +108,7 @@ pub fn Downloads(forged: Arc<Forged>, seconds: f64, password: Option<Password>) 
 }
 
 /// A file name from the subject: spaces and anything unusual become `-`.
-fn file_stem(subject: &str) -> String {
+pub fn file_stem(subject: &str) -> String {
     subject
         .chars()
         .map(|c| {

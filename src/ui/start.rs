@@ -16,7 +16,10 @@ pub enum Path {
 
 /// The first screen every admin sees.
 #[component]
-pub fn StartScreen(config: Signal<ConfigState>) -> impl IntoView {
+pub fn StartScreen(
+    config: Signal<ConfigState>,
+    sign_in_error: Signal<Option<String>>,
+) -> impl IntoView {
     let (path, set_path) = signal(Path::Certificate);
     let hosts = move || match config.get() {
         Some(Ok(c)) => (
@@ -66,10 +69,18 @@ pub fn StartScreen(config: Signal<ConfigState>) -> impl IntoView {
                 detail="A runbook connects with -ManagedIdentity: nothing to store, nothing to renew."
             />
         </fieldset>
-        <Show when=move || path.get() == Path::Certificate>
-            <super::certificate::CertificatePanel />
+        <SignIn config error=sign_in_error />
+        <Show when=move || path.get() == Path::ManagedIdentity>
+            <p id="mi-not-yet" class="status">
+                "Granting a managed identity is not in this version yet; signing in sets up the certificate path."
+            </p>
         </Show>
-        <SignIn config />
+        <Show when=move || path.get() == Path::Certificate>
+            <details class="card offline">
+                <summary>"Only make a certificate, without signing in"</summary>
+                <super::certificate::CertificatePanel />
+            </details>
+        </Show>
     }
 }
 
@@ -95,27 +106,39 @@ fn PathChoice(
     }
 }
 
-/// The sign-in button, disabled with an explanation: until a valid `config.json` is loaded, and
-/// in this version also afterwards, because signing in and changing the tenant are not built yet
-/// (a button that does nothing would be worse than one that says why).
+/// The sign-in button: enabled once a valid `config.json` is loaded; otherwise disabled with the
+/// reason. A failed sign-in's message shows below it.
 #[component]
-fn SignIn(config: Signal<ConfigState>) -> impl IntoView {
-    let explanation = move || match config.get() {
-        None => "Loading config.json…".to_owned(),
-        Some(Err(e)) => e.to_string(),
-        Some(Ok(_)) => {
-            "Signing in and setting up the tenant are not in this version yet. Meanwhile, \
-                        make the certificate above and upload the .cer in the Entra admin center \
-                        (App registrations → your app → Certificates & secrets)."
-                .to_owned()
+fn SignIn(config: Signal<ConfigState>, error: Signal<Option<String>>) -> impl IntoView {
+    let (busy, set_busy) = signal(false);
+    let explanation = move || match (config.get(), error.get()) {
+        (None, _) => "Loading config.json…".to_owned(),
+        (Some(Err(e)), _) => e.to_string(),
+        (Some(Ok(_)), Some(e)) => e,
+        (Some(Ok(c)), None) => format!(
+            "You will sign in at {}. Needed: Global Administrator, or Privileged Role Administrator together with (Cloud) Application Administrator.",
+            c.authority.host_str().unwrap_or_default()
+        ),
+    };
+    let click = move |_| {
+        if let Some(Ok(c)) = config.get_untracked() {
+            set_busy.set(true);
+            if let Err(e) = crate::web::signin::start(&c) {
+                set_busy.set(false);
+                leptos::logging::warn!("sign-in could not start: {e}");
+            }
         }
     };
     view! {
         <div class="signin">
-            <button id="sign-in" class="primary" disabled=true aria-describedby="sign-in-status">
+            <button id="sign-in" class="primary" on:click=click
+                disabled=move || busy.get() || !matches!(config.get(), Some(Ok(_)))
+                aria-describedby="sign-in-status">
                 "Sign in with Microsoft"
             </button>
-            <p id="sign-in-status" class="status" class:error=move || matches!(config.get(), Some(Err(_))) role="status">
+            <p id="sign-in-status" class="status"
+                class:error=move || matches!(config.get(), Some(Err(_))) || error.get().is_some()
+                role="status">
                 {explanation}
             </p>
         </div>

@@ -81,7 +81,7 @@ fn run(args: &[String]) -> Result<()> {
     let (config, sandbox) = match flag(args, "--config") {
         Some(file) => (PathBuf::from(file), None),
         None => {
-            let sim = sandbox::Sandbox::start(&root, sim_port, &page, true)?;
+            let sim = sandbox::Sandbox::start(&root, sim_port, &page, true, None)?;
             let file = root.join("target").join("sandbox-config.json");
             std::fs::write(&file, sim.config(&page)).map_err(|e| e.to_string())?;
             (file, Some(sim))
@@ -152,7 +152,7 @@ fn test(args: &[String]) -> Result<()> {
             ])
             .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
     )?;
-    let (server, dist) = serve_test_build(&root)?;
+    let (server, dist, sim) = serve_test_build(&root)?;
     let artefacts = root.join("target").join("browser-artefacts");
     let _ = std::fs::remove_dir_all(&artefacts);
     let result = step(
@@ -161,10 +161,21 @@ fn test(args: &[String]) -> Result<()> {
             .current_dir(root.join("tests/e2e"))
             .args(["--test", "--test-concurrency=1"])
             .env("BASE_URL", server.url())
+            .env("SIM_URL", sim.url())
+            .env(
+                "SIM_HTTPS_URL",
+                sim.https().map(|h| h.0.clone()).unwrap_or_default(),
+            )
+            .env(
+                "SIM_CA",
+                sim.https().map(|h| h.1.clone()).unwrap_or_default(),
+            )
+            .env("PYTHON", root.join("tests/interop/.venv/bin/python"))
             .env("DIST_DIR", &dist)
             .env("BROWSER_ARTEFACTS", &artefacts),
     );
     server.stop();
+    drop(sim);
     result?;
     // The simulated tenant as a program, for the clients that talk to it over HTTP(S).
     step(
@@ -182,22 +193,26 @@ fn test(args: &[String]) -> Result<()> {
     )
 }
 
-/// Builds the release page for the browser tests and benchmarks and serves it on a free port.
-fn serve_test_build(root: &Path) -> Result<(serve::Server, PathBuf)> {
+/// Builds the release page for the browser tests and benchmarks, pointed at a simulated tenant
+/// (started here), and serves it on a free port.
+fn serve_test_build(root: &Path) -> Result<(serve::Server, PathBuf, sandbox::Sandbox)> {
     let dist = root.join("target").join("e2e-dist");
-    // Listen first: the page's redirectUri must name the port the tests will use.
+    // Listen first: the page's redirectUri (registered on the simulated SPA app) must name the
+    // port the tests will use.
     let server = serve::Server::start(&dist, 0, false)?;
+    let tls = root.join("target").join("e2e-sim-tls");
+    let sim = sandbox::Sandbox::start(root, 0, &server.url(), false, Some(&tls))?;
     let config = root.join("target").join("e2e-config.json");
-    std::fs::write(&config, test_config(&server.url())).map_err(|e| e.to_string())?;
+    std::fs::write(&config, sim.config(&server.url())).map_err(|e| e.to_string())?;
     build(&dist, Some(&config))?;
-    Ok((server, dist))
+    Ok((server, dist, sim))
 }
 
 /// Prints key-generation figures; asserts nothing (timings are never test assertions).
 fn bench(args: &[String]) -> Result<()> {
     setup::all(setup::Need::Everything)?;
     let root = root();
-    let (server, _) = serve_test_build(&root)?;
+    let (server, _, _sim) = serve_test_build(&root)?;
     let mut node = Command::new("node");
     node.current_dir(root.join("tests/e2e"))
         .arg("../bench/keygen.mjs")
@@ -239,15 +254,6 @@ fn bench(args: &[String]) -> Result<()> {
             "--nocapture",
         ]),
     )
-}
-
-/// The page's configuration in the browser tests: a fixed client id and this page as redirect.
-fn test_config(page: &str) -> String {
-    serde_json::json!({
-        "clientId": "5b0c6a5e-2d4f-4b8e-9c1a-7e3f9d2b6a10",
-        "redirectUri": page,
-    })
-    .to_string()
 }
 
 fn cargo(root: &Path) -> Command {

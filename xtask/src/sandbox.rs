@@ -11,12 +11,21 @@ use crate::Result;
 pub struct Sandbox {
     child: Child,
     url: String,
+    https: Option<(String, std::path::PathBuf)>,
 }
 
 impl Sandbox {
     /// Builds and starts the simulator on `port` (0 = any free port) with `redirect` registered
     /// as the page's `spa` redirect URI. `log` keeps its one-line-per-request log on stderr.
-    pub fn start(root: &Path, port: u16, redirect: &str, log: bool) -> Result<Self> {
+    /// With `tls_dir`, the same tenant is also served over HTTPS on a free port (for MSAL),
+    /// its certificate written to `tls_dir/sim-ca.pem`.
+    pub fn start(
+        root: &Path,
+        port: u16,
+        redirect: &str,
+        log: bool,
+        tls_dir: Option<&Path>,
+    ) -> Result<Self> {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(root)
             .args(["build", "--quiet", "--package", "sim"])
@@ -25,20 +34,36 @@ impl Sandbox {
         if !status.success() {
             return Err("building the simulated tenant failed".into());
         }
-        let mut child = Command::new(root.join("target/debug/sim"))
-            .args(["--port", &port.to_string(), "--redirect-uri", redirect])
+        let mut command = Command::new(root.join("target/debug/sim"));
+        command.args(["--port", &port.to_string(), "--redirect-uri", redirect]);
+        if let Some(dir) = tls_dir {
+            command
+                .arg("--tls-dir")
+                .arg(dir)
+                .args(["--https-port", "0"]);
+        }
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start the simulated tenant: {e}"))?;
         let stderr = child.stderr.take().ok_or("the simulator has no stderr")?;
         let mut lines = BufReader::new(stderr).lines();
-        // The first line names the address ("sim: tenant 'default' on http://127.0.0.1:PORT").
-        let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
-        let Some(url) = first.split(" on ").nth(1).map(str::to_owned) else {
-            let _ = child.kill();
-            return Err(format!("the simulated tenant did not start: {first}"));
-        };
+        // Announcements: "sim: tenant 'default' on http://127.0.0.1:PORT" (and https).
+        let (mut url, mut https) = (None, None);
+        while url.is_none() || (tls_dir.is_some() && https.is_none()) {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                return Err("the simulated tenant did not start".into());
+            };
+            match line.split(" on ").nth(1) {
+                Some(u) if u.starts_with("https://") => https = Some(u.to_owned()),
+                Some(u) if u.starts_with("http://") => url = Some(u.to_owned()),
+                _ => {}
+            }
+        }
+        let url = url.unwrap_or_default();
+        let https = https.zip(tls_dir.map(|d| d.join("sim-ca.pem")));
         // Keep draining its log so it never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in lines.map_while(|l| l.ok()) {
@@ -47,7 +72,12 @@ impl Sandbox {
                 }
             }
         });
-        Ok(Self { child, url })
+        Ok(Self { child, url, https })
+    }
+
+    /// The HTTPS address and the CA bundle that trusts it, when started with `tls_dir`.
+    pub fn https(&self) -> Option<&(String, std::path::PathBuf)> {
+        self.https.as_ref()
     }
 
     /// `http://127.0.0.1:PORT`.

@@ -17,6 +17,11 @@ pub mod tenant;
 
 use std::sync::{Arc, Mutex};
 
+/// Marks requests that arrived over the HTTPS listener when the simulator serves both (token
+/// audiences and discovery URLs then use `https`).
+#[derive(Debug, Clone, Copy)]
+pub struct Https;
+
 /// The router for a fixture, or `None` for an unknown fixture name. `https` says how clients
 /// reach it (token audiences and discovery URLs are checked and written with that scheme).
 pub fn app(
@@ -25,12 +30,22 @@ pub fn app(
     https: bool,
     faults: faults::Faults,
 ) -> Option<axum::Router> {
+    Some(graph::router(state(fixture, redirect_uris, https, faults)?))
+}
+
+/// The simulator's shared state for a fixture (one tenant behind any number of routers).
+pub fn state(
+    fixture: &str,
+    redirect_uris: &[String],
+    https: bool,
+    faults: faults::Faults,
+) -> Option<graph::Shared> {
     let mut tenant = fixtures::build(fixture, redirect_uris)?;
     tenant.replication_lag_secs = faults.replication_lag_secs;
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let key =
         unattended::forge::generate_key(unattended::forge::KeySize::Rsa2048, &mut rng).ok()?;
-    let state = Arc::new(Mutex::new(graph::Sim {
+    Some(Arc::new(Mutex::new(graph::Sim {
         fixture: tenant.clone(),
         tenant,
         key,
@@ -41,8 +56,7 @@ pub fn app(
         codes: Default::default(),
         refresh_tokens: Default::default(),
         redirect_uris: redirect_uris.to_vec(),
-    }));
-    Some(graph::router(state))
+    })))
 }
 
 #[cfg(test)]

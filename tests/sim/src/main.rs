@@ -2,7 +2,9 @@
 //! [--tls-dir DIR]` serves the simulated tenant on 127.0.0.1 only, logging one line per request.
 //! `--port 0` picks a free port; the first line on stderr names the address. With `--tls-dir`
 //! it serves HTTPS with a fresh self-signed certificate written to `DIR/sim-ca.pem`, for
-//! clients that insist on HTTPS (point them at that file as their CA bundle). Faults:
+//! clients that insist on HTTPS (point them at that file as their CA bundle); with
+//! `--https-port N` as well, plain HTTP stays on `--port` and HTTPS serves the same tenant on N
+//! (its address is announced on a later stderr line). Faults:
 //! `--latency-ms N`, `--throttle-every N`, `--unavailable-every N`, `--retry-after SECS`,
 //! `--replication-lag SECS`, `--drop-every N`, `--token-lifetime SECS` (also settable at run
 //! time with `POST /_sim/faults`).
@@ -39,18 +41,36 @@ async fn main() -> ExitCode {
         drop_every: number("--drop-every"),
         token_lifetime_secs: number("--token-lifetime"),
     };
-    let Some(app) = sim::app(&fixture, &redirects, tls_dir.is_some(), faults) else {
+    let https_port: Option<u16> = value("--https-port").and_then(|p| p.parse().ok());
+    let https_only = tls_dir.is_some() && https_port.is_none();
+    let Some(state) = sim::state(&fixture, &redirects, https_only, faults) else {
         eprintln!(
             "sim: unknown fixture {fixture}; known: {}",
             sim::fixtures::NAMES.join(", ")
         );
         return ExitCode::FAILURE;
     };
-    let app = app.layer(middleware::from_fn(log));
+    let app = sim::graph::router(state.clone()).layer(middleware::from_fn(log));
     let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let result = match tls_dir {
-        Some(dir) => serve_https(app, address, &dir, &fixture).await,
-        None => serve_http(app, address, &fixture).await,
+    let result = match (tls_dir, https_port) {
+        // Both: the browser on HTTP, clients that insist on HTTPS (MSAL) on the other port,
+        // one tenant behind both.
+        (Some(dir), Some(https_port)) => {
+            // A router of its own (layers on a clone would reach the HTTP one too).
+            let secure = sim::graph::router(state)
+                .layer(axum::Extension(sim::Https))
+                .layer(middleware::from_fn(log));
+            let https_address = SocketAddr::from(([127, 0, 0, 1], https_port));
+            let fixture_name = fixture.clone();
+            tokio::spawn(async move {
+                if let Err(e) = serve_https(secure, https_address, &dir, &fixture_name).await {
+                    eprintln!("sim: {e}");
+                }
+            });
+            serve_http(app, address, &fixture).await
+        }
+        (Some(dir), None) => serve_https(app, address, &dir, &fixture).await,
+        (None, _) => serve_http(app, address, &fixture).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -351,6 +351,7 @@ pub async fn token_preflight(State(state): State<Shared>, headers: HeaderMap) ->
 /// `POST /{tenant}/oauth2/v2.0/token`.
 pub async fn token(
     State(state): State<Shared>,
+    https: Option<axum::Extension<crate::Https>>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     uri: axum::http::Uri,
@@ -362,7 +363,11 @@ pub async fn token(
     let client_id = form.get("client_id").cloned().unwrap_or_default();
     let allowed =
         browser_origin.is_some_and(|o| signin::spa_origin_allowed(&sim.tenant, &client_id, o));
-    let here = origin(sim.scheme, &headers, &uri);
+    let here = origin(
+        if https.is_some() { "https" } else { sim.scheme },
+        &headers,
+        &uri,
+    );
     let grant = form.get("grant_type").cloned().unwrap_or_default();
     let response = match grant.as_str() {
         "authorization_code" | "refresh_token" => {
@@ -505,12 +510,17 @@ fn user_tokens(
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
 pub async fn discovery(
     State(state): State<Shared>,
+    https: Option<axum::Extension<crate::Https>>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
     let sim = lock(&state);
-    let here = origin(sim.scheme, &headers, &uri);
+    let here = origin(
+        if https.is_some() { "https" } else { sim.scheme },
+        &headers,
+        &uri,
+    );
     let base = format!("{here}/{tenant}");
     Json(json!({
         "issuer": format!("{here}/{}/v2.0", sim.tenant.id),

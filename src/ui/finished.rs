@@ -1,0 +1,123 @@
+//! The final screen: what was made, how to connect, when to renew, and the run log.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use serde_json::{Value, json};
+
+use crate::forge::job::Forged;
+use crate::onboard::{Applied, Tenant};
+use crate::snippets::{self, CertificateFacts};
+use crate::web::download;
+use crate::wellknown;
+
+/// App id, tenant, thumbprint, expiry; the PowerShell lines; the reminder and the log.
+#[component]
+pub fn Finished(
+    applied: Applied,
+    forged: Arc<Forged>,
+    tenant: Rc<Tenant>,
+    role: String,
+    log: Vec<Value>,
+    round_trips: u32,
+) -> impl IntoView {
+    let role_info = wellknown::exchange_role(&role);
+    let facts = CertificateFacts {
+        app_id: applied.app.app_id.clone(),
+        organization: tenant.initial_domain.clone(),
+        thumbprint: forged.thumbprint.clone(),
+        pfx_file: format!("{}.pfx", super::downloads::file_stem(&forged.subject)),
+        compliance: role_info.is_some_and(|r| r.compliance),
+    };
+    let snippets = snippets::certificate(&facts);
+    let reminder = {
+        let not_after = forged.not_after.clone();
+        // 30 days before expiry, as YYYYMMDD.
+        let expiry = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&not_after));
+        let remind = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+            expiry.get_time() - 30.0 * 86_400_000.0,
+        ));
+        let day = |d: &js_sys::Date| {
+            format!(
+                "{:04}{:02}{:02}",
+                d.get_utc_full_year(),
+                d.get_utc_month() + 1,
+                d.get_utc_date()
+            )
+        };
+        let now = js_sys::Date::new_0();
+        let stamp = format!(
+            "{}T{:02}{:02}{:02}Z",
+            day(&now),
+            now.get_utc_hours(),
+            now.get_utc_minutes(),
+            now.get_utc_seconds()
+        );
+        snippets::expiry_reminder(
+            &tenant.name,
+            &applied.app.app_id,
+            &forged.thumbprint,
+            &not_after,
+            &day(&remind),
+            &stamp,
+        )
+    };
+    // The run log: identifiers and what happened, never a token, key, PFX or password.
+    let run_log = json!({
+        "tool": "unattended",
+        "tenantId": tenant.id,
+        "organization": tenant.initial_domain,
+        "signedInAs": tenant.admin_upn,
+        "app": applied.app,
+        "servicePrincipalId": applied.service_principal_id,
+        "role": role,
+        "certificate": { "thumbprint": forged.thumbprint, "subject": forged.subject, "notBefore": forged.not_before, "notAfter": forged.not_after, "bits": forged.bits },
+        "verified": { "grant": applied.grant_verified, "role": applied.role_verified },
+        "requests": round_trips,
+        "events": log,
+    });
+    let run_log = serde_json::to_string_pretty(&run_log).unwrap_or_default();
+    let file = super::downloads::file_stem(&forged.subject);
+    let ics_name = format!("{file}-renewal.ics");
+    let log_name = format!("{file}-run-log.json");
+    view! {
+        <section class="card done" id="finished">
+            <h2>"Done: the app can now run Exchange Online PowerShell unattended"</h2>
+            <dl class="facts">
+                <dt>"App (client) id"</dt><dd><code id="done-app-id">{applied.app.app_id.clone()}</code></dd>
+                <dt>"Tenant"</dt><dd><code id="done-org">{tenant.initial_domain.clone()}</code> " (" {tenant.id.clone()} ")"</dd>
+                <dt>"Certificate thumbprint"</dt><dd><code id="done-thumbprint">{forged.thumbprint.clone()}</code></dd>
+                <dt>"Expires"</dt><dd id="done-expiry">{forged.not_after.clone()}</dd>
+                <dt>"Role"</dt><dd>{wellknown::role_name(&role).to_owned()}</dd>
+            </dl>
+            <p class="status warning" id="propagation">
+                "Role assignments can take up to 15 minutes (occasionally longer) to reach Exchange Online: if the first "
+                "Connect-ExchangeOnline fails or cmdlets are missing, wait and try again. "
+                "Some cmdlets never work app-only (New-/Remove-UnifiedGroup, *-UnifiedGroupLinks, compliance searches)."
+            </p>
+            {snippets.into_iter().enumerate().map(|(i, s)| {
+                let text = s.text.clone();
+                let (copied, set_copied) = signal(false);
+                view! {
+                    <div class="snippet">
+                        <h3>{s.title}</h3>
+                        <pre><code id=format!("snippet-{i}")>{s.text}</code></pre>
+                        <button on:click=move |_| {
+                            let text = text.clone();
+                            leptos::task::spawn_local(async move { set_copied.set(download::copy(&text).await.is_ok()); });
+                        }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+                    </div>
+                }
+            }).collect_view()}
+            <div class="actions">
+                <button id="save-ics" on:click=move |_| { let _ = download::save(&ics_name, "text/calendar", reminder.as_bytes()); }>
+                    "Add an expiry reminder (.ics, 30 days before)"
+                </button>
+                <button id="save-log" on:click=move |_| { let _ = download::save(&log_name, "application/json", run_log.as_bytes()); }>
+                    "Save the run log (JSON, no secrets)"
+                </button>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,355 @@
+//! After sign-in: the tenant as read, the choices, the plan (a diff of the tenant and the exact
+//! Graph requests), the certificate (saved before any write), apply with live step states, and
+//! the final screen. Decisions live in `onboard`; this module only shows them.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use serde_json::{Value, json};
+
+use super::certificate::{CertificatePanel, Generation};
+use crate::graph::{Client, WaitReason};
+use crate::onboard::{
+    self, Action, Applied, Choices, Plan, Run, StepKind, StepStatus, Target, Tenant,
+};
+use crate::web::fetch::Fetch;
+use crate::wellknown::{self, EXCHANGE_ROLES, roles};
+
+/// The signed-in admin's Graph client (tokens inside, in memory only).
+#[derive(Clone)]
+pub struct Signed {
+    /// Graph client.
+    pub client: Rc<Client<Fetch>>,
+    /// `preferred_username` from the ID token.
+    pub username: String,
+}
+
+/// Reads the tenant, then runs the flow.
+#[component]
+pub fn Onboarding(signed: Signed) -> impl IntoView {
+    let client = signed.client.clone();
+    let discovery = LocalResource::new(move || {
+        let client = client.clone();
+        async move { onboard::discover(&client).await }
+    });
+    // Views must be Send; the client (Rc, RefCell) stays on this thread behind a handle.
+    let client = StoredValue::new_local(signed.client.clone());
+    view! {
+        <section class="card" id="tenant" aria-live="polite">
+            {move || match discovery.get() {
+                None => view! { <p id="tenant-status" role="status">"Signed in. Reading your tenant…"</p> }.into_any(),
+                Some(Err(e)) => view! {
+                    <p id="tenant-error" class="status error" role="alert">{e.to_string()}</p>
+                    <button on:click=move |_| discovery.refetch()>"Retry"</button>
+                }.into_any(),
+                Some(Ok(tenant)) => view! { <Flow tenant=Rc::new(tenant) client=client.get_value() /> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    New,
+    Existing,
+}
+
+/// Where applying stands.
+#[derive(Debug, Clone, PartialEq)]
+enum Apply {
+    NotStarted,
+    Running,
+    Failed(String),
+    Done(Applied),
+}
+
+fn role_names(ids: &[String]) -> String {
+    if ids.is_empty() {
+        return "no admin role".into();
+    }
+    ids.iter()
+        .map(|id| wellknown::role_name(id).to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[component]
+fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
+    let (mode, set_mode) = signal(Mode::New);
+    let (name, set_name) = signal("EXO PowerShell automation".to_owned());
+    let (existing_id, set_existing_id) = signal(None::<String>);
+    let (role, set_role) = signal(roles::EXCHANGE_ADMIN.to_owned());
+    let generation = RwSignal::new(Generation::Idle);
+    let pfx_saved = RwSignal::new(false);
+    let apply = RwSignal::new(Apply::NotStarted);
+    let steps = RwSignal::new(BTreeMap::<StepKind, StepStatus>::new());
+    let waiting = RwSignal::new(None::<String>);
+    let log = RwSignal::new(Vec::<Value>::new());
+    let run = StoredValue::new_local(Run::default());
+    let frozen = StoredValue::new_local(None::<(Choices, Value)>);
+    let max_days = tenant.max_certificate_days;
+
+    let inspected = {
+        let (client, tenant) = (client.clone(), tenant.clone());
+        LocalResource::new(move || {
+            let (client, tenant, id) = (client.clone(), tenant.clone(), existing_id.get());
+            async move {
+                match id {
+                    Some(id) => Some(onboard::inspect(&client, &tenant, &id).await),
+                    None => None,
+                }
+            }
+        })
+    };
+    let forged = move || match generation.get() {
+        Generation::Done(f, _) => Some(f),
+        _ => None,
+    };
+    let choices = move || -> Option<Choices> {
+        let target = match mode.get() {
+            Mode::New => Target::New { name: name.get() },
+            Mode::Existing => match inspected.get().flatten() {
+                Some(Ok(e)) => Target::Existing(Box::new(e)),
+                _ => return None,
+            },
+        };
+        Some(Choices {
+            target,
+            role_id: role.get(),
+            validity_days: forged()
+                .map_or_else(|| max_days.map_or(365, |m| m.min(365)), |f| f.validity_days),
+        })
+    };
+    let tenant_handle = StoredValue::new_local(tenant.clone());
+    let client_handle = StoredValue::new_local(client.clone());
+    let plan = move || choices().map(|c| tenant_handle.with_value(|t| onboard::plan(t, &c)));
+    let started = move || apply.get() != Apply::NotStarted;
+
+    // Early warnings, from the plan a new app would need.
+    let warnings = {
+        let tenant = tenant.clone();
+        let c = Choices {
+            target: Target::New { name: "x".into() },
+            role_id: roles::EXCHANGE_ADMIN.into(),
+            validity_days: 1,
+        };
+        onboard::plan(&tenant, &c)
+            .blockers
+            .into_iter()
+            .filter(|b| !matches!(b, onboard::Blocker::Name(_)))
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+    };
+
+    let start_apply = {
+        let (client, tenant) = (client.clone(), tenant.clone());
+        move |_| {
+            let Some(f) = forged() else { return };
+            if frozen.with_value(Option::is_none) {
+                let Some(c) = choices() else { return };
+                let kc = serde_json::to_value(&f.key_credential).unwrap_or(Value::Null);
+                frozen.set_value(Some((c, kc)));
+            }
+            let Some((choices, kc)) = frozen.get_value() else {
+                return;
+            };
+            let (client, tenant) = (client.clone(), tenant.clone());
+            apply.set(Apply::Running);
+            client.on_wait(move |w| {
+                let why = match w.reason {
+                    WaitReason::Throttled => "Microsoft Graph asked to slow down",
+                    WaitReason::Unavailable => "Microsoft Graph is briefly unavailable",
+                    WaitReason::Replication => "waiting for the directory to replicate the new objects",
+                    WaitReason::Network => "the network failed",
+                };
+                waiting.set(Some(format!("{why}: trying again in {:.1} s…", w.seconds)));
+                log.update(|l| l.push(json!({"at": js_sys::Date::new_0().to_iso_string().as_string(), "wait": format!("{:?}", w.reason), "seconds": w.seconds})));
+            });
+            leptos::task::spawn_local(async move {
+                let progress = move |kind: StepKind, status: StepStatus| {
+                    waiting.set(None);
+                    log.update(|l| l.push(json!({"at": js_sys::Date::new_0().to_iso_string().as_string(), "step": kind, "status": format!("{status:?}")})));
+                    steps.update(|s| {
+                        s.insert(kind, status);
+                    });
+                };
+                let mut state = run.get_value();
+                let result = onboard::executor::apply(
+                    &client, &tenant, &choices, &kc, &mut state, &progress,
+                )
+                .await;
+                run.set_value(state);
+                waiting.set(None);
+                apply.set(match result {
+                    Ok(done) => Apply::Done(done),
+                    Err(f) => Apply::Failed(f.message),
+                });
+            });
+        }
+    };
+
+    let tenant_name = tenant.name.clone();
+    let apps: Vec<(String, String, bool, usize)> = tenant
+        .apps_for_choice()
+        .into_iter()
+        .map(|a| {
+            (
+                a.id.clone(),
+                a.display_name.clone(),
+                a.declares_manage_as_app(),
+                a.key_credentials.len(),
+            )
+        })
+        .collect();
+
+    view! {
+        <h2>"Tenant"</h2>
+        <dl class="facts" id="tenant-facts">
+            <dt>"Organization"</dt><dd id="tenant-name">{tenant.name.clone()}</dd>
+            <dt>"Initial domain"</dt><dd><code id="initial-domain">{tenant.initial_domain.clone()}</code></dd>
+            <dt>"Signed in as"</dt><dd id="admin">{tenant.admin_upn.clone()} " (" {role_names(&tenant.admin_roles)} ")"</dd>
+            <dt>"Certificate lifetime"</dt>
+            <dd id="policy">{match (tenant.policy_known, tenant.max_certificate_days) {
+                (true, Some(d)) => format!("limited to {d} days by the tenant's app-management policy"),
+                (true, None) => "no limit set by policy".to_owned(),
+                (false, _) => "the policy could not be read with your role; Microsoft Graph enforces it when the certificate is uploaded".to_owned(),
+            }}</dd>
+        </dl>
+        {(!warnings.is_empty()).then(|| view! {
+            <div id="warnings" class="status error" role="alert">
+                {warnings.into_iter().map(|w| view! { <p>{w}</p> }).collect_view()}
+            </div>
+        })}
+
+        <fieldset class="card" id="choose" disabled=started>
+            <legend>"App and role"</legend>
+            <label class="choice">
+                <input type="radio" name="target" id="target-new" prop:checked=move || mode.get() == Mode::New
+                    on:change=move |_| set_mode.set(Mode::New) />
+                <span>"A new app registration named "</span>
+            </label>
+            <input id="app-name" type="text" maxlength="120" prop:value=move || name.get()
+                on:input=move |ev| { set_name.set(event_target_value(&ev)); set_mode.set(Mode::New); } />
+            <label class="choice">
+                <input type="radio" name="target" id="target-existing" prop:checked=move || mode.get() == Mode::Existing
+                    on:change=move |_| set_mode.set(Mode::Existing) disabled=apps.is_empty() />
+                <span>"An existing app (its certificates and permissions are kept)"</span>
+            </label>
+            <select id="existing-app" on:change=move |ev| {
+                let v = event_target_value(&ev);
+                set_existing_id.set((!v.is_empty()).then_some(v));
+                set_mode.set(Mode::Existing);
+            }>
+                <option value="">"Choose an app…"</option>
+                {apps.iter().map(|(id, name, has, certs)| {
+                    let label = format!("{name}{} ({certs} certificate{})", if *has { " ✓ Exchange.ManageAsApp" } else { "" }, if *certs == 1 { "" } else { "s" });
+                    view! { <option value=id.clone()>{label}</option> }
+                }).collect_view()}
+            </select>
+            {move || (mode.get() == Mode::Existing && existing_id.get().is_some()).then(|| match inspected.get().flatten() {
+                None => view! { <p role="status">"Reading the app…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="status error" role="alert">{e.to_string()}</p> }.into_any(),
+                Some(Ok(_)) => ().into_any(),
+            })}
+            <label class="field">
+                <span>"Entra role for the app"</span>
+                <select id="role" on:change=move |ev| set_role.set(event_target_value(&ev))>
+                    {EXCHANGE_ROLES.iter().map(|r| view! {
+                        <option value=r.id selected=r.id == roles::EXCHANGE_ADMIN>{format!("{} — {}", r.name, r.meaning)}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+        </fieldset>
+
+        <section class="card" id="plan">
+            <h2>"Plan"</h2>
+            {move || plan().map(|p| view! { <PlanView plan=p /> })}
+        </section>
+
+        <section class="card" id="make">
+            <h2>"Certificate (made here; save the PFX before anything is written)"</h2>
+            <CertificatePanel generation pfx_saved max_days=Signal::derive(move || max_days) />
+        </section>
+
+        <section class="card" id="apply">
+            <h2>"Apply"</h2>
+            <p class="status" id="apply-gate">{move || {
+                let blocked = plan().is_none_or(|p| !p.blockers.is_empty());
+                if plan().is_none() { "Choose the app first.".to_owned() }
+                else if blocked { "The plan cannot be applied as it stands: see above.".to_owned() }
+                else if forged().is_none() { "Make the certificate first.".to_owned() }
+                else if !pfx_saved.get() { "Save the PFX first: once the tenant trusts the certificate, the file is the only copy of its key.".to_owned() }
+                else { format!("Ready to apply to {tenant_name}.") }
+            }}</p>
+            <button id="apply-button" class="primary"
+                disabled=move || {
+                    matches!(apply.get(), Apply::Running | Apply::Done(_))
+                        || plan().is_none_or(|p| !p.blockers.is_empty())
+                        || forged().is_none() || !pfx_saved.get()
+                }
+                on:click=start_apply>
+                {move || if matches!(apply.get(), Apply::Failed(_)) { "Retry" } else { "Apply" }}
+            </button>
+            <ol class="steps" id="steps">
+                {move || steps.get().into_iter().map(|(kind, status)| {
+                    let (class, text) = match &status {
+                        StepStatus::Running => ("running", "working…".to_owned()),
+                        StepStatus::Done { changed: true } => ("done", "done".to_owned()),
+                        StepStatus::Done { changed: false } => ("done", "already in place, unchanged".to_owned()),
+                        StepStatus::Failed(m) => ("failed", m.clone()),
+                    };
+                    view! { <li class=class data-step=format!("{kind:?}")><strong>{step_title(kind)}</strong>": " {text}</li> }
+                }).collect_view()}
+            </ol>
+            <p id="waiting" class="status" role="status">{move || waiting.get()}</p>
+            {move || match apply.get() {
+                Apply::Failed(m) => view! { <p id="apply-error" class="status error" role="alert">{m}</p> }.into_any(),
+                _ => ().into_any(),
+            }}
+        </section>
+
+        {move || match (apply.get(), forged()) {
+            (Apply::Done(done), Some(f)) => view! {
+                <super::finished::Finished applied=done forged=f tenant=tenant_handle.get_value() role=role.get_untracked() log=log.get_untracked() round_trips=client_handle.with_value(|c| c.round_trips()) />
+            }.into_any(),
+            _ => ().into_any(),
+        }}
+    }
+}
+
+fn step_title(kind: StepKind) -> &'static str {
+    match kind {
+        StepKind::App => "App registration and certificate",
+        StepKind::ServicePrincipal => "Service principal",
+        StepKind::Grant => "Exchange.ManageAsApp",
+        StepKind::Role => "Entra role",
+    }
+}
+
+#[component]
+fn PlanView(plan: Plan) -> impl IntoView {
+    let blockers: Vec<String> = plan.blockers.iter().map(ToString::to_string).collect();
+    view! {
+        {(!blockers.is_empty()).then(|| view! {
+            <div id="blockers" class="status error" role="alert">
+                {blockers.into_iter().map(|b| view! { <p>{b}</p> }).collect_view()}
+            </div>
+        })}
+        <ul class="diff" id="diff">
+            {plan.steps.iter().map(|s| {
+                let (class, badge) = match s.action {
+                    Action::Create => ("create", "create"),
+                    Action::Change => ("change", "change"),
+                    Action::Keep => ("keep", "keep"),
+                };
+                view! { <li class=class><span class="badge">{badge}</span>" " {s.summary.clone()}</li> }
+            }).collect_view()}
+            {plan.kept.iter().map(|k| view! { <li class="keep"><span class="badge">"kept"</span>" " {k.clone()}</li> }).collect_view()}
+        </ul>
+        <details id="requests">
+            <summary>"The exact Microsoft Graph requests"</summary>
+            <pre>{plan.steps.iter().flat_map(|s| s.requests.clone()).collect::<Vec<_>>().join("\n\n")}</pre>
+        </details>
+    }
+}

@@ -1,0 +1,101 @@
+//! Signing in, in the browser: the pending sign-in crosses the redirect in `sessionStorage`
+//! (state, nonce, PKCE verifier; no token, no key) and is removed as soon as the page is back;
+//! the fragment is wiped from the address bar before the code is redeemed; tokens stay in memory.
+
+use gloo_net::http::Request;
+
+use crate::auth::{self, Pending, Redirect, SignInError, SignedIn};
+use crate::config::Config;
+use crate::graph::{Client, Policy, Secret, Session};
+
+use super::fetch::Fetch;
+
+const PENDING_KEY: &str = "unattended.pending-sign-in";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Starts a sign-in: remembers the pending one and sends the browser to the identity platform.
+pub fn start(config: &Config) -> Result<(), String> {
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let (pending, url) = Pending::start(config, &mut rng, now_ms(), None);
+    let text = serde_json::to_string(&pending).map_err(|e| e.to_string())?;
+    storage()
+        .ok_or("this browser blocks sessionStorage, which the sign-in needs for one redirect")?
+        .set_item(PENDING_KEY, &text)
+        .map_err(|_| "sessionStorage is full or blocked".to_owned())?;
+    web_sys::window()
+        .ok_or("no window")?
+        .location()
+        .assign(url.as_str())
+        .map_err(|_| "the browser refused to open the sign-in page".to_owned())
+}
+
+/// The sign-in answer in the address bar's fragment, if the page was opened by one.
+pub fn redirect_in_address() -> Option<Redirect> {
+    let hash = web_sys::window()?.location().hash().ok()?;
+    Redirect::parse(&hash)
+}
+
+/// Removes the fragment (code or error) from the address bar and history.
+fn clean_address() {
+    if let Some(window) = web_sys::window()
+        && let Ok(history) = window.history()
+    {
+        let url = crate::web::page_url();
+        let clean = url.split('#').next().unwrap_or_default();
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(clean));
+    }
+}
+
+/// Finishes the sign-in the page came back from: checks state, redeems the code (the browser
+/// adds `Origin`), checks the ID token, and returns a Graph client for the admin's tenant.
+pub async fn complete(
+    config: &Config,
+    redirect: Redirect,
+) -> Result<(Client<Fetch>, SignedIn), SignInError> {
+    clean_address();
+    let store = storage();
+    let pending = store
+        .as_ref()
+        .and_then(|s| s.get_item(PENDING_KEY).ok().flatten())
+        .and_then(|text| serde_json::from_str::<Pending>(&text).ok());
+    // Single use: whatever happens next, this pending sign-in is spent.
+    if let Some(s) = &store {
+        let _ = s.remove_item(PENDING_KEY);
+    }
+    let pending = pending.ok_or(SignInError::NoPendingSignIn)?;
+    let code = pending.accept(redirect, now_ms())?;
+    let body = auth::token_request_body(config, &pending, &code);
+    let response = Request::post(auth::token_url(config).as_str())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .map_err(|e| SignInError::Network(e.to_string()))?
+        .send()
+        .await
+        .map_err(|e| SignInError::Network(e.to_string()))?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| SignInError::Network(e.to_string()))?;
+    let signed = auth::complete(config, &pending, &text)?;
+    let session = Session {
+        access_token: Secret::new(signed.access_token.clone()),
+        refresh_token: signed.refresh_token.clone().map(Secret::new),
+        token_url: auth::tenant_token_url(config, &signed.identity.tenant_id).to_string(),
+        client_id: config.client_id.clone(),
+        scope: auth::scope(),
+    };
+    let client = Client::new(
+        Fetch,
+        config.graph_base_url.as_str(),
+        session,
+        Policy::default(),
+    );
+    Ok((client, signed))
+}
