@@ -280,7 +280,13 @@ impl<T: Transport> Client<T> {
         let mut renewed = false;
         loop {
             let request = self.graph_request(method, path, body);
-            let (failure, retry_after) = match self.send(request).await {
+            let answer = self.send(request).await;
+            // A 401 right after a renewal means renewing does not help; one later on (a long
+            // wait outlived the new token) may renew again.
+            if !matches!(&answer, Ok(r) if r.status == 401) {
+                renewed = false;
+            }
+            let (failure, retry_after) = match answer {
                 Ok(r) if (200..300).contains(&r.status) => return Ok(r),
                 Ok(r) if r.status == 401 && !renewed => {
                     renewed = true;

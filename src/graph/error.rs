@@ -151,7 +151,7 @@ impl fmt::Display for GraphError {
                 "Microsoft Entra has not finished replicating the new objects yet ({detail}). This usually settles within minutes: press Retry."
             ),
             Self::SignInExpired => f.write_str(
-                "Your sign-in has expired. Sign in again and press Retry: the steps already done are kept and not repeated.",
+                "Your sign-in expired and could not be renewed. Sign in again, choose the same app under \"An existing app\" and apply again: what is already done is kept, not repeated.",
             ),
             Self::Denied(detail) => write!(f, "Microsoft Graph refused the request: {detail}"),
             Self::NotFound(detail) => write!(f, "Microsoft Graph could not find an object: {detail}"),

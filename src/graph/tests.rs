@@ -206,3 +206,23 @@ fn debug_output_never_shows_tokens() {
     );
     assert!(!s.contains("at-1") && !s.contains("rt-1"), "{s}");
 }
+
+#[test]
+fn a_token_that_expires_again_during_a_long_wait_is_renewed_again() {
+    let expired = r#"{"error":{"code":"InvalidAuthenticationToken","message":"expired"}}"#;
+    let renewed = r#"{"access_token":"at-n","refresh_token":"rt-n"}"#;
+    let script = Script::new(vec![
+        answer(401, None, expired),
+        answer(200, None, renewed),
+        answer(429, Some(30.0), "{}"),
+        answer(401, None, expired),
+        answer(200, None, renewed),
+        answer(200, None, "{}"),
+    ]);
+    let c = client(&script, true);
+    let _: Value = block_on(c.get("/me")).expect("renewed twice");
+    // But a 401 straight after a renewal is final.
+    let script = Script::new(vec![answer(401, None, expired), answer(200, None, renewed), answer(401, None, expired)]);
+    let r: Result<Value, _> = block_on(client(&script, true).get("/me"));
+    assert_eq!(r, Err(GraphError::SignInExpired));
+}

@@ -21,9 +21,15 @@ async function save(page, button, path) {
   return readFileSync(path);
 }
 
+// Without signing in, the certificate panel sits in a collapsed section of the start screen.
+async function openOffline(page) {
+  await page.locator('details.offline > summary').click();
+}
+
 async function makeCertificate({ name, flavour, password }) {
   const { context, page, seen } = await openPage(browser);
   await page.goto(BASE_URL);
+  await openOffline(page);
   await page.locator('#cert-subject').fill(name);
   if (flavour === 'modern') await page.locator('input[name=flavour]').nth(1).check();
   if (password) {
@@ -83,6 +89,7 @@ test('the page makes a modern PFX with a typed Unicode password', async () => {
 test('mismatched typed passwords and a bad subject keep Generate disabled with a reason', async () => {
   const { context, page } = await openPage(browser);
   await page.goto(BASE_URL);
+  await openOffline(page);
   await page.locator('#pw-own').check();
   await page.locator('#pw-typed').fill('one');
   await page.locator('#pw-confirm').fill('two');
@@ -99,6 +106,7 @@ test('mismatched typed passwords and a bad subject keep Generate disabled with a
 test('cancel stops every worker and keeps nothing', async () => {
   const { context, page } = await openPage(browser);
   await page.goto(BASE_URL);
+  await openOffline(page);
   await page.selectOption('#cert-size', '4096');
   // A 4096-bit search usually takes seconds, but can be lucky: start again if it finished first.
   let cancelled = false;

@@ -27,12 +27,12 @@ test('start screen renders with zero console errors, CSP violations or off-host 
   await startScreen(page);
   assert.match(await page.locator('h1').textContent(), /Exchange Online PowerShell/);
   assert.match(await page.locator('.promise').textContent(), /never leave/);
-  assert.match(await page.locator('.promise').textContent(), /login\.microsoftonline\.com.*graph\.microsoft\.com/s);
+  // The test build points at the simulated tenant: the promise names it, and the badge says so.
+  assert.match(await page.locator('.promise').textContent(), /127\.0\.0\.1 \(sign-in\) and 127\.0\.0\.1 \(Microsoft Graph\)/);
   assert.equal(await page.locator('input[name=path]').count(), 2);
-  // Sign-in itself is not built yet: the button says so instead of doing nothing.
-  assert.match(await statusOnceLoaded(page), /not in this version yet.*upload the \.cer/s);
-  assert.equal(await page.locator('#sign-in').isDisabled(), true);
-  assert.equal(await page.locator('.badge.sandbox').count(), 0, 'Microsoft authority: no Sandbox badge');
+  assert.match(await statusOnceLoaded(page), /You will sign in at 127\.0\.0\.1.*Global Administrator/s);
+  assert.equal(await page.locator('#sign-in').isEnabled(), true);
+  assert.equal(await page.locator('.badge.sandbox').count(), 1, 'simulated tenant: Sandbox badge');
   assert.deepEqual(seen.consoleErrors, []);
   assert.deepEqual(seen.pageErrors, []);
   assert.deepEqual(await seen.cspViolations(), []);
@@ -124,6 +124,17 @@ for (const [body, expected] of [
     await context.close();
   });
 }
+
+test('with Microsoft\'s endpoints in config.json the page names them and shows no Sandbox badge', async () => {
+  const microsoft = (route) => route.fulfill({ status: 200, contentType: 'application/json',
+    body: JSON.stringify({ clientId: '5b0c6a5e-2d4f-4b8e-9c1a-7e3f9d2b6a10', redirectUri: BASE_URL }) });
+  const { context, page } = await openPage(browser, { routes: [[isConfig, microsoft]] });
+  await startScreen(page);
+  assert.match(await statusOnceLoaded(page), /You will sign in at login\.microsoftonline\.com/);
+  assert.match(await page.locator('.promise').textContent(), /login\.microsoftonline\.com.*graph\.microsoft\.com/s);
+  assert.equal(await page.locator('.badge.sandbox').count(), 0);
+  await context.close();
+});
 
 test('the two paths are operable by keyboard and the page fits a phone screen', async () => {
   const { context, page } = await openPage(browser);

@@ -1,6 +1,8 @@
 //! Failures on demand, as Microsoft's cloud produces them (reference §3): added latency,
 //! throttling (429 with Retry-After), service unavailable (503), and directory replication lag
-//! (kept in the tenant: objects stay invisible to dependent calls for a while). Set at start by
+//! (kept in the tenant: objects stay invisible to dependent calls for a while), dropped
+//! connections, short token lifetimes and refusals on demand. Latency applies to every request;
+//! the failures to Graph (`/v1.0`) only. Set at start by
 //! flags or at any time with `POST /_sim/faults`; the `/_sim` endpoints themselves never fail.
 
 use std::time::Duration;
@@ -35,6 +37,9 @@ pub struct Faults {
     pub drop_every: Option<u64>,
     /// Lifetime of the delegated access tokens issued from now on (Entra's are about an hour).
     pub token_lifetime_secs: Option<u64>,
+    /// Requests whose path contains this are refused with 403 `Authorization_RequestDenied`
+    /// (as when the admin's role is removed mid-run), until the faults change.
+    pub deny_path_contains: Option<String>,
 }
 
 /// `POST /_sim/faults`: replaces the faults in force.
@@ -59,7 +64,17 @@ pub async fn apply(State(state): State<Shared>, request: Request, next: Next) ->
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
+    // Failures are Graph's; the identity platform only gets the latency.
+    if !request.uri().path().starts_with("/v1.0/") {
+        return next.run(request).await;
+    }
     let every = |k: Option<u64>| k.is_some_and(|k| k > 0 && n % k == 0);
+    if let Some(part) = &faults.deny_path_contains
+        && request.uri().path().contains(part.as_str())
+    {
+        let e = crate::tenant::GraphError::denied();
+        return (StatusCode::FORBIDDEN, Json(e.body(&ids::guid()))).into_response();
+    }
     if every(faults.throttle_every) {
         return failure(
             StatusCode::TOO_MANY_REQUESTS,

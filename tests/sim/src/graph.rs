@@ -97,7 +97,6 @@ pub fn router(state: Shared) -> Router {
             "/v1.0/$batch",
             post(crate::batch::batch).layer(axum::Extension(batch_target)),
         )
-        .layer(axum::middleware::from_fn(graph_cors))
         .route("/_sim/state", get(state_json))
         .route("/_sim/reset", post(reset))
         .route("/_sim/faults", post(crate::faults::set))
@@ -123,12 +122,17 @@ pub fn router(state: Shared) -> Router {
             state.clone(),
             crate::faults::apply,
         ))
+        // Outermost, so Graph's errors (the faults' 429/503/403 too) stay readable by a browser.
+        .layer(axum::middleware::from_fn(graph_cors))
         .with_state(state)
 }
 
 /// Graph answers browsers from any origin (SPAs call it directly); preflights succeed without
 /// authentication, and the headers a client needs for retries are readable.
 async fn graph_cors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !request.uri().path().starts_with("/v1.0/") {
+        return next.run(request).await;
+    }
     let origin = request.headers().get(header::ORIGIN).cloned();
     let preflight = request.method() == Method::OPTIONS;
     let mut response = if preflight {

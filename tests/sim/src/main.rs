@@ -40,6 +40,7 @@ async fn main() -> ExitCode {
         replication_lag_secs: number("--replication-lag").map_or(0, |s| s as i64),
         drop_every: number("--drop-every"),
         token_lifetime_secs: number("--token-lifetime"),
+        deny_path_contains: None,
     };
     let https_port: Option<u16> = value("--https-port").and_then(|p| p.parse().ok());
     let https_only = tls_dir.is_some() && https_port.is_none();

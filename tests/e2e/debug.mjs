@@ -1,0 +1,18 @@
+import { launch, openPage } from './lib/browser.mjs';
+import { signIn, reset, faults, makeAndSave } from './lib/onboard.mjs';
+const browser = await launch();
+const { page, seen } = await openPage(browser);
+page.on('console', (m) => console.log('console:', m.type(), m.text().slice(0, 200)));
+await reset('default');
+await faults({ tokenLifetimeSecs: 3 });
+await signIn(page, 'http://127.0.0.1:8091/', 'admin');
+await page.locator('#tenant-facts').waitFor();
+await page.locator('#app-name').fill('Weathered');
+await makeAndSave(page, '/tmp', 'weathered');
+await page.waitForTimeout(3500);
+await faults({ tokenLifetimeSecs: 3, throttleEvery: 3, unavailableEvery: 5, retryAfterSecs: 0.5, dropEvery: 7, replicationLagSecs: 20 });
+page.on('response', (r) => { if (r.url().includes('4031')) console.log('resp', r.status(), r.request().method(), r.url().slice(0, 110)); });
+await page.click('#apply-button');
+await page.waitForTimeout(40000);
+console.log(await page.locator('#apply').innerText());
+await browser.close();
