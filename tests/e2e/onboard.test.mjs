@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { launch, openPage, BASE_URL } from './lib/browser.mjs';
 import { reset, state, faults, signIn, makeAndSave, msalToken } from './lib/onboard.mjs';
 
@@ -18,8 +19,8 @@ before(async () => { browser = await launch(); mkdirSync(DIR, { recursive: true 
 after(async () => { await browser?.close(); });
 beforeEach(async () => { await reset('default'); });
 
-async function onboarded(page) {
-  await page.locator('#finished').waitFor({ timeout: 60000 });
+async function onboarded(page, timeout = 60000) {
+  await page.locator('#finished').waitFor({ timeout });
   return (await page.locator('#done-app-id').textContent()).trim();
 }
 
@@ -167,12 +168,200 @@ test('throttling, outages, a dropped connection, 20 s of replication lag and an 
     if (t) waits.push(t);
   }, 200);
   await page.click('#apply-button');
-  const appId = await onboarded(page).finally(() => clearInterval(poll));
+  // Two creates, each waiting out 20 s of replication with backoff: about a minute.
+  const appId = await onboarded(page, 180000).finally(() => clearInterval(poll));
   await faults({});
   assert.deepEqual(count(await state(), appId), { apps: 1, sps: 1, grants: 1, roles: 1 });
   const shown = waits.join('\n');
   assert.match(shown, /replicate/, shown);
   assert.match(shown, /slow down|briefly unavailable/, shown);
   assert.ok(seen.requests.some((r) => r.url().endsWith('/oauth2/v2.0/token') && (r.postData() ?? '').includes('grant_type=refresh_token')), 'the token was renewed');
+  await context.close();
+});
+
+async function unchanged(before) {
+  const after = await state();
+  for (const k of ['applications', 'servicePrincipals', 'appRoleAssignments', 'roleAssignments']) {
+    assert.deepEqual(after[k], before[k], `${k} must not change`);
+  }
+}
+
+test('a cancelled consent ends on the start screen with what to do, and nothing is written', async () => {
+  const before = await state();
+  const { context, page } = await openPage(browser);
+  await signIn(page, BASE_URL, 'admin', { action: 'cancel' });
+  await page.waitForFunction(() => /declined/.test(document.querySelector('#sign-in-status')?.textContent ?? ''));
+  assert.match(await page.locator('#sign-in-status').textContent(), /permissions were declined.*Sign in again/s);
+  assert.equal(await page.locator('#sign-in').isEnabled(), true);
+  await unchanged(before);
+  await context.close();
+});
+
+test('a plain user without consent is told an admin must consent; after consent, the missing roles are named and nothing is written', async () => {
+  const before = await state();
+  const { context, page } = await openPage(browser);
+  await signIn(page, BASE_URL, 'user');
+  await page.waitForFunction(() => /administrator's consent/.test(document.querySelector('#sign-in-status')?.textContent ?? ''));
+  // An admin consents for the organisation; the plain user then gets in, and is stopped by role.
+  await signIn(page, BASE_URL, 'admin');
+  await page.locator('#tenant-facts').waitFor();
+  await signIn(page, BASE_URL, 'user');
+  await page.locator('#tenant-facts').waitFor();
+  assert.match(await page.locator('#warnings').textContent(), /user@contoso\.onmicrosoft\.com cannot do all of this.*Global Administrator/s);
+  assert.equal(await page.locator('#apply-button').isDisabled(), true);
+  await unchanged(before);
+  await context.close();
+});
+
+test('a Privileged Role Administrator alone is told app creation needs an application role', async () => {
+  const before = await state();
+  const { context, page } = await openPage(browser);
+  await signIn(page, BASE_URL, 'pra');
+  await page.locator('#tenant-facts').waitFor();
+  const warning = await page.locator('#warnings').textContent();
+  assert.match(warning, /creating or changing the app registration needs Global Administrator, Application Administrator or Cloud Application Administrator/);
+  assert.doesNotMatch(warning, /assigning/);
+  assert.match(await page.locator('#policy').textContent(), /could not be read with your role/);
+  await makeAndSave(page, DIR, 'pra-try');
+  assert.equal(await page.locator('#apply-button').isDisabled(), true);
+  await unchanged(before);
+  await context.close();
+});
+
+test('a tenant without Exchange Online is stopped before anything is written', async () => {
+  await reset('no-exchange');
+  const before = await state();
+  const { context, page } = await openPage(browser);
+  await signIn(page, BASE_URL, 'admin');
+  await page.locator('#tenant-facts').waitFor();
+  assert.match(await page.locator('#warnings').textContent(), /no Exchange Online/);
+  assert.match(await page.locator('#blockers').textContent(), /no Exchange Online/);
+  await makeAndSave(page, DIR, 'no-exo');
+  assert.equal(await page.locator('#apply-button').isDisabled(), true);
+  await unchanged(before);
+  await context.close();
+});
+
+test('a policy-capped tenant is named, only allowed lifetimes are offered, and the longest allowed works', async () => {
+  await reset('capped-lifetime');
+  const { context, page } = await openPage(browser);
+  await signIn(page, BASE_URL, 'admin');
+  await page.locator('#tenant-facts').waitFor();
+  assert.match(await page.locator('#policy').textContent(), /limited to 180 days/);
+  const offered = await page.locator('#make #cert-days option').evaluateAll((os) => os.map((o) => Number(o.value)));
+  assert.deepEqual(offered, [90, 180]);
+  assert.equal(await page.locator('#make #cert-days').inputValue(), '180', 'the longest allowed is preselected');
+  await makeAndSave(page, DIR, 'capped');
+  await page.click('#apply-button');
+  const appId = await onboarded(page);
+  const app = (await state()).applications.find((a) => a.appId === appId);
+  const days = (Date.parse(app.keyCredentials[0].endDateTime) - Date.parse(app.keyCredentials[0].startDateTime)) / 86400000;
+  assert.ok(days <= 180, `${days} days`);
+  await context.close();
+});
+
+test('a redirect URI the app registration does not list stops at the sign-in page with AADSTS50011', async () => {
+  const before = await state();
+  const other = (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({
+    clientId: '5b0c6a5e-2d4f-4b8e-9c1a-7e3f9d2b6a10', redirectUri: `${BASE_URL}index.html`,
+    authority: `${process.env.SIM_URL}/organizations`, graphBaseUrl: `${process.env.SIM_URL}/v1.0`, sandbox: true }) });
+  const { context, page } = await openPage(browser, { routes: [[(u) => u.pathname.endsWith('/config.json'), other]] });
+  await page.goto(BASE_URL);
+  await page.waitForFunction(() => !document.querySelector('#sign-in')?.disabled);
+  await page.click('#sign-in');
+  await page.locator('#error').waitFor();
+  assert.match(await page.locator('#error').textContent(), /AADSTS50011.*redirect URI/);
+  await unchanged(before);
+  await context.close();
+});
+
+/**
+ * The private key inside a PFX, read by Python `cryptography`: its PKCS#8 DER and its private
+ * numbers (d, p, q), so the checks look for what is secret, not for the modulus, which the
+ * public certificate rightly carries too.
+ */
+function privateKey(pfxPath, password) {
+  const script = `
+import sys, base64, json
+from cryptography.hazmat.primitives.serialization import pkcs12, Encoding, PrivateFormat, NoEncryption
+key, cert, _ = pkcs12.load_key_and_certificates(open(sys.argv[1], "rb").read(), sys.argv[2].encode())
+n = key.private_numbers()
+b = lambda i: base64.b64encode(i.to_bytes((i.bit_length() + 7) // 8, "big")).decode()
+print(json.dumps({"pkcs8": base64.b64encode(key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())).decode(),
+                  "d": b(n.d), "p": b(n.p), "q": b(n.q)}))
+`;
+  const out = JSON.parse(execFileSync(process.env.PYTHON ?? 'python3', ['-c', script, pfxPath, password]).toString());
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+}
+
+test('the key never leaves: no request, URL, header, body or storage carries the key, the PFX or its password', async () => {
+  const { context, page } = await openPage(browser);
+  const sent = [];
+  page.on('request', async (r) => {
+    if (!/^https?:/.test(r.url())) return;
+    sent.push({ method: r.method(), url: r.url(), headers: await r.allHeaders(), body: r.postDataBuffer() ?? Buffer.alloc(0) });
+  });
+  await signIn(page, BASE_URL, 'admin');
+  await page.locator('#tenant-facts').waitFor();
+  await page.locator('#app-name').fill('Sealed app');
+  const made = await makeAndSave(page, DIR, 'sealed');
+  await page.click('#apply-button');
+  await onboarded(page);
+  await page.click('#save-log').catch(() => {});
+
+  const key = privateKey(made.files.pfxPath, made.password);
+  const b64 = (buf) => [buf.toString('base64'), buf.toString('base64url'), buf.toString('hex'), buf.toString('hex').toUpperCase()];
+  const head = (buf) => b64(buf).map((s) => s.slice(0, 48));
+  const keyPem = made.files['key.pem'].toString().split('\n');
+  const secrets = {
+    'password': [made.password, encodeURIComponent(made.password)],
+    'PFX (base64)': [made.files.pfx.toString('base64').slice(0, 64), made.files.pfx.toString('base64url').slice(0, 64), made.files.pfx.toString('base64').slice(-64)],
+    'private key PKCS#8 (base64/PEM)': [key.pkcs8.toString('base64'), key.pkcs8.toString('base64').slice(-64), key.pkcs8.toString('base64url').slice(-64)],
+    'private exponent d': head(key.d),
+    'prime p': head(key.p),
+    'prime q': head(key.q),
+    'encrypted key PEM': keyPem.slice(-4, -2),
+  };
+  const rawSecrets = { 'PFX bytes': made.files.pfx.subarray(0, 256), 'd': key.d.subarray(0, 64), 'p': key.p.subarray(0, 64), 'q': key.q.subarray(0, 64) };
+  const leaks = (r) => {
+    const text = [r.url, JSON.stringify(r.headers), r.body.toString('utf8'), r.body.toString('latin1')].join('\n');
+    const found = [];
+    for (const [what, needles] of Object.entries(secrets)) if (needles.some((n) => text.includes(n))) found.push(what);
+    for (const [what, bytes] of Object.entries(rawSecrets)) if (r.body.indexOf(bytes) !== -1) found.push(what);
+    return found;
+  };
+  // The detector itself works: each kind of secret, planted in a request, is found.
+  const plant = (body) => leaks({ url: 'http://x/', headers: {}, body: Buffer.from(body) });
+  assert.deepEqual(plant(`pw=${encodeURIComponent(made.password)}`), ['password']);
+  assert.ok(plant(made.files.pfx.toString('base64')).includes('PFX (base64)'));
+  assert.ok(plant(made.files['key.pem'].toString()).includes('encrypted key PEM'));
+  assert.ok(plant(JSON.stringify({ k: key.pkcs8.toString('base64') })).includes('private key PKCS#8 (base64/PEM)'));
+  assert.ok(plant(key.d.toString('hex')).includes('private exponent d'));
+  assert.ok(plant(key.q.toString('base64url')).includes('prime q'));
+  assert.ok(leaks({ url: 'http://x/', headers: {}, body: key.pkcs8 }).includes('d'));
+
+  assert.ok(sent.length > 10, `recorded ${sent.length} requests`);
+  for (const r of sent) assert.deepEqual(leaks(r), [], `${r.method} ${r.url}`);
+  // The only certificate bytes sent are the public certificate, in keyCredentials.
+  const cer = made.files.cer.toString('base64');
+  const carrying = sent.filter((r) => r.body.toString().includes(cer.slice(0, 64)) || r.url.includes(cer.slice(0, 64)));
+  assert.deepEqual(carrying.map((r) => `${r.method} ${new URL(r.url).pathname}`), ['POST /v1.0/applications']);
+  assert.equal(JSON.parse(carrying[0].body.toString()).keyCredentials[0].key, cer);
+
+  // Storage and cookies at the end.
+  const stored = await page.evaluate(async () => ({
+    local: Object.entries(localStorage),
+    session: Object.entries(sessionStorage),
+    databases: (await indexedDB.databases()).map((d) => d.name),
+  }));
+  assert.deepEqual(stored.local, []);
+  assert.deepEqual(stored.session, [], 'the pending sign-in is removed after use');
+  assert.deepEqual(stored.databases, []);
+  const cookies = JSON.stringify(await context.cookies());
+  for (const [what, needles] of Object.entries(secrets)) for (const n of needles) assert.ok(!cookies.includes(n), `${what} in a cookie`);
+  // Tokens were never stored either.
+  const tokens = sent.filter((r) => r.headers.authorization).map((r) => r.headers.authorization.slice(7, 60));
+  assert.ok(tokens.length > 0);
+  for (const t of tokens) assert.ok(!JSON.stringify(stored).includes(t), 'a token in storage');
   await context.close();
 });
