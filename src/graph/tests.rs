@@ -222,7 +222,11 @@ fn a_token_that_expires_again_during_a_long_wait_is_renewed_again() {
     let c = client(&script, true);
     let _: Value = block_on(c.get("/me")).expect("renewed twice");
     // But a 401 straight after a renewal is final.
-    let script = Script::new(vec![answer(401, None, expired), answer(200, None, renewed), answer(401, None, expired)]);
+    let script = Script::new(vec![
+        answer(401, None, expired),
+        answer(200, None, renewed),
+        answer(401, None, expired),
+    ]);
     let r: Result<Value, _> = block_on(client(&script, true).get("/me"));
     assert_eq!(r, Err(GraphError::SignInExpired));
 }

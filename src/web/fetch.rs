@@ -19,10 +19,10 @@ impl Transport for Fetch {
             "DELETE" => Method::DELETE,
             _ => Method::GET,
         };
-        let mut builder = RequestBuilder::new(&request.url)
-            .method(method)
-            // Never cached: every read must see the directory as it is now.
-            .cache(web_sys::RequestCache::NoStore);
+        // Default cache mode: Graph's answers forbid caching themselves, and `no-store` would
+        // also bypass the browser's CORS preflight cache (one preflight per URL instead of one
+        // per request).
+        let mut builder = RequestBuilder::new(&request.url).method(method);
         for (k, v) in &request.headers {
             builder = builder.header(k, v);
         }

@@ -24,7 +24,8 @@ const USAGE: &str = "usage: cargo xtask <run|test|build> [options]
                                      without --config, with the simulated tenant on --sim-port (default 4010)
   test  [--skip-setup]               run every test (native, wasm in Chromium, browser end to end)
   build [--config FILE] [--out DIR]  release build for deployment (default out: dist)
-  bench [--quick]                    key generation: the page's forge vs WebCrypto vs OpenSSL, rsa 0.9 vs 0.10
+  bench [--quick]                    key generation (the page's forge vs WebCrypto vs OpenSSL, rsa 0.9 vs 0.10)
+                                     and a whole onboarding against the simulated tenant at 100 ms per request
   setup                              install the tools the other commands need, and nothing else";
 
 fn main() -> ExitCode {
@@ -212,7 +213,7 @@ fn serve_test_build(root: &Path) -> Result<(serve::Server, PathBuf, sandbox::San
 fn bench(args: &[String]) -> Result<()> {
     setup::all(setup::Need::Everything)?;
     let root = root();
-    let (server, _, _sim) = serve_test_build(&root)?;
+    let (server, _, sim) = serve_test_build(&root)?;
     let mut node = Command::new("node");
     node.current_dir(root.join("tests/e2e"))
         .arg("../bench/keygen.mjs")
@@ -224,6 +225,21 @@ fn bench(args: &[String]) -> Result<()> {
         "key generation in the page vs WebCrypto vs OpenSSL",
         &mut node,
     );
+    let mut onboarding = Command::new("node");
+    onboarding
+        .current_dir(root.join("tests/e2e"))
+        .arg("../bench/onboard.mjs")
+        .env("BASE_URL", server.url())
+        .env("SIM_URL", sim.url());
+    if args.iter().any(|a| a == "--quick") {
+        onboarding.arg("--quick");
+    }
+    let result = result.and_then(|()| {
+        step(
+            "a whole onboarding against the simulated tenant, 100 ms per request",
+            &mut onboarding,
+        )
+    });
     server.stop();
     result?;
     step(

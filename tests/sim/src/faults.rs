@@ -51,9 +51,61 @@ pub async fn set(State(state): State<Shared>, Json(faults): Json<Faults>) -> Sta
     StatusCode::NO_CONTENT
 }
 
-/// Middleware: applies latency, throttling and unavailability to everything but `/_sim`.
+/// One request as the simulator saw it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Logged {
+    /// HTTP method (`OPTIONS` for CORS preflights).
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// When it arrived (Unix ms).
+    pub start_ms: i64,
+    /// When the answer left (Unix ms).
+    pub end_ms: i64,
+    /// HTTP status.
+    pub status: u16,
+}
+
+/// Outermost middleware: the added latency for every request but `/_sim` (CORS preflights
+/// included, as on a real network), and the request log.
+pub async fn latency_and_log(
+    State(state): State<Shared>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with("/_sim") {
+        return next.run(request).await;
+    }
+    let start_ms = ids::now_ms();
+    let method = request.method().to_string();
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let latency = lock(&state).faults.latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let response = next.run(request).await;
+    lock(&state).log.push(Logged {
+        method,
+        path,
+        start_ms,
+        end_ms: ids::now_ms(),
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+/// Middleware: throttling, unavailability, refusals and dropped connections for Graph.
 pub async fn apply(State(state): State<Shared>, request: Request, next: Next) -> Response {
     if request.uri().path().starts_with("/_sim") {
+        return next.run(request).await;
+    }
+    // Failures are Graph's; the identity platform only gets the latency.
+    if !request.uri().path().starts_with("/v1.0/") {
         return next.run(request).await;
     }
     let (faults, n) = {
@@ -61,13 +113,6 @@ pub async fn apply(State(state): State<Shared>, request: Request, next: Next) ->
         sim.requests += 1;
         (sim.faults.clone(), sim.requests)
     };
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
-    // Failures are Graph's; the identity platform only gets the latency.
-    if !request.uri().path().starts_with("/v1.0/") {
-        return next.run(request).await;
-    }
     let every = |k: Option<u64>| k.is_some_and(|k| k > 0 && n % k == 0);
     if let Some(part) = &faults.deny_path_contains
         && request.uri().path().contains(part.as_str())

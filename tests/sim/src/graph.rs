@@ -35,6 +35,9 @@ pub struct Sim {
     pub faults: crate::faults::Faults,
     /// Requests counted for the faults since they were last set.
     pub requests: u64,
+    /// Every request since the last reset: method, path, start and end (Unix ms), for tests
+    /// and benchmarks that count round trips.
+    pub log: Vec<crate::faults::Logged>,
     /// Authorization codes issued, and whether each was spent.
     pub codes: HashMap<String, (Code, bool)>,
     /// Refresh tokens issued.
@@ -101,6 +104,7 @@ pub fn router(state: Shared) -> Router {
         .route("/_sim/reset", post(reset))
         .route("/_sim/faults", post(crate::faults::set))
         .route("/_sim/token", post(platform::test_token))
+        .route("/_sim/requests", get(request_log))
         .route(
             "/{tenant}/oauth2/v2.0/authorize",
             get(platform::authorize).post(platform::authorize_answer),
@@ -122,8 +126,14 @@ pub fn router(state: Shared) -> Router {
             state.clone(),
             crate::faults::apply,
         ))
-        // Outermost, so Graph's errors (the faults' 429/503/403 too) stay readable by a browser.
+        // Outside the faults, so Graph's errors (the faults' 429/503/403 too) stay readable by a
+        // browser.
         .layer(axum::middleware::from_fn(graph_cors))
+        // Outermost: every request, preflights included, gets the latency and is logged.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::faults::latency_and_log,
+        ))
         .with_state(state)
 }
 
@@ -140,6 +150,12 @@ async fn graph_cors(request: axum::extract::Request, next: axum::middleware::Nex
     } else {
         next.run(request).await
     };
+    // Graph's answers are not to be cached (a browser must not serve a stale directory).
+    if !preflight {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
     if let Some(origin) = origin {
         let h = response.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
@@ -223,9 +239,14 @@ async fn reset(State(state): State<Shared>, body: String) -> Response {
     sim.faults = crate::faults::Faults::default();
     sim.tenant.replication_lag_secs = 0;
     sim.requests = 0;
+    sim.log.clear();
     sim.codes.clear();
     sim.refresh_tokens.clear();
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn request_log(State(state): State<Shared>) -> Json<Value> {
+    Json(json!({ "requests": lock(&state).log }))
 }
 
 async fn organization(State(state): State<Shared>, headers: HeaderMap) -> Response {

@@ -53,6 +53,7 @@ pub fn state(
         scheme: if https { "https" } else { "http" },
         faults,
         requests: 0,
+        log: Vec::new(),
         codes: Default::default(),
         refresh_tokens: Default::default(),
         redirect_uris: redirect_uris.to_vec(),
