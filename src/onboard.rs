@@ -2,6 +2,7 @@
 //! apply it (`executor`, idempotent steps over the Graph client).
 
 pub mod executor;
+pub mod identity;
 pub mod plan;
 
 use crate::graph::models::{
@@ -12,7 +13,7 @@ use crate::graph::{BatchItem, Client, GraphError, Transport, batch_answer, encod
 use crate::wellknown::{EXCHANGE_APP_ID, MANAGE_AS_APP};
 
 pub use executor::{Applied, Progress, Run, StepFailure, StepStatus};
-pub use plan::{Action, Blocker, Choices, Existing, Plan, Step, StepKind, Target, plan};
+pub use plan::{Action, Blocker, Choices, Existing, Identity, Plan, Step, StepKind, Target, plan};
 
 /// The tenant as the signed-in admin sees it.
 #[derive(Debug, Clone, PartialEq)]

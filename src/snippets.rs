@@ -75,6 +75,32 @@ pub fn certificate(facts: &CertificateFacts) -> Vec<Snippet> {
     out
 }
 
+/// The first lines of a runbook for a managed identity: the module requirement, then
+/// `Connect-ExchangeOnline -ManagedIdentity` (with `-ManagedIdentityAccountId`, the *client* id,
+/// for a user-assigned identity), as the first command of the runbook (reference §4.4).
+pub fn managed_identity(organization: &str, user_assigned_client_id: Option<&str>) -> Vec<Snippet> {
+    let org = quoted(organization);
+    let connect = match user_assigned_client_id {
+        Some(client_id) => format!(
+            "Connect-ExchangeOnline -ManagedIdentity -Organization {org} -ManagedIdentityAccountId {}",
+            quoted(client_id)
+        ),
+        None => format!("Connect-ExchangeOnline -ManagedIdentity -Organization {org}"),
+    };
+    vec![
+        Snippet {
+            title: "Once, in the Automation account",
+            text: "# Automation account → Shared resources → Modules → Add a module → Browse the gallery:\n\
+                   # ExchangeOnlineManagement (3.x), for the runtime version the runbook uses (PowerShell 7.2+ or 5.1)."
+                .to_owned(),
+        },
+        Snippet {
+            title: "The runbook's first lines",
+            text: format!("{connect}\n# Example:\nGet-EXOMailbox -ResultSize 5 | Select-Object DisplayName, PrimarySmtpAddress"),
+        },
+    ]
+}
+
 /// An iCalendar reminder 30 days before the certificate expires (all-day event, with an alarm).
 /// `not_after` is `YYYY-MM-DDTHH:MM:SSZ`; `remind_on` is the reminder's `YYYYMMDD`.
 pub fn expiry_reminder(
@@ -156,6 +182,24 @@ mod tests {
             ..facts
         });
         assert!(with_scc[3].text.starts_with("Connect-IPPSSession"));
+    }
+
+    #[test]
+    fn managed_identity_lines_use_the_client_id_only_for_user_assigned() {
+        let system = managed_identity("contoso.onmicrosoft.com", None);
+        assert!(system[1].text.starts_with(
+            "Connect-ExchangeOnline -ManagedIdentity -Organization 'contoso.onmicrosoft.com'\n"
+        ));
+        assert!(system[0].text.contains("ExchangeOnlineManagement"));
+        let user = managed_identity(
+            "contoso.onmicrosoft.com",
+            Some("a1b2c3d4-0000-4000-8000-00000000d001"),
+        );
+        assert!(
+            user[1]
+                .text
+                .contains("-ManagedIdentityAccountId 'a1b2c3d4-0000-4000-8000-00000000d001'")
+        );
     }
 
     #[test]

@@ -159,6 +159,17 @@ async fn steps<T: Transport>(
             )
         })?;
 
+    // A managed identity has no app to write: its service principal is the principal.
+    if let Target::Identity(identity) = &choices.target {
+        let sp = &identity.service_principal;
+        run.app = Some(AppRef {
+            id: sp.id.clone(),
+            app_id: sp.app_id.clone(),
+        });
+        run.service_principal = Some(sp.id.clone());
+        run.done.extend([StepKind::App, StepKind::ServicePrincipal]);
+    }
+
     if !run.done.contains(&StepKind::App) {
         progress(StepKind::App, StepStatus::Running);
         let (app, changed) = app_step(client, choices, key_credential, run)
@@ -311,6 +322,13 @@ async fn app_step<T: Transport>(
             }
             Err(GraphError::Network("the connection kept dropping".into()))
         }
+        Target::Identity(identity) => Ok((
+            AppRef {
+                id: identity.service_principal.id.clone(),
+                app_id: identity.service_principal.app_id.clone(),
+            },
+            false,
+        )),
         Target::Existing(existing) => {
             let id = existing.app.id.clone();
             for _ in 0..LOST_ANSWER_RETRIES {

@@ -20,6 +20,39 @@ pub enum Target {
     },
     /// An app that exists, as read (with its service principal and grants, see `Existing`).
     Existing(Box<Existing>),
+    /// A managed identity (Azure Automation): no app, no certificate; only the grant and the
+    /// role on its service principal.
+    Identity(Box<Identity>),
+}
+
+/// A managed identity and what it already has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    /// Its service principal (`servicePrincipalType` `ManagedIdentity`).
+    pub service_principal: ServicePrincipal,
+    /// Whether it holds `Exchange.ManageAsApp`.
+    pub granted: bool,
+    /// Directory roles it holds (template ids, tenant-wide).
+    pub roles: Vec<String>,
+}
+
+impl Identity {
+    /// User-assigned identities carry `isExplicit=True` among their alternative names.
+    pub fn user_assigned(&self) -> bool {
+        self.service_principal
+            .alternative_names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("isExplicit=True"))
+    }
+
+    /// The Azure resource id among the alternative names.
+    pub fn resource_id(&self) -> Option<&str> {
+        self.service_principal
+            .alternative_names
+            .iter()
+            .find(|n| n.starts_with("/subscriptions/"))
+            .map(String::as_str)
+    }
 }
 
 /// An existing app and what it already has.
@@ -284,6 +317,22 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
             });
             sp_ref = "<new service principal id>".to_owned();
         }
+        Target::Identity(identity) => {
+            let sp = &identity.service_principal;
+            app_name = sp.display_name.clone();
+            kept.push(format!(
+                "Managed identity \"{}\" ({}, object id {}, client id {})",
+                sp.display_name,
+                if identity.user_assigned() {
+                    "user-assigned"
+                } else {
+                    "system-assigned"
+                },
+                sp.id,
+                sp.app_id
+            ));
+            sp_ref = sp.id.clone();
+        }
         Target::Existing(existing) => {
             let app = &existing.app;
             app_name = app.display_name.clone();
@@ -357,6 +406,7 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
     }
     let (granted, has_role) = match &choices.target {
         Target::Existing(e) => (e.granted, e.roles.contains(&choices.role_id)),
+        Target::Identity(i) => (i.granted, i.roles.contains(&choices.role_id)),
         Target::New { .. } => (false, false),
     };
     steps.push(if granted {

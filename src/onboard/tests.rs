@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::*;
 use crate::graph::models::{Application, ServicePrincipal};
+use crate::onboard::Identity;
 use crate::wellknown::roles;
 
 fn tenant(roles: &[&str]) -> Tenant {
@@ -221,4 +222,78 @@ fn apps_with_the_permission_are_listed_first() {
         required_resource_access: plan::merged_permissions(&[]),
     });
     assert_eq!(t.apps_for_choice()[0].display_name, "Zeta");
+}
+
+fn identity(granted: bool, roles_held: &[&str], explicit: bool) -> Choices {
+    Choices {
+        target: Target::Identity(Box::new(Identity {
+            service_principal: ServicePrincipal {
+                id: "mi-object".into(),
+                app_id: "mi-client".into(),
+                display_name: "contoso-automation".into(),
+                service_principal_type: Some("ManagedIdentity".into()),
+                alternative_names: vec![
+                    format!("isExplicit={}", if explicit { "True" } else { "False" }),
+                    "/subscriptions/s/resourcegroups/r/providers/Microsoft.Automation/automationAccounts/contoso-automation".into(),
+                ],
+                app_roles: vec![],
+            },
+            granted,
+            roles: roles_held.iter().map(|r| (*r).to_owned()).collect(),
+        })),
+        role_id: roles::EXCHANGE_ADMIN.into(),
+        validity_days: 0,
+    }
+}
+
+#[test]
+fn a_managed_identity_needs_only_the_grant_and_the_role() {
+    let p = plan(
+        &tenant(&[roles::PRIVILEGED_ROLE_ADMIN]),
+        &identity(false, &[], false),
+    );
+    assert!(
+        p.blockers.is_empty(),
+        "a Privileged Role Administrator alone can do it: {:?}",
+        p.blockers
+    );
+    assert_eq!(
+        actions(&p),
+        [
+            (StepKind::Grant, Action::Create),
+            (StepKind::Role, Action::Create)
+        ]
+    );
+    assert!(
+        p.steps[0].requests[0].contains("\"principalId\":\"mi-object\""),
+        "the object id, never the client id"
+    );
+    assert!(p.kept[0].contains("system-assigned"));
+
+    let has_grant = plan(
+        &tenant(&[roles::PRIVILEGED_ROLE_ADMIN]),
+        &identity(true, &[], true),
+    );
+    assert_eq!(
+        actions(&has_grant),
+        [
+            (StepKind::Grant, Action::Keep),
+            (StepKind::Role, Action::Create)
+        ]
+    );
+    assert!(has_grant.kept[0].contains("user-assigned"));
+
+    let cloud = plan(
+        &tenant(&[roles::CLOUD_APPLICATION_ADMIN]),
+        &identity(false, &[], false),
+    );
+    let text = cloud
+        .blockers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<String>();
+    assert!(
+        text.contains("assigning the Exchange Administrator role to contoso-automation"),
+        "{text}"
+    );
 }

@@ -483,3 +483,189 @@ async fn an_expired_token_stops_in_a_retryable_state_and_denials_name_the_role()
         stopped.message
     );
 }
+
+async fn mi_token(sim: &Sim, query: &str) -> Value {
+    let r = sim
+        .http
+        .get(format!("{}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://outlook.office365.com/{query}", sim.base))
+        .header("Metadata", "true")
+        .send()
+        .await
+        .expect("imds");
+    let body: Value = r.json().await.expect("json");
+    let payload = body["access_token"]
+        .as_str()
+        .expect("token")
+        .split('.')
+        .nth(1)
+        .expect("jwt")
+        .to_owned();
+    use base64::Engine;
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("b64"),
+    )
+    .expect("claims")
+}
+
+#[tokio::test]
+async fn managed_identities_are_found_by_name_resource_id_or_object_id_and_granted() {
+    use unattended::onboard::identity::{self, LookupError, Query};
+    let sim = Sim::start("default").await;
+    let client = sim.client("pra").await;
+    let tenant = onboard::discover(&client).await.expect("discover");
+
+    let (by_name, _) = identity::find(&client, &Query::parse("contoso").expect("q"))
+        .await
+        .expect("by name");
+    assert_eq!(by_name.len(), 1);
+    assert_eq!(by_name[0].id, sim::fixtures::MI_OBJECT_ID);
+    let resource = "/subscriptions/0a1b2c3d-0000-4000-8000-000000000001/resourcegroups/ops/providers/Microsoft.Automation/automationAccounts/contoso-automation";
+    let (by_resource, _) = identity::find(&client, &Query::parse(resource).expect("q"))
+        .await
+        .expect("by resource id");
+    assert_eq!(by_resource[0].id, sim::fixtures::MI_OBJECT_ID);
+    let (by_client, note) = identity::find(
+        &client,
+        &Query::parse(sim::fixtures::MI_CLIENT_ID).expect("q"),
+    )
+    .await
+    .expect("by client id");
+    assert_eq!(
+        by_client[0].id,
+        sim::fixtures::MI_OBJECT_ID,
+        "the object id is what is used"
+    );
+    assert!(matches!(note, Some(LookupError::ClientIdGiven { .. })));
+    let missing = identity::find(
+        &client,
+        &Query::parse("11111111-2222-4333-8444-555555555555").expect("q"),
+    )
+    .await;
+    assert!(matches!(missing, Err(LookupError::NotFound(_))));
+    let spa_sp = tenant
+        .apps
+        .iter()
+        .find(|a| a.app_id == sim::fixtures::SPA_CLIENT_ID)
+        .map(|a| a.app_id.clone())
+        .expect("spa");
+    let not_mi = identity::find(&client, &Query::parse(&spa_sp).expect("q")).await;
+    assert!(
+        matches!(not_mi, Err(LookupError::NotManagedIdentity { .. })),
+        "{not_mi:?}"
+    );
+
+    // A Privileged Role Administrator alone grants a system-assigned identity.
+    let before = mi_token(&sim, "").await;
+    assert!(before.get("roles").is_none());
+    let found = identity::inspect(&client, &tenant, by_name[0].clone())
+        .await
+        .expect("inspect");
+    let choice = choices(Target::Identity(Box::new(found)));
+    assert!(onboard::plan(&tenant, &choice).blockers.is_empty());
+    let applied = onboard::executor::apply(
+        &client,
+        &tenant,
+        &choice,
+        &Value::Null,
+        &mut onboard::Run::default(),
+        &no_progress(),
+    )
+    .await
+    .expect("granted");
+    assert_eq!(applied.service_principal_id, sim::fixtures::MI_OBJECT_ID);
+    assert!(applied.grant_verified && applied.role_verified);
+    let after = mi_token(&sim, "").await;
+    assert_eq!(after["roles"], json!(["Exchange.ManageAsApp"]));
+    assert_eq!(after["wids"], json!([roles::EXCHANGE_ADMIN]));
+
+    // A second run changes nothing.
+    let again = identity::inspect(&client, &tenant, by_name[0].clone())
+        .await
+        .expect("inspect");
+    assert!(again.granted);
+    let state = sim.state().await;
+    let steps = std::cell::RefCell::new(Vec::new());
+    let record = |kind, status| steps.borrow_mut().push((kind, status));
+    onboard::executor::apply(
+        &client,
+        &tenant,
+        &choices(Target::Identity(Box::new(again))),
+        &Value::Null,
+        &mut onboard::Run::default(),
+        &record,
+    )
+    .await
+    .expect("re-run");
+    assert!(
+        steps
+            .borrow()
+            .iter()
+            .all(|(_, s)| !matches!(s, onboard::StepStatus::Done { changed: true }))
+    );
+    assert_eq!(
+        sim.state().await["appRoleAssignments"],
+        state["appRoleAssignments"]
+    );
+    assert_eq!(
+        sim.state().await["roleAssignments"],
+        state["roleAssignments"]
+    );
+}
+
+#[tokio::test]
+async fn a_user_assigned_identity_that_already_has_the_app_role_gets_only_the_role() {
+    use unattended::onboard::identity::{self, Query};
+    let sim = Sim::start("default").await;
+    let admin = sim.client("admin").await;
+    let tenant = onboard::discover(&admin).await.expect("discover");
+    let exchange = tenant.exchange.clone().expect("exchange").id;
+    let granted: Value = admin
+        .post(
+            &format!("/servicePrincipals/{exchange}/appRoleAssignedTo"),
+            &json!({"principalId": sim::fixtures::UAMI_OBJECT_ID, "resourceId": exchange, "appRoleId": MANAGE_AS_APP}),
+            unattended::graph::Retry::Write,
+        )
+        .await
+        .expect("pre-grant");
+    let (found, _) = identity::find(&admin, &Query::parse("ops-runbooks").expect("q"))
+        .await
+        .expect("found");
+    let identity = identity::inspect(&admin, &tenant, found[0].clone())
+        .await
+        .expect("inspect");
+    assert!(identity.granted && identity.user_assigned());
+    let choice = choices(Target::Identity(Box::new(identity)));
+    let plan = onboard::plan(&tenant, &choice);
+    assert_eq!(
+        plan.steps.iter().map(|s| s.action).collect::<Vec<_>>(),
+        [onboard::Action::Keep, onboard::Action::Create]
+    );
+    onboard::executor::apply(
+        &admin,
+        &tenant,
+        &choice,
+        &Value::Null,
+        &mut onboard::Run::default(),
+        &no_progress(),
+    )
+    .await
+    .expect("role");
+    let state = sim.state().await;
+    let grants: Vec<&Value> = state["appRoleAssignments"]
+        .as_array()
+        .expect("grants")
+        .iter()
+        .filter(|g| g["principalId"] == sim::fixtures::UAMI_OBJECT_ID)
+        .collect();
+    assert_eq!(grants.len(), 1, "kept, not duplicated");
+    assert_eq!(grants[0]["id"], granted["id"]);
+    let token = mi_token(
+        &sim,
+        &format!("&client_id={}", sim::fixtures::UAMI_CLIENT_ID),
+    )
+    .await;
+    assert_eq!(token["roles"], json!(["Exchange.ManageAsApp"]));
+    assert_eq!(token["wids"], json!([roles::EXCHANGE_ADMIN]));
+}
