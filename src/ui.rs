@@ -3,6 +3,7 @@
 mod certificate;
 mod downloads;
 mod finished;
+mod identity;
 mod onboarding;
 mod start;
 
@@ -10,7 +11,7 @@ use leptos::prelude::*;
 
 use crate::config::{Config, ConfigError};
 
-pub use start::StartScreen;
+pub use start::{Path, StartScreen};
 
 /// What the page knows about its configuration while and after loading `config.json`.
 pub type ConfigState = Option<Result<Config, ConfigError>>;

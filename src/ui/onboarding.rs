@@ -15,6 +15,7 @@ use crate::onboard::{
 };
 use crate::web::fetch::Fetch;
 use crate::wellknown::{self, EXCHANGE_ROLES, roles};
+use leptos::prelude::LocalStorage;
 
 /// The signed-in admin's Graph client (tokens inside, in memory only).
 #[derive(Clone)]
@@ -43,9 +44,48 @@ pub fn Onboarding(signed: Signed) -> impl IntoView {
                     <p id="tenant-error" class="status error" role="alert">{e.to_string()}</p>
                     <button on:click=move |_| discovery.refetch()>"Retry"</button>
                 }.into_any(),
-                Some(Ok(tenant)) => view! { <Flow tenant=Rc::new(tenant) client=client.get_value() /> }.into_any(),
+                Some(Ok(tenant)) => view! { <Paths tenant=Rc::new(tenant) client=client.get_value() /> }.into_any(),
             }}
         </section>
+    }
+}
+
+/// The two paths after sign-in, starting with the one chosen before it.
+#[component]
+fn Paths(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
+    let (identity, set_identity) =
+        signal(crate::web::signin::take_chosen_path() == Some(super::start::Path::ManagedIdentity));
+    let (t1, c1) = (tenant.clone(), client.clone());
+    let tenant_card = tenant.clone();
+    view! {
+        <h2>"Tenant"</h2>
+        <dl class="facts" id="tenant-facts">
+            <dt>"Organization"</dt><dd id="tenant-name">{tenant_card.name.clone()}</dd>
+            <dt>"Initial domain"</dt><dd><code id="initial-domain">{tenant_card.initial_domain.clone()}</code></dd>
+            <dt>"Signed in as"</dt><dd id="admin">{tenant_card.admin_upn.clone()} " (" {role_names(&tenant_card.admin_roles)} ")"</dd>
+            <dt>"Certificate lifetime"</dt>
+            <dd id="policy">{match (tenant_card.policy_known, tenant_card.max_certificate_days) {
+                (true, Some(d)) => format!("limited to {d} days by the tenant's app-management policy"),
+                (true, None) => "no limit set by policy".to_owned(),
+                (false, _) => "the policy could not be read with your role; Microsoft Graph enforces it when the certificate is uploaded".to_owned(),
+            }}</dd>
+        </dl>
+
+        <div class="paths tabs" role="radiogroup" aria-label="What should run unattended?">
+            <label class="path" class:selected=move || !identity.get()>
+                <input type="radio" name="flow" id="flow-certificate" prop:checked=move || !identity.get()
+                    on:change=move |_| set_identity.set(false) />
+                <span class="path-title">"Certificate for scripts"</span>
+            </label>
+            <label class="path" class:selected=move || identity.get()>
+                <input type="radio" name="flow" id="flow-identity" prop:checked=move || identity.get()
+                    on:change=move |_| set_identity.set(true) />
+                <span class="path-title">"Managed identity (Azure Automation)"</span>
+            </label>
+        </div>
+        // Both stay mounted: switching tabs must not lose a plan or a certificate in progress.
+        <div hidden=move || identity.get()><Flow tenant=t1 client=c1 /></div>
+        <div hidden=move || !identity.get()><super::identity::IdentityFlow tenant client /></div>
     }
 }
 
@@ -57,14 +97,126 @@ enum Mode {
 
 /// Where applying stands.
 #[derive(Debug, Clone, PartialEq)]
-enum Apply {
+pub(super) enum Apply {
     NotStarted,
     Running,
     Failed(String),
     Done(Applied),
 }
 
-fn role_names(ids: &[String]) -> String {
+/// The signals of one apply run, shared by both paths.
+#[derive(Clone, Copy)]
+pub(super) struct Applying {
+    pub(super) apply: RwSignal<Apply>,
+    steps: RwSignal<BTreeMap<StepKind, StepStatus>>,
+    waiting: RwSignal<Option<String>>,
+    pub(super) log: RwSignal<Vec<Value>>,
+    run: StoredValue<Run, LocalStorage>,
+}
+
+impl Applying {
+    pub(super) fn new() -> Self {
+        Self {
+            apply: RwSignal::new(Apply::NotStarted),
+            steps: RwSignal::new(BTreeMap::new()),
+            waiting: RwSignal::new(None),
+            log: RwSignal::new(Vec::new()),
+            run: StoredValue::new_local(Run::default()),
+        }
+    }
+
+    pub(super) fn started(self) -> bool {
+        self.apply.get() != Apply::NotStarted
+    }
+
+    /// Runs (or, after a failure, resumes) the executor; every change lands in the signals.
+    pub(super) fn start(
+        self,
+        client: Rc<Client<Fetch>>,
+        tenant: Rc<Tenant>,
+        choices: Choices,
+        key_credential: Value,
+    ) {
+        let Self {
+            apply,
+            steps,
+            waiting,
+            log,
+            run,
+        } = self;
+        apply.set(Apply::Running);
+        let now = || js_sys::Date::new_0().to_iso_string().as_string();
+        client.on_wait(move |w| {
+            let why = match w.reason {
+                WaitReason::Throttled => "Microsoft Graph asked to slow down",
+                WaitReason::Unavailable => "Microsoft Graph is briefly unavailable",
+                WaitReason::Replication => "waiting for the directory to replicate the new objects",
+                WaitReason::Network => "the network failed",
+            };
+            waiting.set(Some(format!("{why}: trying again in {:.1} s…", w.seconds)));
+            log.update(|l| {
+                l.push(
+                    json!({"at": now(), "wait": format!("{:?}", w.reason), "seconds": w.seconds}),
+                )
+            });
+        });
+        leptos::task::spawn_local(async move {
+            let progress = move |kind: StepKind, status: StepStatus| {
+                waiting.set(None);
+                log.update(|l| {
+                    l.push(json!({"at": now(), "step": kind, "status": format!("{status:?}")}))
+                });
+                steps.update(|s| {
+                    s.insert(kind, status);
+                });
+            };
+            let mut state = run.get_value();
+            let result = onboard::executor::apply(
+                &client,
+                &tenant,
+                &choices,
+                &key_credential,
+                &mut state,
+                &progress,
+            )
+            .await;
+            run.set_value(state);
+            waiting.set(None);
+            apply.set(match result {
+                Ok(done) => Apply::Done(done),
+                Err(f) => Apply::Failed(f.message),
+            });
+        });
+    }
+}
+
+/// The live steps, the current wait and the failure of an apply run.
+#[component]
+pub(super) fn ApplyProgress(
+    state: Applying,
+    #[prop(optional)] prefix: &'static str,
+) -> impl IntoView {
+    view! {
+        <ol class="steps" id=format!("{prefix}steps")>
+            {move || state.steps.get().into_iter().map(|(kind, status)| {
+                let (class, text) = match &status {
+                    StepStatus::Running => ("running", "working…".to_owned()),
+                    StepStatus::Done { changed: true } => ("done", "done".to_owned()),
+                    StepStatus::Done { changed: false } => ("done", "already in place, unchanged".to_owned()),
+                    StepStatus::Failed(m) => ("failed", m.clone()),
+                };
+                view! { <li class=class data-step=format!("{kind:?}")><strong>{step_title(kind)}</strong>": " {text}</li> }
+            }).collect_view()}
+        </ol>
+        <p id=format!("{prefix}waiting") class="status" role="status">{move || state.waiting.get()}</p>
+        {move || match state.apply.get() {
+            Apply::Failed(m) => view! { <p id=format!("{prefix}apply-error") class="status error" role="alert">{m}</p> }.into_any(),
+            _ => ().into_any(),
+        }}
+    }
+}
+
+pub(super) fn role_names(ids: &[String]) -> String {
     if ids.is_empty() {
         return "no admin role".into();
     }
@@ -82,11 +234,8 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
     let (role, set_role) = signal(roles::EXCHANGE_ADMIN.to_owned());
     let generation = RwSignal::new(Generation::Idle);
     let pfx_saved = RwSignal::new(false);
-    let apply = RwSignal::new(Apply::NotStarted);
-    let steps = RwSignal::new(BTreeMap::<StepKind, StepStatus>::new());
-    let waiting = RwSignal::new(None::<String>);
-    let log = RwSignal::new(Vec::<Value>::new());
-    let run = StoredValue::new_local(Run::default());
+    let applying = Applying::new();
+    let apply = applying.apply;
     let frozen = StoredValue::new_local(None::<(Choices, Value)>);
     let max_days = tenant.max_certificate_days;
 
@@ -124,7 +273,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
     let tenant_handle = StoredValue::new_local(tenant.clone());
     let client_handle = StoredValue::new_local(client.clone());
     let plan = move || choices().map(|c| tenant_handle.with_value(|t| onboard::plan(t, &c)));
-    let started = move || apply.get() != Apply::NotStarted;
+    let started = move || applying.started();
 
     // Early warnings, from the plan a new app would need.
     let warnings = {
@@ -154,38 +303,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
             let Some((choices, kc)) = frozen.get_value() else {
                 return;
             };
-            let (client, tenant) = (client.clone(), tenant.clone());
-            apply.set(Apply::Running);
-            client.on_wait(move |w| {
-                let why = match w.reason {
-                    WaitReason::Throttled => "Microsoft Graph asked to slow down",
-                    WaitReason::Unavailable => "Microsoft Graph is briefly unavailable",
-                    WaitReason::Replication => "waiting for the directory to replicate the new objects",
-                    WaitReason::Network => "the network failed",
-                };
-                waiting.set(Some(format!("{why}: trying again in {:.1} s…", w.seconds)));
-                log.update(|l| l.push(json!({"at": js_sys::Date::new_0().to_iso_string().as_string(), "wait": format!("{:?}", w.reason), "seconds": w.seconds})));
-            });
-            leptos::task::spawn_local(async move {
-                let progress = move |kind: StepKind, status: StepStatus| {
-                    waiting.set(None);
-                    log.update(|l| l.push(json!({"at": js_sys::Date::new_0().to_iso_string().as_string(), "step": kind, "status": format!("{status:?}")})));
-                    steps.update(|s| {
-                        s.insert(kind, status);
-                    });
-                };
-                let mut state = run.get_value();
-                let result = onboard::executor::apply(
-                    &client, &tenant, &choices, &kc, &mut state, &progress,
-                )
-                .await;
-                run.set_value(state);
-                waiting.set(None);
-                apply.set(match result {
-                    Ok(done) => Apply::Done(done),
-                    Err(f) => Apply::Failed(f.message),
-                });
-            });
+            applying.start(client.clone(), tenant.clone(), choices, kc);
         }
     };
 
@@ -204,18 +322,6 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
         .collect();
 
     view! {
-        <h2>"Tenant"</h2>
-        <dl class="facts" id="tenant-facts">
-            <dt>"Organization"</dt><dd id="tenant-name">{tenant.name.clone()}</dd>
-            <dt>"Initial domain"</dt><dd><code id="initial-domain">{tenant.initial_domain.clone()}</code></dd>
-            <dt>"Signed in as"</dt><dd id="admin">{tenant.admin_upn.clone()} " (" {role_names(&tenant.admin_roles)} ")"</dd>
-            <dt>"Certificate lifetime"</dt>
-            <dd id="policy">{match (tenant.policy_known, tenant.max_certificate_days) {
-                (true, Some(d)) => format!("limited to {d} days by the tenant's app-management policy"),
-                (true, None) => "no limit set by policy".to_owned(),
-                (false, _) => "the policy could not be read with your role; Microsoft Graph enforces it when the certificate is uploaded".to_owned(),
-            }}</dd>
-        </dl>
         {(!warnings.is_empty()).then(|| view! {
             <div id="warnings" class="status error" role="alert">
                 {warnings.into_iter().map(|w| view! { <p>{w}</p> }).collect_view()}
@@ -291,27 +397,12 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
                 on:click=start_apply>
                 {move || if matches!(apply.get(), Apply::Failed(_)) { "Retry" } else { "Apply" }}
             </button>
-            <ol class="steps" id="steps">
-                {move || steps.get().into_iter().map(|(kind, status)| {
-                    let (class, text) = match &status {
-                        StepStatus::Running => ("running", "working…".to_owned()),
-                        StepStatus::Done { changed: true } => ("done", "done".to_owned()),
-                        StepStatus::Done { changed: false } => ("done", "already in place, unchanged".to_owned()),
-                        StepStatus::Failed(m) => ("failed", m.clone()),
-                    };
-                    view! { <li class=class data-step=format!("{kind:?}")><strong>{step_title(kind)}</strong>": " {text}</li> }
-                }).collect_view()}
-            </ol>
-            <p id="waiting" class="status" role="status">{move || waiting.get()}</p>
-            {move || match apply.get() {
-                Apply::Failed(m) => view! { <p id="apply-error" class="status error" role="alert">{m}</p> }.into_any(),
-                _ => ().into_any(),
-            }}
+            <ApplyProgress state=applying />
         </section>
 
         {move || match (apply.get(), forged()) {
             (Apply::Done(done), Some(f)) => view! {
-                <super::finished::Finished applied=done forged=f tenant=tenant_handle.get_value() role=role.get_untracked() log=log.get_untracked() round_trips=client_handle.with_value(|c| c.round_trips()) />
+                <super::finished::Finished applied=done forged=f tenant=tenant_handle.get_value() role=role.get_untracked() log=applying.log.get_untracked() round_trips=client_handle.with_value(|c| c.round_trips()) />
             }.into_any(),
             _ => ().into_any(),
         }}
@@ -328,15 +419,15 @@ fn step_title(kind: StepKind) -> &'static str {
 }
 
 #[component]
-fn PlanView(plan: Plan) -> impl IntoView {
+pub(super) fn PlanView(plan: Plan, #[prop(optional)] prefix: &'static str) -> impl IntoView {
     let blockers: Vec<String> = plan.blockers.iter().map(ToString::to_string).collect();
     view! {
         {(!blockers.is_empty()).then(|| view! {
-            <div id="blockers" class="status error" role="alert">
+            <div id=format!("{prefix}blockers") class="status error" role="alert">
                 {blockers.into_iter().map(|b| view! { <p>{b}</p> }).collect_view()}
             </div>
         })}
-        <ul class="diff" id="diff">
+        <ul class="diff" id=format!("{prefix}diff")>
             {plan.steps.iter().map(|s| {
                 let (class, badge) = match s.action {
                     Action::Create => ("create", "create"),
@@ -347,7 +438,7 @@ fn PlanView(plan: Plan) -> impl IntoView {
             }).collect_view()}
             {plan.kept.iter().map(|k| view! { <li class="keep"><span class="badge">"kept"</span>" " {k.clone()}</li> }).collect_view()}
         </ul>
-        <details id="requests">
+        <details id=format!("{prefix}requests")>
             <summary>"The exact Microsoft Graph requests"</summary>
             <pre>{plan.steps.iter().flat_map(|s| s.requests.clone()).collect::<Vec<_>>().join("\n\n")}</pre>
         </details>

@@ -69,12 +69,7 @@ pub fn StartScreen(
                 detail="A runbook connects with -ManagedIdentity: nothing to store, nothing to renew."
             />
         </fieldset>
-        <SignIn config error=sign_in_error />
-        <Show when=move || path.get() == Path::ManagedIdentity>
-            <p id="mi-not-yet" class="status">
-                "Granting a managed identity is not in this version yet; signing in sets up the certificate path."
-            </p>
-        </Show>
+        <SignIn config error=sign_in_error path />
         <Show when=move || path.get() == Path::Certificate>
             <details class="card offline">
                 <summary>"Only make a certificate, without signing in"</summary>
@@ -109,7 +104,11 @@ fn PathChoice(
 /// The sign-in button: enabled once a valid `config.json` is loaded; otherwise disabled with the
 /// reason. A failed sign-in's message shows below it.
 #[component]
-fn SignIn(config: Signal<ConfigState>, error: Signal<Option<String>>) -> impl IntoView {
+fn SignIn(
+    config: Signal<ConfigState>,
+    error: Signal<Option<String>>,
+    path: ReadSignal<Path>,
+) -> impl IntoView {
     let (busy, set_busy) = signal(false);
     let explanation = move || match (config.get(), error.get()) {
         (None, _) => "Loading config.json…".to_owned(),
@@ -123,7 +122,7 @@ fn SignIn(config: Signal<ConfigState>, error: Signal<Option<String>>) -> impl In
     let click = move |_| {
         if let Some(Ok(c)) = config.get_untracked() {
             set_busy.set(true);
-            if let Err(e) = crate::web::signin::start(&c) {
+            if let Err(e) = crate::web::signin::start(&c, path.get_untracked()) {
                 set_busy.set(false);
                 leptos::logging::warn!("sign-in could not start: {e}");
             }

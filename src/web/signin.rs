@@ -11,6 +11,8 @@ use crate::graph::{Client, Policy, Secret, Session};
 use super::fetch::Fetch;
 
 const PENDING_KEY: &str = "unattended.pending-sign-in";
+/// The path chosen on the start screen, carried across the sign-in redirect (not a secret).
+const PATH_KEY: &str = "unattended.path";
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok()?
@@ -20,8 +22,28 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// Starts a sign-in: remembers the pending one and sends the browser to the identity platform.
-pub fn start(config: &Config) -> Result<(), String> {
+/// The path chosen before signing in, read once and forgotten.
+pub fn take_chosen_path() -> Option<crate::ui::Path> {
+    let store = storage()?;
+    let value = store.get_item(PATH_KEY).ok().flatten();
+    let _ = store.remove_item(PATH_KEY);
+    match value.as_deref() {
+        Some("identity") => Some(crate::ui::Path::ManagedIdentity),
+        Some("certificate") => Some(crate::ui::Path::Certificate),
+        _ => None,
+    }
+}
+
+/// Starts a sign-in: remembers the pending one (and the chosen path) and sends the browser to
+/// the identity platform.
+pub fn start(config: &Config, path: crate::ui::Path) -> Result<(), String> {
+    if let Some(store) = storage() {
+        let name = match path {
+            crate::ui::Path::ManagedIdentity => "identity",
+            crate::ui::Path::Certificate => "certificate",
+        };
+        let _ = store.set_item(PATH_KEY, name);
+    }
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let (pending, url) = Pending::start(config, &mut rng, now_ms(), None);
     let text = serde_json::to_string(&pending).map_err(|e| e.to_string())?;

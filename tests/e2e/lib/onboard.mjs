@@ -21,8 +21,8 @@ export const faults = (f) => sim('/_sim/faults', f);
 export const state = () => sim('/_sim/state');
 
 /** Opens the page and signs in on the simulator's page as `user` (admin, pra, appadmin, user). */
-export async function signIn(page, baseUrl, user = 'admin', { action = 'accept' } = {}) {
-  await page.goto(baseUrl);
+export async function signIn(page, baseUrl, user = 'admin', { action = 'accept', keepPage = false } = {}) {
+  if (!keepPage) await page.goto(baseUrl);
   const button = page.locator('#sign-in');
   await button.waitFor();
   await page.waitForFunction(() => !document.querySelector('#sign-in')?.disabled, null, { timeout: 15000 });

@@ -1,0 +1,231 @@
+//! The managed-identity path: find the Automation account's identity, show it before anything
+//! is written, plan and apply the grant and the role, then the runbook's first lines.
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use serde_json::Value;
+
+use super::onboarding::{Apply, ApplyProgress, Applying, PlanView, role_names};
+use crate::graph::Client;
+use crate::graph::models::ServicePrincipal;
+use crate::onboard::identity::{self, Query};
+use crate::onboard::{self, Choices, Identity, Target, Tenant};
+use crate::snippets;
+use crate::web::download;
+use crate::web::fetch::Fetch;
+use crate::wellknown::{self, EXCHANGE_ROLES, roles};
+
+/// Search, choose, plan, apply, done.
+#[component]
+pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
+    let (query, set_query) = signal(String::new());
+    let found = RwSignal::new(Vec::<ServicePrincipal>::new());
+    let (note, set_note) = signal(None::<String>);
+    let (error, set_error) = signal(None::<String>);
+    let (searching, set_searching) = signal(false);
+    let (chosen, set_chosen) = signal(None::<String>);
+    let (role, set_role) = signal(roles::EXCHANGE_ADMIN.to_owned());
+    let applying = Applying::new();
+    let client_handle = StoredValue::new_local(client.clone());
+    let tenant_handle = StoredValue::new_local(tenant.clone());
+
+    let search = move || {
+        let Some(q) = Query::parse(&query.get_untracked()) else {
+            set_error.set(Some("Type a name, the Automation account's resource id (/subscriptions/…) or the identity's object id.".into()));
+            return;
+        };
+        let client = client_handle.get_value();
+        set_searching.set(true);
+        set_error.set(None);
+        set_note.set(None);
+        set_chosen.set(None);
+        leptos::task::spawn_local(async move {
+            match identity::find(&client, &q).await {
+                Ok((list, hint)) => {
+                    if list.len() == 1 {
+                        set_chosen.set(Some(list[0].id.clone()));
+                    }
+                    found.set(list);
+                    set_note.set(hint.map(|h| h.to_string()));
+                }
+                Err(e) => {
+                    found.set(Vec::new());
+                    set_error.set(Some(e.to_string()));
+                }
+            }
+            set_searching.set(false);
+        });
+    };
+
+    // What the chosen identity already holds.
+    let inspected = LocalResource::new(move || {
+        let (client, tenant) = (client_handle.get_value(), tenant_handle.get_value());
+        let sp = chosen
+            .get()
+            .and_then(|id| found.get_untracked().into_iter().find(|sp| sp.id == id));
+        async move {
+            match sp {
+                Some(sp) => Some(identity::inspect(&client, &tenant, sp).await),
+                None => None,
+            }
+        }
+    });
+    let identity_now = move || match inspected.get().flatten() {
+        Some(Ok(i)) => Some(i),
+        _ => None,
+    };
+    let choices = move || {
+        identity_now().map(|i| Choices {
+            target: Target::Identity(Box::new(i)),
+            role_id: role.get(),
+            validity_days: 0,
+        })
+    };
+    let plan = move || choices().map(|c| tenant_handle.with_value(|t| onboard::plan(t, &c)));
+    let start = move |_| {
+        if let Some(c) = choices() {
+            applying.start(
+                client_handle.get_value(),
+                tenant_handle.get_value(),
+                c,
+                Value::Null,
+            );
+        }
+    };
+
+    view! {
+        <fieldset class="card" id="mi-find" disabled=move || applying.started()>
+            <legend>"The Automation account's managed identity"</legend>
+            <p>"Its name, the Automation account's resource id (/subscriptions/…), or the identity's Object (principal) ID from the account's Identity page."</p>
+            <form on:submit=move |ev| { ev.prevent_default(); search(); }>
+                <input id="mi-query" type="text" placeholder="contoso-automation" prop:value=move || query.get()
+                    on:input=move |ev| set_query.set(event_target_value(&ev)) />
+                <button id="mi-search" type="submit" disabled=move || searching.get()>"Find"</button>
+            </form>
+            <p id="mi-note" class="status" role="status">{move || note.get()}</p>
+            <p id="mi-error" class="status error" role="alert">{move || error.get()}</p>
+            <ul id="mi-results" class="results">
+                {move || found.get().into_iter().map(|sp| {
+                    let id = sp.id.clone();
+                    let explicit = sp.alternative_names.iter().any(|n| n.eq_ignore_ascii_case("isExplicit=True"));
+                    let resource = sp.alternative_names.iter().find(|n| n.starts_with("/subscriptions/")).cloned().unwrap_or_default();
+                    let selected = id.clone();
+                    view! {
+                        <li>
+                            <label class="choice">
+                                <input type="radio" name="identity" value=id.clone()
+                                    prop:checked=move || chosen.get().as_deref() == Some(selected.as_str())
+                                    on:change=move |_| set_chosen.set(Some(id.clone())) />
+                                <span>
+                                    <strong>{sp.display_name.clone()}</strong>
+                                    {if explicit { " (user-assigned)" } else { " (system-assigned)" }}
+                                    <br/>"Object (principal) id: " <code class="mi-object-id">{sp.id.clone()}</code>
+                                    <br/>"Client (application) id: " <code class="mi-client-id">{sp.app_id.clone()}</code>
+                                    <br/><small>{resource}</small>
+                                </span>
+                            </label>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            {move || identity_now().map(|i| view! {
+                <p id="mi-holds" class="status">
+                    {format!("It holds: {}; {}.",
+                        if i.granted { "Exchange.ManageAsApp" } else { "no Exchange.ManageAsApp yet" },
+                        role_names(&i.roles))}
+                </p>
+            })}
+            <label class="field">
+                <span>"Entra role for the identity"</span>
+                <select id="mi-role" on:change=move |ev| set_role.set(event_target_value(&ev))>
+                    {EXCHANGE_ROLES.iter().map(|r| view! {
+                        <option value=r.id selected=r.id == roles::EXCHANGE_ADMIN>{format!("{} — {}", r.name, r.meaning)}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+        </fieldset>
+
+        <section class="card" id="mi-plan">
+            <h2>"Plan"</h2>
+            {move || match plan() {
+                Some(p) => view! { <PlanView plan=p prefix="mi-" /> }.into_any(),
+                None => view! { <p class="status">"Find and choose the identity first."</p> }.into_any(),
+            }}
+        </section>
+
+        <section class="card" id="mi-apply">
+            <h2>"Apply"</h2>
+            <button id="mi-apply-button" class="primary"
+                disabled=move || matches!(applying.apply.get(), Apply::Running | Apply::Done(_))
+                    || plan().is_none_or(|p| !p.blockers.is_empty())
+                on:click=start>
+                {move || if matches!(applying.apply.get(), Apply::Failed(_)) { "Retry" } else { "Apply" }}
+            </button>
+            <ApplyProgress state=applying prefix="mi-" />
+        </section>
+
+        {move || match (applying.apply.get(), identity_now()) {
+            (Apply::Done(_), Some(i)) => view! {
+                <IdentityFinished identity=i organization=tenant_handle.with_value(|t| t.initial_domain.clone())
+                    role=role.get_untracked() log=applying.log.get_untracked() />
+            }.into_any(),
+            _ => ().into_any(),
+        }}
+    }
+}
+
+/// The runbook's first lines for the identity.
+#[component]
+fn IdentityFinished(
+    identity: Identity,
+    organization: String,
+    role: String,
+    log: Vec<Value>,
+) -> impl IntoView {
+    let sp = identity.service_principal.clone();
+    let user_assigned = identity.user_assigned();
+    let lines =
+        snippets::managed_identity(&organization, user_assigned.then_some(sp.app_id.as_str()));
+    let run_log = serde_json::to_string_pretty(&serde_json::json!({
+        "tool": "unattended", "organization": organization, "managedIdentity": {
+            "displayName": sp.display_name, "objectId": sp.id, "clientId": sp.app_id,
+            "userAssigned": user_assigned, "resourceId": identity.resource_id(),
+        }, "role": role, "events": log,
+    }))
+    .unwrap_or_default();
+    view! {
+        <section class="card done" id="mi-finished">
+            <h2>"Done: the runbook can connect to Exchange Online as its managed identity"</h2>
+            <dl class="facts">
+                <dt>"Identity"</dt><dd>{sp.display_name.clone()} {if user_assigned { " (user-assigned)" } else { " (system-assigned)" }}</dd>
+                <dt>"Object (principal) id"</dt><dd><code>{sp.id.clone()}</code></dd>
+                <dt>"Client id"</dt><dd><code id="mi-done-client-id">{sp.app_id.clone()}</code></dd>
+                <dt>"Role"</dt><dd>{wellknown::role_name(&role).to_owned()}</dd>
+            </dl>
+            <p class="status warning" id="mi-propagation">
+                "The role can take up to 15 minutes (occasionally longer) to reach Exchange Online: if the runbook's first "
+                "Connect-ExchangeOnline fails or cmdlets are missing, wait and run it again."
+            </p>
+            {lines.into_iter().enumerate().map(|(i, s)| {
+                let text = s.text.clone();
+                let (copied, set_copied) = signal(false);
+                view! {
+                    <div class="snippet">
+                        <h3>{s.title}</h3>
+                        <pre><code id=format!("mi-snippet-{i}")>{s.text}</code></pre>
+                        <button on:click=move |_| {
+                            let text = text.clone();
+                            leptos::task::spawn_local(async move { set_copied.set(download::copy(&text).await.is_ok()); });
+                        }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+                    </div>
+                }
+            }).collect_view()}
+            <div class="actions">
+                <button id="mi-save-log" on:click=move |_| { let _ = download::save("managed-identity-run-log.json", "application/json", run_log.as_bytes()); }>
+                    "Save the run log (JSON)"
+                </button>
+            </div>
+        </section>
+    }
+}
