@@ -64,14 +64,19 @@ pub fn certificate(facts: &CertificateFacts) -> Vec<Snippet> {
             ),
         },
     ];
-    if facts.compliance {
-        out.push(Snippet {
-            title: "Security & Compliance PowerShell (same certificate)",
-            text: format!(
-                "Connect-IPPSSession -AppId {app} -Organization {org} -CertificateThumbprint {thumb}"
-            ),
-        });
-    }
+    // The same certificate works for Security & Compliance PowerShell when the role covers it.
+    let caveat = if facts.compliance {
+        ""
+    } else {
+        "# Needs a role that covers Security & Compliance (Compliance Administrator, Security\n\
+         # Administrator/Reader or Global Reader): the role chosen here does not.\n"
+    };
+    out.push(Snippet {
+        title: "Security & Compliance PowerShell (same certificate)",
+        text: format!(
+            "{caveat}Connect-IPPSSession -AppId {app} -Organization {org} -CertificateThumbprint {thumb}"
+        ),
+    });
     out
 }
 
@@ -162,7 +167,11 @@ mod tests {
             compliance: false,
         };
         let s = certificate(&facts);
-        assert_eq!(s.len(), 3);
+        assert_eq!(s.len(), 4);
+        assert!(
+            s[3].text
+                .starts_with("# Needs a role that covers Security & Compliance")
+        );
         assert!(s[0].text.contains(
             "-AppId '11111111-2222-4333-8444-555555555555' -Organization 'contoso.onmicrosoft.com'"
         ));
@@ -181,7 +190,7 @@ mod tests {
             compliance: true,
             ..facts
         });
-        assert!(with_scc[3].text.starts_with("Connect-IPPSSession"));
+        assert!(with_scc[3].text.starts_with("Connect-IPPSSession -AppId"));
     }
 
     #[test]

@@ -35,7 +35,10 @@ pub fn CertificatePanel(
     #[prop(optional)] generation: Option<RwSignal<Generation>>,
     #[prop(optional)] pfx_saved: Option<RwSignal<bool>>,
     #[prop(optional, into)] max_days: Option<Signal<Option<u32>>>,
+    #[prop(optional, into)] locked: Option<Signal<bool>>,
 ) -> impl IntoView {
+    // Once the tenant is being changed, the certificate is the one being uploaded: no remaking.
+    let locked = move || locked.is_some_and(|l| l.get());
     let cap = move || max_days.and_then(|m| m.get());
     let (size, set_size) = signal(KeySize::Rsa2048);
     let (days, set_days) = signal(
@@ -87,7 +90,7 @@ pub fn CertificatePanel(
     };
 
     view! {
-        <fieldset class="card certificate" disabled=running>
+        <fieldset class="card certificate" disabled=move || running() || locked()>
             <legend>"Certificate"</legend>
             <label class="field">
                 <span>"Name (certificate subject, CN)"</span>
@@ -131,7 +134,7 @@ pub fn CertificatePanel(
             <PasswordFields choice set_choice generated typed set_typed confirm set_confirm />
         </fieldset>
         <div class="actions">
-            <button id="generate" class="primary" disabled=move || running() || problem().is_some() on:click=start>
+            <button id="generate" class="primary" disabled=move || running() || locked() || problem().is_some() on:click=start>
                 "Make the certificate"
             </button>
             <Show when=running>

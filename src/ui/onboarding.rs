@@ -375,14 +375,17 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
 
         <section class="card" id="make">
             <h2>"Certificate (made here; save the PFX before anything is written)"</h2>
-            <CertificatePanel generation pfx_saved max_days=Signal::derive(move || max_days) />
+            <CertificatePanel generation pfx_saved max_days=Signal::derive(move || max_days)
+                locked=Signal::derive(move || applying.started()) />
         </section>
 
         <section class="card" id="apply">
             <h2>"Apply"</h2>
             <p class="status" id="apply-gate">{move || {
                 let blocked = plan().is_none_or(|p| !p.blockers.is_empty());
-                if plan().is_none() { "Choose the app first.".to_owned() }
+                if matches!(apply.get(), Apply::Done(_)) { "Applied: what to do next is below.".to_owned() }
+                else if matches!(apply.get(), Apply::Running) { "Applying…".to_owned() }
+                else if plan().is_none() { "Choose the app first.".to_owned() }
                 else if blocked { "The plan cannot be applied as it stands: see above.".to_owned() }
                 else if forged().is_none() { "Make the certificate first.".to_owned() }
                 else if !pfx_saved.get() { "Save the PFX first: once the tenant trusts the certificate, the file is the only copy of its key.".to_owned() }

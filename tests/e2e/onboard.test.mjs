@@ -365,3 +365,23 @@ test('the key never leaves: no request, URL, header, body or storage carries the
   for (const t of tokens) assert.ok(!JSON.stringify(stored).includes(t), 'a token in storage');
   await context.close();
 });
+
+test('on a phone-sized screen the onboarding fits without sideways scrolling and works from the keyboard', async () => {
+  const { context, page } = await openPage(browser);
+  await page.setViewportSize({ width: 360, height: 740 });
+  await signIn(page, BASE_URL, 'admin');
+  await page.locator('#tenant-facts').waitFor();
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.locator('#requests > summary').click();
+  assert.ok(await overflow() <= 0, `plan: ${await overflow()}px of sideways overflow`);
+  await page.locator('#app-name').focus();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('Phone app');
+  await makeAndSave(page, DIR, 'phone');
+  await page.locator('#apply-button').focus();
+  await page.keyboard.press('Enter');
+  await onboarded(page);
+  assert.ok(await overflow() <= 0, `final screen: ${await overflow()}px of sideways overflow`);
+  assert.equal((await state()).applications.filter((a) => a.displayName === 'Phone app').length, 1);
+  await context.close();
+});
