@@ -440,42 +440,24 @@ async fn service_principal_step<T: Transport>(
     Err(GraphError::Network("the connection kept dropping".into()))
 }
 
-async fn grant_step<T: Transport>(
-    client: &Client<T>,
-    tenant: &Tenant,
-    exchange: &str,
-    sp: &str,
+/// An assignment made at most once: look (when told to, or after an unclear answer), then
+/// create; Graph's "already exists" answers and lost answers lead to a look, never a blind
+/// second create. `Ok(true)` when this call created it.
+async fn ensure_assignment<L, C>(
     mut check: bool,
-    after_create: bool,
-) -> Result<bool, GraphError> {
-    let retry = if after_create {
-        Retry::WriteAfterCreate
-    } else {
-        Retry::Write
-    };
+    look: impl Fn() -> L,
+    create: impl Fn() -> C,
+) -> Result<bool, GraphError>
+where
+    L: std::future::Future<Output = Result<bool, GraphError>>,
+    C: std::future::Future<Output = Result<Value, GraphError>>,
+{
     for _ in 0..LOST_ANSWER_RETRIES {
-        if check {
-            let existing: Collection<AppRoleAssignment> = client
-                .get_with(
-                    &format!("/servicePrincipals/{sp}/appRoleAssignments"),
-                    read(after_create),
-                )
-                .await?;
-            if has_grant(&existing.value, tenant) {
-                return Ok(false);
-            }
+        if check && look().await? {
+            return Ok(false);
         }
-        let body = json!({ "principalId": sp, "resourceId": exchange, "appRoleId": MANAGE_AS_APP });
-        match client
-            .post::<Value>(
-                &format!("/servicePrincipals/{exchange}/appRoleAssignedTo"),
-                &body,
-                retry,
-            )
-            .await
-        {
+        match create().await {
             Ok(_) => return Ok(true),
-            // Already there (confirmed by the check on the next pass), or the answer was lost.
             Err(GraphError::AlreadyExists(_) | GraphError::Network(_)) => check = true,
             Err(e) => return Err(e),
         }
@@ -483,42 +465,66 @@ async fn grant_step<T: Transport>(
     Err(GraphError::Network("the connection kept dropping".into()))
 }
 
+fn write(after_create: bool) -> Retry {
+    if after_create {
+        Retry::WriteAfterCreate
+    } else {
+        Retry::Write
+    }
+}
+
+async fn grant_step<T: Transport>(
+    client: &Client<T>,
+    tenant: &Tenant,
+    exchange: &str,
+    sp: &str,
+    check: bool,
+    after_create: bool,
+) -> Result<bool, GraphError> {
+    let body = json!({ "principalId": sp, "resourceId": exchange, "appRoleId": MANAGE_AS_APP });
+    let grant_path = format!("/servicePrincipals/{exchange}/appRoleAssignedTo");
+    ensure_assignment(
+        check,
+        || async {
+            let path = format!("/servicePrincipals/{sp}/appRoleAssignments");
+            let existing: Collection<AppRoleAssignment> =
+                client.get_with(&path, read(after_create)).await?;
+            Ok(has_grant(&existing.value, tenant))
+        },
+        || client.post::<Value>(&grant_path, &body, write(after_create)),
+    )
+    .await
+}
+
 async fn role_step<T: Transport>(
     client: &Client<T>,
     role_id: &str,
     sp: &str,
-    mut check: bool,
+    check: bool,
     after_create: bool,
 ) -> Result<bool, GraphError> {
-    let retry = if after_create {
-        Retry::WriteAfterCreate
-    } else {
-        Retry::Write
-    };
-    for _ in 0..LOST_ANSWER_RETRIES {
-        if check {
+    let body = json!({
+        "@odata.type": "#microsoft.graph.unifiedRoleAssignment",
+        "roleDefinitionId": role_id, "principalId": sp, "directoryScopeId": "/",
+    });
+    ensure_assignment(
+        check,
+        || async {
             let path = format!(
                 "/roleManagement/directory/roleAssignments?$filter={}",
                 encode(&format!("principalId eq {}", quote(sp)))
             );
             let existing: Collection<RoleAssignment> =
                 client.get_with(&path, read(after_create)).await?;
-            if tenant_wide(&existing.value).iter().any(|r| r == role_id) {
-                return Ok(false);
-            }
-        }
-        let body = json!({
-            "@odata.type": "#microsoft.graph.unifiedRoleAssignment",
-            "roleDefinitionId": role_id, "principalId": sp, "directoryScopeId": "/",
-        });
-        match client
-            .post::<Value>("/roleManagement/directory/roleAssignments", &body, retry)
-            .await
-        {
-            Ok(_) => return Ok(true),
-            Err(GraphError::AlreadyExists(_) | GraphError::Network(_)) => check = true,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(GraphError::Network("the connection kept dropping".into()))
+            Ok(tenant_wide(&existing.value).iter().any(|r| r == role_id))
+        },
+        || {
+            client.post::<Value>(
+                "/roleManagement/directory/roleAssignments",
+                &body,
+                write(after_create),
+            )
+        },
+    )
+    .await
 }

@@ -96,20 +96,7 @@ pub fn Finished(
                 "Connect-ExchangeOnline fails or cmdlets are missing, wait and try again. "
                 "Some cmdlets never work app-only (New-/Remove-UnifiedGroup, *-UnifiedGroupLinks, compliance searches)."
             </p>
-            {snippets.into_iter().enumerate().map(|(i, s)| {
-                let text = s.text.clone();
-                let (copied, set_copied) = signal(false);
-                view! {
-                    <div class="snippet">
-                        <h3>{s.title}</h3>
-                        <pre><code id=format!("snippet-{i}")>{s.text}</code></pre>
-                        <button on:click=move |_| {
-                            let text = text.clone();
-                            leptos::task::spawn_local(async move { set_copied.set(download::copy(&text).await.is_ok()); });
-                        }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
-                    </div>
-                }
-            }).collect_view()}
+            <super::onboarding::Snippets snippets prefix="" />
             <div class="actions">
                 <button id="save-ics" on:click=move |_| { let _ = download::save(&ics_name, "text/calendar", reminder.as_bytes()); }>
                     "Add an expiry reminder (.ics, 30 days before)"

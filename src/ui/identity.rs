@@ -6,7 +6,9 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use serde_json::Value;
 
-use super::onboarding::{Apply, ApplyProgress, Applying, PlanView, role_names};
+use super::onboarding::{
+    Apply, ApplyProgress, Applying, PlanView, RoleSelect, Snippets, role_names,
+};
 use crate::graph::Client;
 use crate::graph::models::ServicePrincipal;
 use crate::onboard::identity::{self, Query};
@@ -14,7 +16,7 @@ use crate::onboard::{self, Choices, Identity, Target, Tenant};
 use crate::snippets;
 use crate::web::download;
 use crate::web::fetch::Fetch;
-use crate::wellknown::{self, EXCHANGE_ROLES, roles};
+use crate::wellknown::{self, roles};
 
 /// Search, choose, plan, apply, done.
 #[component]
@@ -136,14 +138,7 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
                         role_names(&i.roles))}
                 </p>
             })}
-            <label class="field">
-                <span>"Entra role for the identity"</span>
-                <select id="mi-role" on:change=move |ev| set_role.set(event_target_value(&ev))>
-                    {EXCHANGE_ROLES.iter().map(|r| view! {
-                        <option value=r.id selected=r.id == roles::EXCHANGE_ADMIN>{format!("{} — {}", r.name, r.meaning)}</option>
-                    }).collect_view()}
-                </select>
-            </label>
+            <RoleSelect id="mi-role" label="Entra role for the identity" set=set_role />
         </fieldset>
 
         <section class="card" id="mi-plan">
@@ -207,20 +202,7 @@ fn IdentityFinished(
                 "The role can take up to 15 minutes (occasionally longer) to reach Exchange Online: if the runbook's first "
                 "Connect-ExchangeOnline fails or cmdlets are missing, wait and run it again."
             </p>
-            {lines.into_iter().enumerate().map(|(i, s)| {
-                let text = s.text.clone();
-                let (copied, set_copied) = signal(false);
-                view! {
-                    <div class="snippet">
-                        <h3>{s.title}</h3>
-                        <pre><code id=format!("mi-snippet-{i}")>{s.text}</code></pre>
-                        <button on:click=move |_| {
-                            let text = text.clone();
-                            leptos::task::spawn_local(async move { set_copied.set(download::copy(&text).await.is_ok()); });
-                        }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
-                    </div>
-                }
-            }).collect_view()}
+            <Snippets snippets=lines prefix="mi-" />
             <div class="actions">
                 <button id="mi-save-log" on:click=move |_| { let _ = download::save("managed-identity-run-log.json", "application/json", run_log.as_bytes()); }>
                     "Save the run log (JSON)"

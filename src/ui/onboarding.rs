@@ -216,6 +216,47 @@ pub(super) fn ApplyProgress(
     }
 }
 
+/// The Entra roles Exchange accepts app-only, each with its one-line meaning.
+#[component]
+pub(super) fn RoleSelect(
+    id: &'static str,
+    label: &'static str,
+    set: WriteSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <select id=id on:change=move |ev| set.set(event_target_value(&ev))>
+                {EXCHANGE_ROLES.iter().map(|r| view! {
+                    <option value=r.id selected=r.id == roles::EXCHANGE_ADMIN>{format!("{} — {}", r.name, r.meaning)}</option>
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// Copy-ready PowerShell blocks, with ids `{prefix}snippet-N` for tests and assistive tech.
+#[component]
+pub(super) fn Snippets(
+    snippets: Vec<crate::snippets::Snippet>,
+    prefix: &'static str,
+) -> impl IntoView {
+    snippets.into_iter().enumerate().map(|(i, s)| {
+        let text = s.text.clone();
+        let (copied, set_copied) = signal(false);
+        view! {
+            <div class="snippet">
+                <h3>{s.title}</h3>
+                <pre><code id=format!("{prefix}snippet-{i}")>{s.text}</code></pre>
+                <button on:click=move |_| {
+                    let text = text.clone();
+                    leptos::task::spawn_local(async move { set_copied.set(crate::web::download::copy(&text).await.is_ok()); });
+                }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+            </div>
+        }
+    }).collect_view()
+}
+
 pub(super) fn role_names(ids: &[String]) -> String {
     if ids.is_empty() {
         return "no admin role".into();
@@ -358,14 +399,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
                 Some(Err(e)) => view! { <p class="status error" role="alert">{e.to_string()}</p> }.into_any(),
                 Some(Ok(_)) => ().into_any(),
             })}
-            <label class="field">
-                <span>"Entra role for the app"</span>
-                <select id="role" on:change=move |ev| set_role.set(event_target_value(&ev))>
-                    {EXCHANGE_ROLES.iter().map(|r| view! {
-                        <option value=r.id selected=r.id == roles::EXCHANGE_ADMIN>{format!("{} — {}", r.name, r.meaning)}</option>
-                    }).collect_view()}
-                </select>
-            </label>
+            <RoleSelect id="role" label="Entra role for the app" set=set_role />
         </fieldset>
 
         <section class="card" id="plan">
