@@ -272,6 +272,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
     let (mode, set_mode) = signal(Mode::New);
     let (name, set_name) = signal("EXO PowerShell automation".to_owned());
     let (existing_id, set_existing_id) = signal(None::<String>);
+    let (filter, set_filter) = signal(String::new());
     let (role, set_role) = signal(roles::EXCHANGE_ADMIN.to_owned());
     let generation = RwSignal::new(Generation::Idle);
     let pfx_saved = RwSignal::new(false);
@@ -383,16 +384,25 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
                     on:change=move |_| set_mode.set(Mode::Existing) disabled=apps.is_empty() />
                 <span>"An existing app (its certificates and permissions are kept)"</span>
             </label>
+            <input id="existing-filter" type="search" placeholder="Filter apps by name" aria-label="Filter apps by name"
+                prop:value=move || filter.get() on:input=move |ev| set_filter.set(event_target_value(&ev)) />
             <select id="existing-app" on:change=move |ev| {
                 let v = event_target_value(&ev);
                 set_existing_id.set((!v.is_empty()).then_some(v));
                 set_mode.set(Mode::Existing);
             }>
                 <option value="">"Choose an app…"</option>
-                {apps.iter().map(|(id, name, has, certs)| {
-                    let label = format!("{name}{} ({certs} certificate{})", if *has { " ✓ Exchange.ManageAsApp" } else { "" }, if *certs == 1 { "" } else { "s" });
-                    view! { <option value=id.clone()>{label}</option> }
-                }).collect_view()}
+                {move || {
+                    let needle = filter.get().to_lowercase();
+                    apps.iter()
+                        .filter(|(_, name, _, _)| name.to_lowercase().contains(&needle))
+                        .map(|(id, name, has, certs)| {
+                            let label = format!("{name}{} ({certs} certificate{})", if *has { " ✓ Exchange.ManageAsApp" } else { "" }, if *certs == 1 { "" } else { "s" });
+                            let selected = existing_id.get_untracked().as_deref() == Some(id.as_str());
+                            view! { <option value=id.clone() selected=selected>{label}</option> }
+                        })
+                        .collect_view()
+                }}
             </select>
             {move || (mode.get() == Mode::Existing && existing_id.get().is_some()).then(|| match inspected.get().flatten() {
                 None => view! { <p role="status">"Reading the app…"</p> }.into_any(),

@@ -93,6 +93,9 @@ test('an existing app with two certificates and other permissions keeps all of t
   const { context, page } = await openPage(browser);
   await signIn(page, BASE_URL, 'admin');
   await page.locator('#tenant-facts').waitFor();
+  await page.locator('#existing-filter').fill('legacy');
+  assert.deepEqual(await page.locator('#existing-app option').allTextContents(),
+    ['Choose an app…', 'Legacy EXO automation (2 certificates)']);
   await chooseExisting(page, 'Legacy EXO automation');
   const diff = await page.locator('#diff').textContent();
   assert.match(diff, /kept.*CN=legacy-2025/s);
