@@ -362,52 +362,68 @@ impl<T: Transport> Client<T> {
             .map(|_| ())
     }
 
-    /// Reads in one `$batch` (at most 20); each answer as status and body, by id. Throttled or
-    /// unavailable inner requests are sent again (SDKs do not, reference §2.9).
-    pub async fn batch(&self, items: &[BatchItem]) -> Result<Vec<(u16, Value)>, GraphError> {
-        let mut answers: Vec<Option<(u16, Value)>> = vec![None; items.len()];
-        let mut waited = 0u64;
-        loop {
-            let pending: Vec<usize> = (0..items.len()).filter(|i| answers[*i].is_none()).collect();
-            let requests: Vec<Value> = pending
-                .iter()
-                .map(|i| json!({"id": items[*i].id, "method": "GET", "url": items[*i].url}))
-                .collect();
-            let body = json!({ "requests": requests });
-            let r = self
-                .call("POST", "/$batch", Some(&body), Retry::Read)
-                .await?;
-            let parsed: Value = parse(&r.body)?;
-            let mut retry_after: Option<f64> = None;
-            for response in parsed["responses"].as_array().into_iter().flatten() {
-                let Some(i) = items.iter().position(|it| response["id"] == it.id) else {
-                    continue;
-                };
-                let status = response["status"].as_u64().unwrap_or(0) as u16;
-                if matches!(status, 429 | 503 | 504) {
-                    let after = response["headers"]["Retry-After"]
-                        .as_str()
-                        .or(response["headers"]["retry-after"].as_str())
-                        .and_then(|s| s.parse::<f64>().ok());
-                    retry_after = Some(retry_after.unwrap_or(0.0).max(after.unwrap_or(2.0)));
-                    continue;
-                }
-                answers[i] = Some((status, response["body"].clone()));
+    /// Reads in one `$batch` (at most 20); each answer parsed or classified, in the order given.
+    /// Inner requests that were throttled or unavailable (Graph evaluates each on its own and
+    /// SDKs do not retry them, reference §2.9) are sent again one by one after the longest
+    /// `Retry-After`, each with the client's own retries.
+    pub async fn batch(
+        &self,
+        items: &[BatchItem],
+    ) -> Result<Vec<Result<Value, GraphError>>, GraphError> {
+        let requests: Vec<Value> = items
+            .iter()
+            .map(|it| json!({"id": it.id, "method": "GET", "url": it.url}))
+            .collect();
+        let body = json!({ "requests": requests });
+        let r = self
+            .call("POST", "/$batch", Some(&body), Retry::Read)
+            .await?;
+        let parsed: Value = parse(&r.body)?;
+        let mut answers: Vec<Option<Result<Value, GraphError>>> = vec![None; items.len()];
+        let mut retry_after: Option<f64> = None;
+        for response in parsed["responses"].as_array().into_iter().flatten() {
+            let Some(i) = items.iter().position(|it| response["id"] == it.id) else {
+                continue;
+            };
+            let status = response["status"].as_u64().unwrap_or(0) as u16;
+            if matches!(status, 429 | 503 | 504) {
+                let headers = &response["headers"];
+                let after = headers["Retry-After"]
+                    .as_str()
+                    .or(headers["retry-after"].as_str())
+                    .and_then(|s| s.parse::<f64>().ok());
+                retry_after = Some(retry_after.unwrap_or(0.0).max(after.unwrap_or(2.0)));
+                continue;
             }
-            if answers.iter().all(Option::is_some) {
-                return Ok(answers.into_iter().flatten().collect());
-            }
-            let ms = (retry_after.unwrap_or(2.0) * 1000.0).ceil() as u64;
-            if waited + ms > self.policy.budget_ms {
-                return Err(GraphError::Throttled);
-            }
+            answers[i] = Some(if (200..300).contains(&status) {
+                Ok(response["body"].clone())
+            } else {
+                Err(GraphError::from_response(
+                    status,
+                    &response["body"].to_string(),
+                ))
+            });
+        }
+        if let Some(seconds) = retry_after {
+            let ms = (seconds.max(0.0) * 1000.0).ceil() as u64;
             (self.on_wait.borrow())(Wait {
                 reason: WaitReason::Throttled,
                 seconds: ms as f64 / 1000.0,
             });
             self.transport.sleep(ms).await;
-            waited += ms;
         }
+        let mut out = Vec::with_capacity(items.len());
+        for (item, answer) in items.iter().zip(answers) {
+            out.push(match answer {
+                Some(a) => a,
+                // Missing or throttled: on its own, with the usual retries.
+                None => match self.call("GET", &item.url, None, Retry::Read).await {
+                    Ok(r) => parse(&r.body),
+                    Err(e) => Err(e),
+                },
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -426,13 +442,15 @@ pub fn parse<R: DeserializeOwned>(body: &str) -> Result<R, GraphError> {
     serde_json::from_str(body).map_err(|e| GraphError::Unexpected(e.to_string()))
 }
 
-/// Parses one `$batch` answer: the body on 2xx, the classified error otherwise.
-pub fn batch_answer<R: DeserializeOwned>(answer: &(u16, Value)) -> Result<R, GraphError> {
-    let (status, body) = answer;
-    if (200..300).contains(status) {
-        serde_json::from_value(body.clone()).map_err(|e| GraphError::Unexpected(e.to_string()))
-    } else {
-        Err(GraphError::from_response(*status, &body.to_string()))
+/// Reads one `$batch` answer as `R`.
+pub fn batch_answer<R: DeserializeOwned>(
+    answer: &Result<Value, GraphError>,
+) -> Result<R, GraphError> {
+    match answer {
+        Ok(body) => {
+            serde_json::from_value(body.clone()).map_err(|e| GraphError::Unexpected(e.to_string()))
+        }
+        Err(e) => Err(e.clone()),
     }
 }
 

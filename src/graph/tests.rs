@@ -166,15 +166,15 @@ fn an_expired_token_is_renewed_once_with_the_refresh_token() {
 }
 
 #[test]
-fn batch_resends_only_the_throttled_reads() {
+fn batch_resends_only_the_throttled_reads_on_their_own() {
     let first = json!({"responses": [
         {"id": "org", "status": 200, "body": {"value": []}},
         {"id": "me", "status": 429, "headers": {"Retry-After": "1"}, "body": {}},
+        {"id": "gone", "status": 404, "body": {"error": {"code": "Request_ResourceNotFound", "message": "x"}}},
     ]});
-    let second = json!({"responses": [{"id": "me", "status": 200, "body": {"id": "u"}}]});
     let script = Script::new(vec![
         answer(200, None, &first.to_string()),
-        answer(200, None, &second.to_string()),
+        answer(200, None, r#"{"id":"u"}"#),
     ]);
     let c = client(&script, false);
     let items = [
@@ -186,13 +186,20 @@ fn batch_resends_only_the_throttled_reads() {
             id: "me",
             url: "/me".into(),
         },
+        BatchItem {
+            id: "gone",
+            url: "/applications/x".into(),
+        },
     ];
     let answers = block_on(c.batch(&items)).expect("batch");
-    assert_eq!(answers[1], (200, json!({"id": "u"})));
-    let resent: Value =
-        serde_json::from_str(script.sent.borrow()[1].body.as_deref().unwrap_or_default())
-            .expect("json");
-    assert_eq!(resent["requests"].as_array().map(Vec::len), Some(1));
+    assert_eq!(answers[0], Ok(json!({"value": []})));
+    assert_eq!(answers[1], Ok(json!({"id": "u"})));
+    assert!(matches!(answers[2], Err(GraphError::NotFound(_))));
+    let sent = script.sent.borrow();
+    assert_eq!(
+        (sent[1].method, sent[1].url.as_str()),
+        ("GET", "https://graph.example/v1.0/me")
+    );
     assert_eq!(*script.slept.borrow(), vec![1000]);
 }
 

@@ -15,6 +15,10 @@ use tower::ServiceExt;
 
 use crate::tenant::GraphError;
 
+/// Marks a request as one of a `$batch`'s inner requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Inner;
+
 /// Graph's limit on requests in one batch.
 pub const MAX_REQUESTS: usize = 20;
 
@@ -69,7 +73,7 @@ pub async fn batch(
         let failed = depends
             .iter()
             .any(|d| statuses.get(*d).is_none_or(|s| *s >= 400));
-        let (status, body) = if failed {
+        let (status, body, retry_after) = if failed {
             (
                 424,
                 GraphError {
@@ -81,17 +85,17 @@ pub async fn batch(
                     detail: None,
                 }
                 .body(&crate::ids::guid()),
+                None,
             )
         } else {
             run(&graph, request, authorization.as_ref()).await
         };
         statuses.insert(id.clone(), status);
-        responses.push(json!({
-            "id": id,
-            "status": status,
-            "headers": { "Content-Type": "application/json" },
-            "body": body,
-        }));
+        let mut headers = json!({ "Content-Type": "application/json" });
+        if let Some(after) = retry_after {
+            headers["Retry-After"] = json!(after);
+        }
+        responses.push(json!({ "id": id, "status": status, "headers": headers, "body": body }));
     }
     Json(json!({ "responses": responses })).into_response()
 }
@@ -100,7 +104,7 @@ async fn run(
     graph: &Router,
     request: &Value,
     authorization: Option<&header::HeaderValue>,
-) -> (u16, Value) {
+) -> (u16, Value, Option<String>) {
     let method = request["method"].as_str().unwrap_or("GET").to_uppercase();
     let url = request["url"].as_str().unwrap_or_default();
     let path = url
@@ -118,7 +122,7 @@ async fn run(
         let e = GraphError::bad_request(
             "A request in a batch with a body must give its Content-Type header.",
         );
-        return (400, e.body(&crate::ids::guid()));
+        return (400, e.body(&crate::ids::guid()), None);
     }
     let mut builder = Request::builder()
         .method(method.as_str())
@@ -140,10 +144,15 @@ async fn run(
     };
     let Ok(inner) = builder.body(body) else {
         let e = GraphError::bad_request(format!("Invalid request URL in batch: {url}"));
-        return (400, e.body(&crate::ids::guid()));
+        return (400, e.body(&crate::ids::guid()), None);
     };
     let Ok(response) = graph.clone().oneshot(inner).await;
     let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let bytes = response
         .into_body()
         .collect()
@@ -153,5 +162,6 @@ async fn run(
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        retry_after,
     )
 }

@@ -136,8 +136,9 @@ pub async fn apply(State(state): State<Shared>, request: Request, next: Next) ->
             faults.retry_after_secs,
         );
     }
+    let inner = request.extensions().get::<crate::batch::Inner>().is_some();
     let response = next.run(request).await;
-    if every(faults.drop_every) {
+    if every(faults.drop_every) && !inner {
         return dropped(response);
     }
     response

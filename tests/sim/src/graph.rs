@@ -94,7 +94,16 @@ pub fn router(state: Shared) -> Router {
             "/v1.0/policies/defaultAppManagementPolicy",
             get(app_management_policy),
         );
-    let batch_target: Router = graph.clone().with_state(state.clone());
+    // Inner requests of a `$batch` meet the same throttling and outages (Graph evaluates them per
+    // inner request), though never a dropped connection: the batch answers for them.
+    let batch_target: Router = graph
+        .clone()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::faults::apply,
+        ))
+        .layer(axum::Extension(crate::batch::Inner))
+        .with_state(state.clone());
     graph
         .route(
             "/v1.0/$batch",

@@ -830,3 +830,36 @@ async fn reset_switches_fixtures() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn inner_batch_requests_are_throttled_one_by_one() {
+    let app = sim("default");
+    call(
+        &app,
+        "POST",
+        "/_sim/faults",
+        Some(json!({"throttleEvery": 2, "retryAfterSecs": 1.5})),
+    )
+    .await;
+    // Request 1 (the batch itself) passes; its inner requests are 2, 3, 4, 5: two are throttled.
+    let read = |id: &str| json!({"id": id, "method": "GET", "url": "/organization"});
+    let token = format!("Bearer {}", token_for(&app, "admin", None).await);
+    let request = Request::post("/v1.0/$batch")
+        .header("content-type", "application/json")
+        .header("authorization", &token)
+        .body(Body::from(
+            json!({"requests": [read("a"), read("b"), read("c"), read("d")]}).to_string(),
+        ))
+        .expect("request");
+    let answer = raw(&app, request).await;
+    assert!(answer.status == StatusCode::OK, "{}", answer.text);
+    let body = answer.json();
+    let statuses: Vec<u64> = body["responses"]
+        .as_array()
+        .expect("responses")
+        .iter()
+        .filter_map(|r| r["status"].as_u64())
+        .collect();
+    assert_eq!(statuses, [429, 200, 429, 200]);
+    assert_eq!(body["responses"][0]["headers"]["Retry-After"], "1.5");
+}

@@ -669,3 +669,17 @@ async fn a_user_assigned_identity_that_already_has_the_app_role_gets_only_the_ro
     assert_eq!(token["roles"], json!(["Exchange.ManageAsApp"]));
     assert_eq!(token["wids"], json!([roles::EXCHANGE_ADMIN]));
 }
+
+#[tokio::test]
+async fn discovery_resends_throttled_inner_requests_until_all_are_answered() {
+    let sim = Sim::start("default").await;
+    let client = sim.client("admin").await;
+    sim.faults(json!({"throttleEvery": 2, "retryAfterSecs": 0.1}))
+        .await;
+    let tenant = onboard::discover(&client)
+        .await
+        .expect("discovery despite throttling");
+    assert_eq!(tenant.initial_domain, "contoso.onmicrosoft.com");
+    assert!(tenant.exchange.is_some() && tenant.policy_known);
+    assert!(client.round_trips() > 1, "throttled reads were sent again");
+}
