@@ -192,11 +192,6 @@ impl<T: Transport> Client<T> {
         self.round_trips.get()
     }
 
-    /// The transport (for callers that also need to wait).
-    pub fn transport(&self) -> &T {
-        &self.transport
-    }
-
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
         self.round_trips.set(self.round_trips.get() + 1);
         self.transport.send(request).await

@@ -160,6 +160,23 @@ pub struct ServicePrincipal {
     pub app_roles: Vec<AppRole>,
 }
 
+impl ServicePrincipal {
+    /// User-assigned managed identities carry `isExplicit=True` among their alternative names.
+    pub fn user_assigned(&self) -> bool {
+        self.alternative_names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("isExplicit=True"))
+    }
+
+    /// A managed identity's Azure resource id, among its alternative names.
+    pub fn resource_id(&self) -> Option<&str> {
+        self.alternative_names
+            .iter()
+            .find(|n| n.starts_with("/subscriptions/"))
+            .map(String::as_str)
+    }
+}
+
 /// An app role a resource offers.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -37,21 +37,14 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// User-assigned identities carry `isExplicit=True` among their alternative names.
+    /// Whether it is user-assigned (then `-ManagedIdentityAccountId` needs its client id).
     pub fn user_assigned(&self) -> bool {
-        self.service_principal
-            .alternative_names
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case("isExplicit=True"))
+        self.service_principal.user_assigned()
     }
 
-    /// The Azure resource id among the alternative names.
+    /// The Azure resource id of the identity.
     pub fn resource_id(&self) -> Option<&str> {
-        self.service_principal
-            .alternative_names
-            .iter()
-            .find(|n| n.starts_with("/subscriptions/"))
-            .map(String::as_str)
+        self.service_principal.resource_id()
     }
 }
 

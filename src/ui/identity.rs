@@ -110,8 +110,8 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
             <ul id="mi-results" class="results">
                 {move || found.get().into_iter().map(|sp| {
                     let id = sp.id.clone();
-                    let explicit = sp.alternative_names.iter().any(|n| n.eq_ignore_ascii_case("isExplicit=True"));
-                    let resource = sp.alternative_names.iter().find(|n| n.starts_with("/subscriptions/")).cloned().unwrap_or_default();
+                    let explicit = sp.user_assigned();
+                    let resource = sp.resource_id().unwrap_or_default().to_owned();
                     let selected = id.clone();
                     view! {
                         <li>
