@@ -141,6 +141,7 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         consents: vec![],
         replication_lag_secs: 0,
         created: Default::default(),
+        clock: Default::default(),
     }
 }
 

@@ -49,7 +49,7 @@ pub struct Sim {
 impl Sim {
     /// The signed-in user a Graph request acts for, allowed to do `op`.
     fn allow(&self, headers: &HeaderMap, op: Op) -> Result<Caller, GraphError> {
-        let caller = access::caller(&self.tenant, &self.key.to_public_key(), headers, ids::now())?;
+        let caller = access::caller(&self.tenant, &self.key.to_public_key(), headers, self.tenant.clock.now())?;
         caller.may(op)?;
         Ok(caller)
     }
@@ -114,6 +114,10 @@ pub fn router(state: Shared) -> Router {
         .route("/_sim/faults", post(crate::faults::set))
         .route("/_sim/token", post(platform::test_token))
         .route("/_sim/requests", get(request_log))
+        .route(
+            "/_sim/clock",
+            get(crate::clock::now).post(crate::clock::advance),
+        )
         .route(
             "/{tenant}/oauth2/v2.0/authorize",
             get(platform::authorize).post(platform::authorize_answer),

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod batch;
+pub mod clock;
 pub mod faults;
 pub mod fixtures;
 pub mod graph;
@@ -60,6 +61,8 @@ pub fn state(
     })))
 }
 
+#[cfg(test)]
+mod clock_tests;
 #[cfg(test)]
 mod identity_tests;
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::graph::{Shared, Sim, lock};
 use crate::identity::{self, Endpoint, TokenError};
 use crate::signin::{self, Authorize, Code, Redemption, Refresh, Refusal};
 use crate::tenant::User;
-use crate::{ids, jwt};
+use crate::jwt;
 
 /// The cookie that remembers who signed in on this browser (the simulator's SSO session).
 const SESSION_COOKIE: &str = "sim_session";
@@ -73,7 +73,7 @@ fn issue_code(sim: &mut Sim, request: Authorize, user_id: &str) -> Response {
             Code {
                 request,
                 user_id: user_id.to_owned(),
-                issued: ids::now(),
+                issued: sim.tenant.clock.now(),
             },
             false,
         ),
@@ -387,7 +387,7 @@ pub async fn token(
                     tenant: &tenant,
                 },
                 &pairs,
-                ids::now(),
+                sim.tenant.clock.now(),
             ) {
                 Ok(claims) => Json(json!({
                     "token_type": "Bearer",
@@ -418,7 +418,7 @@ fn user_tokens(
     let at = Redemption {
         authority,
         origin,
-        now: ids::now(),
+        now: sim.tenant.clock.now(),
     };
     if !signin::authority_fits(&sim.tenant, authority) {
         return token_error(&TokenError::new(
@@ -608,7 +608,7 @@ pub async fn managed_identity_token(
     let Some(sp) = chosen else {
         return bad("Identity not found");
     };
-    let now = ids::now();
+    let now = sim.tenant.clock.now();
     match identity::exchange_claims(&sim.tenant, &sp.id, &sp.app_id, now, 86_399) {
         Ok(claims) => Json(json!({
             "access_token": jwt::sign(&sim.key, &sim.kid, &claims),
@@ -671,7 +671,7 @@ pub async fn test_token(State(state): State<Shared>, Json(body): Json<Value>) ->
         "",
         None,
         false,
-        ids::now(),
+        sim.tenant.clock.now(),
         lifetime,
     );
     Json(json!({ "access_token": jwt::sign(&sim.key, &sim.kid, &tokens.access), "expires_in": lifetime })).into_response()

@@ -212,6 +212,9 @@ pub struct Tenant {
     /// When each object created since start was created (appId or object id → Unix ms).
     #[serde(skip)]
     pub created: std::collections::HashMap<String, i64>,
+    /// The simulated time (real time plus what tests advanced it by).
+    #[serde(skip)]
+    pub clock: crate::clock::Clock,
 }
 
 /// A Graph error: HTTP status, `error.code`, message, and directory `details` when Graph sends
@@ -282,7 +285,7 @@ impl Tenant {
     fn replicating(&self, id: &str) -> bool {
         self.created
             .get(id)
-            .is_some_and(|at| ids::now_ms() - at < self.replication_lag_secs * 1000)
+            .is_some_and(|at| self.clock.now_ms() - at < self.replication_lag_secs * 1000)
     }
 
     /// The initial `*.onmicrosoft.com` domain.
@@ -335,7 +338,7 @@ impl Tenant {
                 .cloned()
                 .unwrap_or_else(|| json!({ "redirectUris": [] })),
         };
-        self.created.insert(app.app_id.clone(), ids::now_ms());
+        self.created.insert(app.app_id.clone(), self.clock.now_ms());
         self.applications.push(app.clone());
         Ok(app)
     }
@@ -502,7 +505,7 @@ impl Tenant {
             alternative_names: vec![],
             app_roles: vec![],
         };
-        self.created.insert(sp.id.clone(), ids::now_ms());
+        self.created.insert(sp.id.clone(), self.clock.now_ms());
         self.service_principals.push(sp.clone());
         Ok(sp)
     }
