@@ -18,7 +18,7 @@ use url::Url;
 use crate::config::Config;
 use crate::forge::Rng;
 
-pub use errors::SignInError;
+pub use errors::{SignInError, aadsts};
 pub use pkce::{PkceChallenge, PkceVerifier, pkce_pair};
 
 /// Delegated Microsoft Graph permissions the page asks for, each needed by one step (README,

@@ -1,8 +1,19 @@
 //! A typed Microsoft Graph client over a small transport trait (browser `fetch` in the page, a
-//! native HTTP client in tests), with the reliability rules of the reference §3: `Retry-After`
-//! honoured on 429/503/504, exponential backoff otherwise, directory replication waited out
-//! after the page's own creates, all within one bounded budget; every wait is reported so the
-//! page can show it. A 401 renews the access token once with the in-memory refresh token.
+//! native HTTP client in tests), with Graph's reliability rules
+//! (<https://learn.microsoft.com/graph/throttling>, <https://learn.microsoft.com/graph/errors>):
+//! `Retry-After` honoured, exponential backoff otherwise, directory replication waited out after
+//! the page's own creates, all within one bounded budget; every wait is reported so the page can
+//! show it.
+//!
+//! A write is sent again without looking only when Graph said it did nothing (429). A 5xx or a
+//! lost answer may come after the backend acted (a gateway timeout often does), so such a write
+//! is handed back to the caller, which looks first, unless the write is an upsert
+//! (`Retry::Upsert`), which is safe to repeat by construction.
+//!
+//! A 401 renews the access token with the in-memory refresh token. When the identity platform
+//! wants the admin back (MFA, Conditional Access, a session limit, or Graph's claims challenge of
+//! continuous access evaluation) the call fails with `GraphError::SignInRequired`, which carries
+//! what the next sign-in must ask for; the page signs in again in a popup and continues.
 
 pub mod error;
 pub mod models;
@@ -37,12 +48,14 @@ impl fmt::Debug for HttpRequest {
 }
 
 /// What came back.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct HttpResponse {
     /// HTTP status.
     pub status: u16,
     /// `Retry-After` in seconds, if sent (Graph sends fractions too).
     pub retry_after: Option<f64>,
+    /// `WWW-Authenticate`, if sent (Graph's claims challenge travels in it).
+    pub www_authenticate: Option<String>,
     /// The body as text.
     pub body: String,
 }
@@ -118,15 +131,46 @@ pub struct Wait {
 pub enum Retry {
     /// Safe to repeat on any transient failure (reads).
     Read,
-    /// A write: repeated only when the server said it did nothing (429/503/504). After a lost
-    /// answer the caller checks whether the write happened.
+    /// A write: repeated only when the server said it did nothing (429). After a 5xx or a lost
+    /// answer the caller looks whether the write happened before writing again.
     Write,
     /// A write that depends on an object this run just created: also waits out replication.
     WriteAfterCreate,
     /// A read of (or under) an object this run just created: repeated on transient failures
     /// and while the object is not visible yet.
     ReadAfterCreate,
+    /// An upsert (`Prefer: create-if-missing` on an alternate key): the same request twice
+    /// leaves one object, so it is repeated after any transient failure.
+    Upsert,
+    /// An upsert that depends on an object this run just created.
+    UpsertAfterCreate,
 }
+
+impl Retry {
+    fn repeatable(self) -> bool {
+        !matches!(self, Self::Write | Self::WriteAfterCreate)
+    }
+
+    fn after_create(self) -> bool {
+        matches!(
+            self,
+            Self::WriteAfterCreate | Self::ReadAfterCreate | Self::UpsertAfterCreate
+        )
+    }
+}
+
+/// A collection read to its end (`@odata.nextLink` followed), or as far as the bound allowed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paged<T> {
+    /// The items read.
+    pub items: Vec<T>,
+    /// False when the page bound stopped the read before the last page.
+    pub complete: bool,
+}
+
+/// Pages read at most per collection: 20 pages of 999 cover any tenant this page is for, and a
+/// bound keeps a runaway `nextLink` chain from reading forever.
+pub const MAX_PAGES: usize = 20;
 
 /// Retry limits: backoff from `first_ms` doubling to `cap_ms`, at most `budget_ms` of waiting
 /// per request (reference §3.1: 2 s start, 15–20 s cap, about 3 minutes in all).
@@ -148,6 +192,32 @@ impl Default for Policy {
             budget_ms: 180_000,
         }
     }
+}
+
+/// What the identity platform wants before it gives the page another token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInReason {
+    /// The refresh token ended (SPAs: 24 hours, AADSTS700084) or there is none.
+    Expired,
+    /// Multi-factor authentication (AADSTS50076 / 50079).
+    Mfa,
+    /// A Conditional Access policy (AADSTS53003 and its kin).
+    ConditionalAccess,
+    /// Graph's claims challenge (continuous access evaluation: a policy or session changed).
+    ClaimsChallenge,
+    /// Any other `interaction_required` / `login_required` / `consent_required`.
+    Interaction,
+}
+
+/// The admin must sign in again; the run, the page and the key in memory are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInRequired {
+    /// Why.
+    pub reason: SignInReason,
+    /// The AADSTS number, when the platform gave one.
+    pub code: Option<u32>,
+    /// The `claims` the next authorize request must carry (JSON), when challenged.
+    pub claims: Option<String>,
 }
 
 /// One request of a `$batch`.
@@ -213,12 +283,26 @@ impl<T: Transport> Client<T> {
         }
     }
 
-    /// Renews the access token with the refresh token; false when that is not possible.
-    async fn renew(&self) -> bool {
+    /// Replaces the tokens after the admin signed in again (popup), keeping everything else.
+    pub fn replace_tokens(&self, access_token: Secret, refresh_token: Option<Secret>) {
+        let mut s = self.session.borrow_mut();
+        s.access_token = access_token;
+        if refresh_token.is_some() {
+            s.refresh_token = refresh_token;
+        }
+    }
+
+    /// Renews the access token with the refresh token, asking for `claims` when Graph
+    /// challenged. `Err` says why only the admin can continue (or that the network failed).
+    async fn renew(&self, claims: Option<&str>) -> Result<(), GraphError> {
         let (refresh, token_url, client_id, scope) = {
             let s = self.session.borrow();
             let Some(refresh) = s.refresh_token.clone() else {
-                return false;
+                return Err(GraphError::SignInRequired(SignInRequired {
+                    reason: SignInReason::Expired,
+                    code: None,
+                    claims: claims.map(str::to_owned),
+                }));
             };
             (
                 refresh,
@@ -227,12 +311,14 @@ impl<T: Transport> Client<T> {
                 s.scope.clone(),
             )
         };
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("client_id", &client_id)
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("client_id", &client_id)
             .append_pair("grant_type", "refresh_token")
             .append_pair("refresh_token", refresh.expose())
-            .append_pair("scope", &scope)
-            .finish();
+            .append_pair("scope", &scope);
+        if let Some(claims) = claims {
+            form.append_pair("claims", claims);
+        }
         let request = HttpRequest {
             method: "POST",
             url: token_url,
@@ -240,26 +326,22 @@ impl<T: Transport> Client<T> {
                 "Content-Type".to_owned(),
                 "application/x-www-form-urlencoded".to_owned(),
             )],
-            body: Some(body),
+            body: Some(form.finish()),
         };
-        let Ok(response) = self.send(request).await else {
-            return false;
-        };
-        let Ok(tokens) = serde_json::from_str::<Value>(&response.body) else {
-            return false;
-        };
-        let Some(access) = tokens["access_token"]
-            .as_str()
-            .filter(|_| response.status == 200)
-        else {
-            return false;
-        };
-        let mut s = self.session.borrow_mut();
-        s.access_token = Secret::new(access);
-        if let Some(rt) = tokens["refresh_token"].as_str() {
-            s.refresh_token = Some(Secret::new(rt));
+        let response = self.send(request).await.map_err(GraphError::Network)?;
+        let tokens: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+        match tokens["access_token"].as_str() {
+            Some(access) if response.status == 200 => {
+                let mut s = self.session.borrow_mut();
+                s.access_token = Secret::new(access);
+                if let Some(rt) = tokens["refresh_token"].as_str() {
+                    s.refresh_token = Some(Secret::new(rt));
+                }
+                Ok(())
+            }
+            _ if response.status >= 500 => Err(GraphError::Unavailable(response.status)),
+            _ => Err(GraphError::SignInRequired(token_error(&tokens, claims))),
         }
-        true
     }
 
     /// Sends with retries; returns the successful response or the classified failure.
@@ -270,11 +352,28 @@ impl<T: Transport> Client<T> {
         body: Option<&Value>,
         retry: Retry,
     ) -> Result<HttpResponse, GraphError> {
+        self.call_with(method, path, &[], body, retry).await
+    }
+
+    /// `call` with extra headers (e.g. `Prefer: create-if-missing`).
+    pub async fn call_with(
+        &self,
+        method: &'static str,
+        path: &str,
+        extra_headers: &[(&str, &str)],
+        body: Option<&Value>,
+        retry: Retry,
+    ) -> Result<HttpResponse, GraphError> {
         let mut waited = 0u64;
         let mut attempt = 0u32;
         let mut renewed = false;
         loop {
-            let request = self.graph_request(method, path, body);
+            let mut request = self.graph_request(method, path, body);
+            request.headers.extend(
+                extra_headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            );
             let answer = self.send(request).await;
             // A 401 right after a renewal means renewing does not help; one later on (a long
             // wait outlived the new token) may renew again.
@@ -283,26 +382,42 @@ impl<T: Transport> Client<T> {
             }
             let (failure, retry_after) = match answer {
                 Ok(r) if (200..300).contains(&r.status) => return Ok(r),
-                Ok(r) if r.status == 401 && !renewed => {
-                    renewed = true;
-                    if self.renew().await {
-                        continue;
+                Ok(r) if r.status == 401 => {
+                    let claims = r.www_authenticate.as_deref().and_then(claims_challenge);
+                    if renewed {
+                        return Err(GraphError::SignInRequired(SignInRequired {
+                            reason: if claims.is_some() {
+                                SignInReason::ClaimsChallenge
+                            } else {
+                                SignInReason::Expired
+                            },
+                            code: None,
+                            claims,
+                        }));
                     }
-                    return Err(GraphError::SignInExpired);
+                    renewed = true;
+                    match self.renew(claims.as_deref()).await {
+                        Ok(()) => continue,
+                        Err(GraphError::SignInRequired(mut why)) => {
+                            if claims.is_some() {
+                                why.reason = SignInReason::ClaimsChallenge;
+                                why.claims = claims;
+                            }
+                            return Err(GraphError::SignInRequired(why));
+                        }
+                        Err(e) => (e, None),
+                    }
                 }
                 Ok(r) => (GraphError::from_response(r.status, &r.body), r.retry_after),
                 Err(e) => (GraphError::Network(e), None),
             };
-            let reason = match (&failure, retry) {
-                (GraphError::Throttled, _) => WaitReason::Throttled,
-                (GraphError::Unavailable(_), _) => WaitReason::Unavailable,
-                (GraphError::Network(_), Retry::Read | Retry::ReadAfterCreate) => {
-                    WaitReason::Network
+            let reason = match &failure {
+                GraphError::Throttled => WaitReason::Throttled,
+                GraphError::Unavailable(_) if retry.repeatable() => WaitReason::Unavailable,
+                GraphError::Network(_) if retry.repeatable() => WaitReason::Network,
+                GraphError::Replicating(_) | GraphError::NotFound(_) if retry.after_create() => {
+                    WaitReason::Replication
                 }
-                (
-                    GraphError::Replicating(_) | GraphError::NotFound(_),
-                    Retry::WriteAfterCreate | Retry::ReadAfterCreate,
-                ) => WaitReason::Replication,
                 _ => return Err(replication_exhausted(failure, retry)),
             };
             let backoff = self
@@ -310,8 +425,8 @@ impl<T: Transport> Client<T> {
                 .first_ms
                 .saturating_mul(1 << attempt.min(10))
                 .min(self.policy.cap_ms);
-            let ms = retry_after.map_or(backoff, |s| (s.max(0.0) * 1000.0).ceil() as u64);
-            if waited + ms > self.policy.budget_ms {
+            let ms = retry_after.map_or(backoff, seconds_to_ms);
+            if waited.saturating_add(ms) > self.policy.budget_ms {
                 return Err(replication_exhausted(failure, retry));
             }
             (self.on_wait.borrow())(Wait {
@@ -319,9 +434,71 @@ impl<T: Transport> Client<T> {
                 seconds: ms as f64 / 1000.0,
             });
             self.transport.sleep(ms).await;
-            waited += ms;
-            attempt += 1;
+            waited = waited.saturating_add(ms);
+            attempt = attempt.saturating_add(1);
         }
+    }
+
+    /// Waits `ms`, telling the page why (the executor's own waits: settling reads).
+    pub async fn pause(&self, reason: WaitReason, ms: u64) {
+        (self.on_wait.borrow())(Wait {
+            reason,
+            seconds: ms as f64 / 1000.0,
+        });
+        self.transport.sleep(ms).await;
+    }
+
+    /// Reads a whole collection: the first page at `path`, then every `@odata.nextLink`, at most
+    /// `MAX_PAGES` pages.
+    pub async fn get_all<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        retry: Retry,
+    ) -> Result<Paged<R>, GraphError> {
+        let first: models::Collection<R> = self.get_with(path, retry).await?;
+        self.rest_of(first, retry).await
+    }
+
+    /// Follows the `@odata.nextLink`s of a first page already read (e.g. inside a `$batch`).
+    pub async fn rest_of<R: DeserializeOwned>(
+        &self,
+        first: models::Collection<R>,
+        retry: Retry,
+    ) -> Result<Paged<R>, GraphError> {
+        let mut items = first.value;
+        let mut next = first.next_link;
+        let mut pages = 1;
+        while let Some(link) = next {
+            if pages >= MAX_PAGES {
+                return Ok(Paged {
+                    items,
+                    complete: false,
+                });
+            }
+            let path = self.relative(&link)?;
+            let page: models::Collection<R> = self.get_with(&path, retry).await?;
+            items.extend(page.value);
+            next = page.next_link;
+            pages += 1;
+        }
+        Ok(Paged {
+            items,
+            complete: true,
+        })
+    }
+
+    /// A `nextLink` as a path under the client's base. The bearer token goes only to the
+    /// configured Graph: a link elsewhere is refused.
+    fn relative(&self, link: &str) -> Result<String, GraphError> {
+        link.strip_prefix(&self.base)
+            .filter(|rest| rest.starts_with('/') || rest.starts_with('?'))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                GraphError::Unexpected(format!(
+                    "the next page of a list points outside {} ({link})",
+                    self.base
+                ))
+            })
     }
 
     /// `GET` and parse.
@@ -400,7 +577,7 @@ impl<T: Transport> Client<T> {
             });
         }
         if let Some(seconds) = retry_after {
-            let ms = (seconds.max(0.0) * 1000.0).ceil() as u64;
+            let ms = seconds_to_ms(seconds).min(self.policy.budget_ms);
             (self.on_wait.borrow())(Wait {
                 reason: WaitReason::Throttled,
                 seconds: ms as f64 / 1000.0,
@@ -424,11 +601,72 @@ impl<T: Transport> Client<T> {
 
 /// A 404 after our own create that never cleared is replication that did not finish in time.
 fn replication_exhausted(failure: GraphError, retry: Retry) -> GraphError {
-    match (failure, retry) {
-        (GraphError::NotFound(m), Retry::WriteAfterCreate | Retry::ReadAfterCreate) => {
-            GraphError::Replicating(m)
+    match failure {
+        GraphError::NotFound(m) if retry.after_create() => GraphError::Replicating(m),
+        other => other,
+    }
+}
+
+/// `Retry-After` seconds (fractions allowed; negative, NaN or absurd values clamped) in ms.
+fn seconds_to_ms(seconds: f64) -> u64 {
+    if seconds.is_nan() || seconds <= 0.0 {
+        return 0;
+    }
+    // Beyond a day is nonsense from a proxy; the budget refuses it anyway.
+    (seconds.min(86_400.0) * 1000.0).ceil() as u64
+}
+
+/// The `claims` of a `WWW-Authenticate: Bearer … error="insufficient_claims", claims="…"`
+/// challenge, decoded from base64 to JSON (continuous access evaluation,
+/// <https://learn.microsoft.com/entra/identity-platform/claims-challenge>).
+pub fn claims_challenge(header: &str) -> Option<String> {
+    let param = |name: &str| -> Option<String> {
+        let at = header.find(&format!("{name}=\""))? + name.len() + 2;
+        let rest = &header[at..];
+        Some(rest[..rest.find('"')?].to_owned())
+    };
+    if param("error")? != "insufficient_claims" {
+        return None;
+    }
+    let encoded = param("claims")?;
+    use base64::Engine as _;
+    let engines = [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    engines
+        .iter()
+        .find_map(|e| e.decode(encoded.trim()).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|json| serde_json::from_str::<Value>(json).is_ok())
+}
+
+/// Classifies a refused refresh (<https://learn.microsoft.com/entra/identity-platform/reference-error-codes>).
+fn token_error(answer: &Value, claims: Option<&str>) -> SignInRequired {
+    let description = answer["error_description"].as_str().unwrap_or_default();
+    let code = answer["error_codes"]
+        .as_array()
+        .and_then(|codes| codes.first())
+        .and_then(Value::as_u64)
+        .and_then(|c| u32::try_from(c).ok())
+        .or_else(|| crate::auth::aadsts(description));
+    let reason = match (answer["error"].as_str().unwrap_or_default(), code) {
+        (_, Some(50076 | 50079 | 50072 | 50074)) => SignInReason::Mfa,
+        (_, Some(53000 | 53001 | 53002 | 53003 | 530003 | 530032)) => {
+            SignInReason::ConditionalAccess
         }
-        (other, _) => other,
+        (_, Some(700082 | 700084 | 50173 | 50133 | 70043)) => SignInReason::Expired,
+        ("invalid_grant", _) => SignInReason::Expired,
+        _ => SignInReason::Interaction,
+    };
+    SignInRequired {
+        reason,
+        code,
+        claims: answer["claims"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| claims.map(str::to_owned)),
     }
 }
 

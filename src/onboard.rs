@@ -4,16 +4,22 @@
 pub mod executor;
 pub mod identity;
 pub mod plan;
+pub mod requests;
 
 use crate::graph::models::{
     AppManagementPolicy, AppRoleAssignment, Application, Collection, Me, Membership, Organization,
     RoleAssignment, ServicePrincipal,
 };
-use crate::graph::{BatchItem, Client, GraphError, Transport, batch_answer, encode, quote};
+use crate::graph::{
+    BatchItem, Client, GraphError, Retry, Transport, batch_answer, encode, quote,
+};
 use crate::wellknown::{EXCHANGE_APP_ID, MANAGE_AS_APP};
 
 pub use executor::{Applied, Progress, Run, StepFailure, StepStatus};
-pub use plan::{Action, Blocker, Choices, Existing, Identity, Plan, Step, StepKind, Target, plan};
+pub use plan::{
+    Action, Blocker, Choices, Existing, Gate, Identity, Plan, Step, StepKind, Target,
+    early_warnings, plan,
+};
 
 /// The tenant as the signed-in admin sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,8 +32,15 @@ pub struct Tenant {
     pub initial_domain: String,
     /// The admin's sign-in name.
     pub admin_upn: String,
-    /// The admin's active directory roles (template ids).
+    /// The admin's object id.
+    pub admin_id: String,
+    /// The admin's active directory roles (template ids), directly or through groups.
     pub admin_roles: Vec<String>,
+    /// Whether every page of the admin's memberships was read.
+    pub admin_roles_complete: bool,
+    /// Roles the admin is eligible for in Privileged Identity Management but has not activated
+    /// (read only when the active ones seem not to suffice: `eligible_roles`).
+    pub admin_eligible_roles: Vec<String>,
     /// The Exchange Online service principal, if the tenant has Exchange Online.
     pub exchange: Option<ServicePrincipal>,
     /// The app-management policy's certificate lifetime cap; `None` also when unreadable
@@ -37,6 +50,8 @@ pub struct Tenant {
     pub policy_known: bool,
     /// App registrations (keys not included: lists never carry them).
     pub apps: Vec<Application>,
+    /// Whether every page of the app list was read (false past the page bound).
+    pub apps_complete: bool,
 }
 
 impl Tenant {
@@ -57,6 +72,8 @@ pub async fn discover<T: Transport>(client: &Client<T>) -> Result<Tenant, GraphE
     let items = [
         BatchItem { id: "org", url: "/organization?$select=id,displayName,verifiedDomains".into() },
         BatchItem { id: "me", url: "/me?$select=id,displayName,userPrincipalName".into() },
+        // Groups come first and a role held through a role-assignable group may be on a later
+        // page: every page is read.
         BatchItem { id: "roles", url: "/me/transitiveMemberOf?$select=id,roleTemplateId".into() },
         BatchItem {
             id: "exchange",
@@ -80,25 +97,74 @@ pub async fn discover<T: Transport>(client: &Client<T>) -> Result<Tenant, GraphE
     let exchange: Collection<ServicePrincipal> = batch_answer(&answers[3])?;
     let policy: Result<AppManagementPolicy, GraphError> = batch_answer(&answers[4]);
     let apps: Collection<Application> = batch_answer(&answers[5])?;
-    Ok(Tenant {
+    // The rest of the pages of the two lists that can be long, both at once.
+    let (roles, apps) = futures::join!(
+        client.rest_of(roles, Retry::Read),
+        client.rest_of(apps, Retry::Read)
+    );
+    let (roles, apps) = (roles?, apps?);
+    let (admin_roles_complete, apps_complete) = (roles.complete, apps.complete);
+    let mut tenant = Tenant {
         initial_domain: org.initial_domain().unwrap_or_default().to_owned(),
         id: org.id,
         name: org.display_name.unwrap_or_default(),
         admin_upn: me.user_principal_name,
+        admin_id: me.id,
         admin_roles: roles
-            .value
+            .items
             .into_iter()
             .filter(|m| m.odata_type.as_deref() == Some("#microsoft.graph.directoryRole"))
             .filter_map(|m| m.role_template_id)
             .collect(),
+        admin_roles_complete,
+        admin_eligible_roles: vec![],
         exchange: exchange.value.into_iter().next(),
         max_certificate_days: policy
             .as_ref()
             .ok()
             .and_then(AppManagementPolicy::max_certificate_days),
         policy_known: policy.is_ok(),
-        apps: apps.value,
-    })
+        apps: apps.items,
+        apps_complete,
+    };
+    // Only when no role that writes anything is active: is one merely eligible in PIM?
+    if !tenant
+        .admin_roles
+        .iter()
+        .any(|r| plan::WRITER_ROLES.contains(&r.as_str()))
+    {
+        tenant.admin_eligible_roles = eligible_roles(client, &tenant).await;
+    }
+    Ok(tenant)
+}
+
+/// The admin's roles that are eligible in Privileged Identity Management but not active
+/// (<https://learn.microsoft.com/graph/api/rbacapplication-list-roleeligibilityscheduleinstances>).
+/// Read only when the active roles seem not to suffice, to say "activate it in PIM" instead of
+/// "you lack it"; a tenant without PIM, or a refusal, gives an empty list.
+pub async fn eligible_roles<T: Transport>(client: &Client<T>, tenant: &Tenant) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Eligibility {
+        role_definition_id: String,
+        #[serde(default)]
+        directory_scope_id: Option<String>,
+    }
+    let path = filter_path(
+        "roleManagement/directory/roleEligibilityScheduleInstances",
+        &format!("principalId eq {}", quote(&tenant.admin_id)),
+        "id,roleDefinitionId,principalId,directoryScopeId",
+    );
+    match client.get_all::<Eligibility>(&path, Retry::Read).await {
+        Ok(all) => all
+            .items
+            .into_iter()
+            .filter(|e| e.directory_scope_id.as_deref().is_none_or(|s| s == "/"))
+            .map(|e| e.role_definition_id)
+            .filter(|r| !tenant.admin_roles.contains(r))
+            .collect(),
+        Err(_) => vec![],
+    }
 }
 
 /// Reads an existing app in full: its certificates (with `key`, single-object `$select`), its
@@ -158,9 +224,13 @@ pub async fn grants<T: Transport>(
     let answers = client.batch(&items).await?;
     let assignments: Collection<AppRoleAssignment> = batch_answer(&answers[0])?;
     let roles: Collection<RoleAssignment> = batch_answer(&answers[1])?;
+    let (assignments, roles) = futures::join!(
+        client.rest_of(assignments, Retry::Read),
+        client.rest_of(roles, Retry::Read)
+    );
     Ok((
-        has_grant(&assignments.value, tenant),
-        tenant_wide(&roles.value),
+        has_grant(&assignments?.items, tenant),
+        tenant_wide(&roles?.items),
     ))
 }
 

@@ -1,6 +1,7 @@
-//! Graph's answers that are not successes, as data (`shared/reference/graph-and-identity.md`
-//! §2.1, §3.4): the error JSON parsed once, classified by `error.code`, `details[].code` and
-//! the well-known directory messages, never by localised text alone.
+//! Graph's answers that are not successes, as data
+//! (<https://learn.microsoft.com/graph/errors>): the error JSON parsed once, classified by
+//! `error.code`, `details[].code` and the well-known directory messages (the ones Microsoft's
+//! own Terraform/Go SDKs use for control flow), never by localised text alone.
 
 use std::fmt;
 
@@ -57,12 +58,14 @@ pub enum GraphError {
     Network(String),
     /// 429 until the retry budget ran out.
     Throttled,
-    /// 503/504 (or 500) until the retry budget ran out.
+    /// 500/502/503/504. For a read: until the retry budget ran out. For a write: at once, as
+    /// the write may have happened (a gateway timeout often arrives after the backend acted).
     Unavailable(u16),
     /// The directory had not replicated a new object within the retry budget.
     Replicating(String),
-    /// 401: the sign-in expired and could not be renewed.
-    SignInExpired,
+    /// 401 that renewing could not cure: the admin must sign in again (popup), for the reason
+    /// and with the claims given.
+    SignInRequired(super::SignInRequired),
     /// 403 `Authorization_RequestDenied`: the signed-in admin's role or the page's consented
     /// permissions do not allow this call.
     Denied(String),
@@ -79,6 +82,9 @@ pub enum GraphError {
         /// Graph's message.
         message: String,
     },
+    /// The tenant changed between the read the plan showed and the write (a certificate or
+    /// permission shown as kept is gone): nothing is written until the admin has seen it.
+    Drifted(String),
     /// An answer the page could not read.
     Unexpected(String),
 }
@@ -97,7 +103,11 @@ impl GraphError {
         let body = ErrorBody::parse(text);
         let message = body.message.clone();
         match status {
-            401 => Self::SignInExpired,
+            401 => Self::SignInRequired(super::SignInRequired {
+                reason: super::SignInReason::Expired,
+                code: None,
+                claims: None,
+            }),
             403 => Self::Denied(message),
             404 => Self::NotFound(message),
             429 => Self::Throttled,
@@ -150,9 +160,25 @@ impl fmt::Display for GraphError {
                 f,
                 "Microsoft Entra has not finished replicating the new objects yet ({detail}). This usually settles within minutes: press Retry."
             ),
-            Self::SignInExpired => f.write_str(
-                "Your sign-in expired and could not be renewed. Sign in again, choose the same app under \"An existing app\" and apply again: what is already done is kept, not repeated.",
-            ),
+            Self::SignInRequired(why) => {
+                use super::SignInReason::*;
+                let code = why.code.map(|c| format!(" (AADSTS{c})")).unwrap_or_default();
+                let what = match why.reason {
+                    Expired => format!("Your sign-in session ended{code}"),
+                    Mfa => format!("Microsoft Entra asks for multi-factor authentication again{code}"),
+                    ConditionalAccess => format!(
+                        "A Conditional Access policy asks you to sign in again{code}; if it blocks you, sign in from a device and location your policies allow, or ask your Entra admin"
+                    ),
+                    ClaimsChallenge => format!(
+                        "Microsoft Graph asked for a fresh sign-in (continuous access evaluation: a policy or your session changed){code}"
+                    ),
+                    Interaction => format!("Microsoft Entra needs you to sign in again{code}"),
+                };
+                write!(
+                    f,
+                    "{what}. Press \"Sign in again\": a small window opens; this page, the certificate in memory and the work done so far stay as they are, and the run continues where it stopped."
+                )
+            }
             Self::Denied(detail) => write!(f, "Microsoft Graph refused the request: {detail}"),
             Self::NotFound(detail) => write!(f, "Microsoft Graph could not find an object: {detail}"),
             Self::AlreadyExists(detail) => write!(f, "It already exists: {detail}"),
@@ -161,6 +187,7 @@ impl fmt::Display for GraphError {
                 code,
                 message,
             } => write!(f, "Microsoft Graph refused the request (HTTP {status}, {code}): {message}"),
+            Self::Drifted(detail) => f.write_str(detail),
             Self::Unexpected(detail) => write!(
                 f,
                 "Microsoft Graph answered in a way this page does not understand: {detail}"
@@ -206,7 +233,7 @@ mod tests {
         assert!(
             matches!(GraphError::from_response(403, "{\"error\":{\"code\":\"Authorization_RequestDenied\",\"message\":\"Insufficient privileges to complete the operation.\"}}"), GraphError::Denied(m) if m.starts_with("Insufficient"))
         );
-        assert!(!GraphError::SignInExpired.is_transient());
+        assert!(!GraphError::from_response(401, "{}").is_transient());
         assert!(
             GraphError::Network("reset".into())
                 .to_string()

@@ -5,11 +5,15 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-/// `{"value": [...]}`.
+/// `{"value": [...], "@odata.nextLink": "..."}`: one page of a collection
+/// (<https://learn.microsoft.com/graph/paging>).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Collection<T> {
     /// The items.
     pub value: Vec<T>,
+    /// The next page's absolute URL, when there is one.
+    #[serde(rename = "@odata.nextLink", default)]
+    pub next_link: Option<String>,
 }
 
 /// `GET /organization`.

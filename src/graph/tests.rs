@@ -30,6 +30,15 @@ fn answer(status: u16, retry_after: Option<f64>, body: &str) -> Result<HttpRespo
         status,
         retry_after,
         body: body.to_owned(),
+        ..HttpResponse::default()
+    })
+}
+
+fn expired_sign_in() -> GraphError {
+    GraphError::SignInRequired(SignInRequired {
+        reason: SignInReason::Expired,
+        code: None,
+        claims: None,
     })
 }
 
@@ -162,7 +171,7 @@ fn an_expired_token_is_renewed_once_with_the_refresh_token() {
     // Without a refresh token: a clear, retryable state.
     let script = Script::new(vec![answer(401, None, expired)]);
     let r: Result<Value, _> = block_on(client(&script, false).get("/me"));
-    assert_eq!(r, Err(GraphError::SignInExpired));
+    assert_eq!(r, Err(expired_sign_in()));
 }
 
 #[test]
@@ -235,5 +244,160 @@ fn a_token_that_expires_again_during_a_long_wait_is_renewed_again() {
         answer(401, None, expired),
     ]);
     let r: Result<Value, _> = block_on(client(&script, true).get("/me"));
-    assert_eq!(r, Err(GraphError::SignInExpired));
+    assert_eq!(r, Err(expired_sign_in()));
+}
+
+#[test]
+fn a_write_after_a_5xx_is_handed_back_but_a_429_is_repeated() {
+    // The gateway timed out after the backend may have acted: no second POST.
+    for status in [500, 502, 503, 504] {
+        let script = Script::new(vec![answer(status, None, "{}")]);
+        let c = client(&script, false);
+        let r: Result<Value, _> = block_on(c.post("/applications", &json!({}), Retry::Write));
+        assert_eq!(r, Err(GraphError::Unavailable(status)));
+        assert_eq!(script.sent.borrow().len(), 1, "{status}");
+    }
+    // 429 says nothing was done: repeated.
+    let script = Script::new(vec![
+        answer(429, Some(1.0), "{}"),
+        answer(201, None, r#"{"id":"a"}"#),
+    ]);
+    let r: Result<Value, _> =
+        block_on(client(&script, false).post("/x", &json!({}), Retry::WriteAfterCreate));
+    assert!(r.is_ok());
+    // An upsert is repeated after anything transient: the same request leaves one object.
+    let script = Script::new(vec![
+        answer(504, None, "{}"),
+        Err("reset".into()),
+        answer(204, None, ""),
+    ]);
+    let c = client(&script, false);
+    let r = block_on(c.call_with(
+        "PATCH",
+        "/applications(uniqueName='u')",
+        &[("Prefer", "create-if-missing")],
+        Some(&json!({})),
+        Retry::Upsert,
+    ));
+    assert_eq!(r.map(|r| r.status), Ok(204));
+    assert!(
+        script.sent.borrow()[2]
+            .headers
+            .contains(&("Prefer".into(), "create-if-missing".into()))
+    );
+}
+
+#[test]
+fn absurd_retry_after_values_neither_overflow_nor_wait_forever() {
+    for after in [f64::MAX, f64::INFINITY, 1e300] {
+        let script = Script::new(vec![answer(429, Some(after), "{}")]);
+        let r: Result<Value, _> = block_on(client(&script, false).get("/me"));
+        assert_eq!(r, Err(GraphError::Throttled));
+        assert!(script.slept.borrow().is_empty());
+    }
+    let script = Script::new(vec![
+        answer(429, Some(f64::NAN), "{}"),
+        answer(429, Some(-3.0), "{}"),
+        answer(200, None, "{}"),
+    ]);
+    let r: Result<Value, _> = block_on(client(&script, false).get("/me"));
+    assert!(r.is_ok());
+    assert_eq!(*script.slept.borrow(), vec![0, 0]);
+}
+
+#[test]
+fn every_page_is_read_and_a_foreign_next_link_is_refused() {
+    let script = Script::new(vec![
+        answer(
+            200,
+            None,
+            r#"{"value":[1,2],"@odata.nextLink":"https://graph.example/v1.0/applications?$skiptoken=a"}"#,
+        ),
+        answer(
+            200,
+            None,
+            r#"{"value":[3],"@odata.nextLink":"https://graph.example/v1.0/applications?$skiptoken=b"}"#,
+        ),
+        answer(200, None, r#"{"value":[4]}"#),
+    ]);
+    let c = client(&script, false);
+    let all: Paged<u32> = block_on(c.get_all("/applications?$top=2", Retry::Read)).expect("ok");
+    assert_eq!(
+        all,
+        Paged {
+            items: vec![1, 2, 3, 4],
+            complete: true
+        }
+    );
+    assert_eq!(
+        script.sent.borrow()[2].url,
+        "https://graph.example/v1.0/applications?$skiptoken=b"
+    );
+    // The token never follows a link to another host.
+    let script = Script::new(vec![answer(
+        200,
+        None,
+        r#"{"value":[1],"@odata.nextLink":"https://evil.example/v1.0/applications?$skiptoken=a"}"#,
+    )]);
+    let r = block_on(client(&script, false).get_all::<u32>("/applications", Retry::Read));
+    assert!(matches!(r, Err(GraphError::Unexpected(m)) if m.contains("outside")));
+    assert_eq!(script.sent.borrow().len(), 1);
+    // A chain longer than the bound stops and says so.
+    let endless = r#"{"value":[0],"@odata.nextLink":"https://graph.example/v1.0/x?$skiptoken=z"}"#;
+    let script = Script::new((0..MAX_PAGES + 5).map(|_| answer(200, None, endless)).collect());
+    let page = block_on(client(&script, false).get_all::<u32>("/x", Retry::Read)).expect("ok");
+    assert!(!page.complete);
+    assert_eq!(page.items.len(), MAX_PAGES);
+}
+
+#[test]
+fn a_refused_renewal_says_why_and_what_the_next_sign_in_must_carry() {
+    let expired = r#"{"error":{"code":"InvalidAuthenticationToken","message":"expired"}}"#;
+    let cases = [
+        (r#"{"error":"interaction_required","error_description":"AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication.","error_codes":[50076],"suberror":"basic_action"}"#, SignInReason::Mfa, Some(50076)),
+        (r#"{"error":"interaction_required","error_description":"AADSTS53003: Access has been blocked by Conditional Access policies.","error_codes":[53003]}"#, SignInReason::ConditionalAccess, Some(53003)),
+        (r#"{"error":"invalid_grant","error_description":"AADSTS700084: The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of 1.00:00:00.","error_codes":[700084]}"#, SignInReason::Expired, Some(700084)),
+        (r#"{"error":"interaction_required","error_description":"AADSTS50058: silent sign-in"}"#, SignInReason::Interaction, Some(50058)),
+    ];
+    for (refusal, reason, code) in cases {
+        let script = Script::new(vec![answer(401, None, expired), answer(400, None, refusal)]);
+        let r: Result<Value, _> = block_on(client(&script, true).get("/me"));
+        let Err(GraphError::SignInRequired(why)) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!((why.reason, why.code), (reason, code), "{refusal}");
+        let text = GraphError::SignInRequired(why).to_string();
+        assert!(text.contains("Sign in again") && text.contains("stay as they are"), "{text}");
+    }
+    // Graph's claims challenge: renewal is tried with the claims, then the popup gets them.
+    let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
+    use base64::Engine as _;
+    let header = format!(
+        r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000", error="insufficient_claims", claims="{}""#,
+        base64::engine::general_purpose::STANDARD.encode(claims)
+    );
+    let challenge = Ok(HttpResponse {
+        status: 401,
+        www_authenticate: Some(header),
+        body: "{}".into(),
+        ..HttpResponse::default()
+    });
+    let script = Script::new(vec![
+        challenge,
+        answer(400, None, r#"{"error":"interaction_required","error_description":"AADSTS50076: mfa","error_codes":[50076]}"#),
+    ]);
+    let r: Result<Value, _> = block_on(client(&script, true).get("/me"));
+    let Err(GraphError::SignInRequired(why)) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(why.reason, SignInReason::ClaimsChallenge);
+    assert_eq!(why.claims.as_deref(), Some(claims));
+    let renewal = script.sent.borrow()[1].body.clone().unwrap_or_default();
+    assert!(renewal.contains("claims="), "{renewal}");
+    // A renewal that the platform grants continues the call with the new token.
+    let script = Script::new(vec![answer(401, None, expired), answer(200, None, r#"{"access_token":"at-9"}"#), answer(200, None, "{}")]);
+    let c = client(&script, true);
+    assert!(block_on(c.get::<Value>("/me")).is_ok());
+    c.replace_tokens(Secret::new("at-popup"), Some(Secret::new("rt-popup")));
+    assert_eq!(c.session.borrow().access_token.expose(), "at-popup");
 }

@@ -1,24 +1,30 @@
-//! The executor: applies a plan step by step. Every step checks first and changes only what is
-//! missing, so a re-run after any failure, or a second run, finishes without duplicates and
-//! without touching anything else. Certificates are appended by read-modify-write from a
-//! single-object `$select` read (existing ones re-sent verbatim); `requiredResourceAccess` is
-//! merged, never replaced (reference §2.5–§2.8, §3.1).
+//! The executor: applies a plan step by step, and keeps two promises under every failure Graph
+//! can produce (throttling, 5xx after the write happened, lost answers, replication lag on
+//! lists and reads, concurrent edits):
 //!
-//! Round trips on a new app: create app (certificate and permission included), create service
-//! principal, then the grant and the role at the same time, then one verification `$batch`.
-//! Checks are skipped for objects this run created itself, and made after any lost answer.
+//! - **No duplicate.** The app and its service principal are made by upsert on an alternate key
+//!   (`uniqueName`, `appId`), which is idempotent by construction, so they are simply sent again
+//!   after an unclear answer. Assignments look before they write after any unclear answer, and
+//!   Graph itself refuses a second identical assignment ("already exists"), which counts as done.
+//! - **No certificate lost.** An existing app's certificates are compared by `keyId` with the
+//!   read the plan showed before the PATCH (a missing one is waited for, then the admin is told
+//!   and nothing is written), and read back after it (waiting out stale reads) to prove each kept
+//!   certificate and permission is still there; one that is not is put back.
+//!
+//! Round trips on a new app: upsert app (certificate and permission included), upsert service
+//! principal, then the grant and the role at the same time, then the verification `$batch`.
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-use crate::graph::models::{
-    AppRoleAssignment, Application, Collection, RoleAssignment, ServicePrincipal,
-};
-use crate::graph::{Client, GraphError, Retry, Transport, encode, quote};
-use crate::wellknown::{self, MANAGE_AS_APP};
+use crate::graph::models::{AppRoleAssignment, Application, RoleAssignment, ServicePrincipal};
+use crate::graph::{Client, GraphError, HttpResponse, Retry, Transport, WaitReason, parse};
+use crate::wellknown;
 
-use super::plan::{Choices, StepKind, Target, merged_permissions, new_app_body};
+use super::plan::{Choices, StepKind, Target, merged_permissions};
+use super::requests::{self, Call, key_id};
 use super::{Tenant, has_grant, tenant_wide};
 
 /// How a step is going, for the page.
@@ -89,6 +95,13 @@ pub struct Applied {
     pub role_verified: bool,
 }
 
+impl Applied {
+    /// Whether the final reads saw everything (else the directory is still propagating).
+    pub fn verified(&self) -> bool {
+        self.grant_verified && self.role_verified
+    }
+}
+
 /// How many times a step re-checks and retries after a lost answer.
 const LOST_ANSWER_RETRIES: usize = 3;
 
@@ -104,6 +117,9 @@ fn failure(step: StepKind, error: GraphError, tenant: &Tenant, choices: &Choices
         ),
         (GraphError::Denied(_), StepKind::Role) => format!(
             "{who} may not assign directory roles: assigning {role} needs Privileged Role Administrator or Global Administrator. Ask one to assign it (Entra admin center → Roles and administrators → {role} → Add assignments → the app), or sign in as one and press Retry."
+        ),
+        (GraphError::Drifted(detail), _) => format!(
+            "{detail} Nothing was written to the app. Choose the app again under \"An existing app\" to read it as it is now, check the plan, and apply."
         ),
         (GraphError::Rejected { code, .. }, StepKind::App) if code.contains("Lifetime") => format!(
             "The tenant's app-management policy refused the certificate's lifetime. Generate a certificate with a shorter validity{} and press Retry.",
@@ -121,6 +137,11 @@ fn failure(step: StepKind, error: GraphError, tenant: &Tenant, choices: &Choices
     }
 }
 
+/// How long the executor re-reads an app whose certificates or permissions do not look as
+/// expected yet (a lagging replica or a stale read after a PATCH), and how long the final
+/// verification waits for new assignments to show.
+const SETTLE_BUDGET_MS: u64 = 60_000;
+
 /// Applies the plan for `choices`, continuing `run`. `key_credential` is the forge's
 /// keyCredential JSON for the new certificate (public certificate only).
 pub async fn apply<T: Transport>(
@@ -131,7 +152,8 @@ pub async fn apply<T: Transport>(
     run: &mut Run,
     progress: Progress<'_>,
 ) -> Result<Applied, StepFailure> {
-    let result = steps(client, tenant, choices, key_credential, run, progress).await;
+    let key_credential = requests::identified(key_credential);
+    let result = steps(client, tenant, choices, &key_credential, run, progress).await;
     if let Err(f) = &result {
         run.check_all = true;
         progress(f.step, StepStatus::Failed(f.message.clone()));
@@ -169,10 +191,17 @@ async fn steps<T: Transport>(
         run.service_principal = Some(sp.id.clone());
         run.done.extend([StepKind::App, StepKind::ServicePrincipal]);
     }
+    // An existing app's service principal, as the plan read it.
+    if let Target::Existing(existing) = &choices.target
+        && let Some(sp) = &existing.service_principal
+    {
+        run.service_principal = Some(sp.id.clone());
+        run.done.insert(StepKind::ServicePrincipal);
+    }
 
     if !run.done.contains(&StepKind::App) {
         progress(StepKind::App, StepStatus::Running);
-        let (app, changed) = app_step(client, choices, key_credential, run)
+        let (app, changed) = app_step(client, choices, key_credential)
             .await
             .map_err(|e| fail(StepKind::App, e))?;
         run.app = Some(app);
@@ -189,9 +218,8 @@ async fn steps<T: Transport>(
 
     if !run.done.contains(&StepKind::ServicePrincipal) {
         progress(StepKind::ServicePrincipal, StepStatus::Running);
-        let check = run.check_all || !run.created.contains(&StepKind::App);
         let after_create = run.created.contains(&StepKind::App);
-        let (sp, changed) = service_principal_step(client, &app.app_id, check, after_create)
+        let (sp, changed) = service_principal_step(client, &app.app_id, after_create)
             .await
             .map_err(|e| fail(StepKind::ServicePrincipal, e))?;
         run.service_principal = Some(sp);
@@ -210,7 +238,6 @@ async fn steps<T: Transport>(
 
     // The grant and the role depend only on the service principal: both at once.
     let check = run.check_all || !run.created.contains(&StepKind::ServicePrincipal);
-    // Fresh also when a lost answer hid that this run made it: found by a check, still new.
     let after_create =
         run.created.contains(&StepKind::ServicePrincipal) || run.created.contains(&StepKind::App);
     let want_grant = !run.done.contains(&StepKind::Grant);
@@ -258,18 +285,37 @@ async fn steps<T: Transport>(
         return Err(f);
     }
 
-    let (granted, roles) = super::grants(client, tenant, &sp)
+    let (grant_verified, role_verified) = verify(client, tenant, &sp, &choices.role_id)
         .await
         .map_err(|e| fail(StepKind::Role, e))?;
     Ok(Applied {
         app,
         service_principal_id: sp,
-        grant_verified: granted,
-        role_verified: roles.contains(&choices.role_id),
+        grant_verified,
+        role_verified,
     })
 }
 
-fn read(after_create: bool) -> Retry {
+/// Sends one of the onboarding's requests.
+async fn send<T: Transport>(
+    client: &Client<T>,
+    call: &Call,
+    retry: Retry,
+) -> Result<HttpResponse, GraphError> {
+    client
+        .call_with(call.method, &call.path, &call.headers(), call.body.as_ref(), retry)
+        .await
+}
+
+async fn read<T: Transport, R: DeserializeOwned>(
+    client: &Client<T>,
+    call: &Call,
+    retry: Retry,
+) -> Result<R, GraphError> {
+    parse(&send(client, call, retry).await?.body)
+}
+
+fn read_retry(after_create: bool) -> Retry {
     if after_create {
         Retry::ReadAfterCreate
     } else {
@@ -277,10 +323,163 @@ fn read(after_create: bool) -> Retry {
     }
 }
 
-/// Whether `list` (read with keys) already holds the certificate `key`.
+fn write_retry(after_create: bool) -> Retry {
+    if after_create {
+        Retry::WriteAfterCreate
+    } else {
+        Retry::Write
+    }
+}
+
+/// Whether two keyCredentials are the same certificate registration: by `keyId`, or by the
+/// certificate itself for an entry without one.
+fn same_key(a: &Value, b: &Value) -> bool {
+    match (key_id(a), key_id(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a["key"].as_str().is_some() && a["key"] == b["key"],
+    }
+}
+
+/// Whether `list` holds the certificate `key_credential` (by keyId or by the certificate).
 fn holds(list: &[Value], key_credential: &Value) -> bool {
-    let key = key_credential["key"].as_str();
-    key.is_some() && list.iter().any(|k| k["key"].as_str() == key)
+    list.iter()
+        .any(|k| same_key(k, key_credential) || (k["key"].is_string() && k["key"] == key_credential["key"]))
+}
+
+/// One declared permission: the API's appId and the `resourceAccess` entry.
+#[derive(Debug, Clone, PartialEq)]
+struct Permission {
+    resource: String,
+    access: Value,
+}
+
+fn permissions_of(list: &[Value]) -> Vec<Permission> {
+    list.iter()
+        .flat_map(|r| {
+            let resource = r["resourceAppId"].as_str().unwrap_or_default().to_ascii_lowercase();
+            r["resourceAccess"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |access| Permission {
+                    resource: resource.clone(),
+                    access,
+                })
+        })
+        .collect()
+}
+
+fn declares(list: &[Value], p: &Permission) -> bool {
+    permissions_of(list).iter().any(|q| {
+        q.resource == p.resource
+            && q.access["type"] == p.access["type"]
+            && q.access["id"].as_str().map(str::to_ascii_lowercase)
+                == p.access["id"].as_str().map(str::to_ascii_lowercase)
+    })
+}
+
+/// Adds `p` to a `requiredResourceAccess` list, under its API's entry when there is one.
+fn add_permission(list: &mut Vec<Value>, p: &Permission) {
+    if declares(list, p) {
+        return;
+    }
+    let entry = list.iter_mut().find(|r| {
+        r["resourceAppId"].as_str().map(str::to_ascii_lowercase).as_deref() == Some(&p.resource)
+    });
+    match entry {
+        Some(entry) => match entry["resourceAccess"].as_array_mut() {
+            Some(access) => access.push(p.access.clone()),
+            None => entry["resourceAccess"] = Value::Array(vec![p.access.clone()]),
+        },
+        None => list.push(serde_json::json!({ "resourceAppId": p.resource, "resourceAccess": [p.access] })),
+    }
+}
+
+/// What an existing app must still hold after the run: every certificate and permission of the
+/// read the plan showed and of the fresh read before the write (a concurrent addition is kept
+/// too), each certificate in full (with `key`) so it can be put back.
+#[derive(Debug, Default)]
+struct Kept {
+    keys: Vec<Value>,
+    permissions: Vec<Permission>,
+}
+
+impl Kept {
+    fn add(&mut self, app: &Application) {
+        for k in &app.key_credentials {
+            if !self.keys.iter().any(|x| same_key(x, k)) {
+                self.keys.push(k.clone());
+            }
+        }
+        for p in permissions_of(&app.required_resource_access) {
+            if !self.permissions.contains(&p) {
+                self.permissions.push(p);
+            }
+        }
+    }
+
+    fn missing_keys(&self, app: &Application) -> Vec<&Value> {
+        self.keys
+            .iter()
+            .filter(|k| !app.key_credentials.iter().any(|x| same_key(x, k)))
+            .collect()
+    }
+
+    fn missing_permissions(&self, app: &Application) -> Vec<&Permission> {
+        self.permissions
+            .iter()
+            .filter(|p| !declares(&app.required_resource_access, p))
+            .collect()
+    }
+
+    fn complete_in(&self, app: &Application) -> bool {
+        self.missing_keys(app).is_empty() && self.missing_permissions(app).is_empty()
+    }
+
+    fn describe_missing(&self, app: &Application) -> String {
+        let mut parts: Vec<String> = self
+            .missing_keys(app)
+            .iter()
+            .map(|k| {
+                format!(
+                    "certificate \"{}\" (key id {}, expires {})",
+                    k["displayName"].as_str().unwrap_or("unnamed"),
+                    k["keyId"].as_str().unwrap_or("?"),
+                    k["endDateTime"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        parts.extend(self.missing_permissions(app).iter().map(|p| {
+            format!(
+                "permission {} of API {}",
+                p.access["id"].as_str().unwrap_or("?"),
+                p.resource
+            )
+        }));
+        parts.join(", ")
+    }
+}
+
+/// Reads `id` again and again (single object, keys present) until `ready` holds or the settle
+/// budget runs out; the last read is returned either way, with whether it was ready.
+async fn read_until<T: Transport>(
+    client: &Client<T>,
+    id: &str,
+    ready: impl Fn(&Application) -> bool,
+) -> Result<(Application, bool), GraphError> {
+    let mut waited = 0;
+    let mut pause = 1_000;
+    loop {
+        let app: Application = read(client, &requests::read_app(id), Retry::Read).await?;
+        if ready(&app) || waited >= SETTLE_BUDGET_MS {
+            let ok = ready(&app);
+            return Ok((app, ok));
+        }
+        client.pause(WaitReason::Replication, pause).await;
+        waited += pause;
+        pause = (pause * 2).min(16_000);
+    }
 }
 
 /// Creates the new app, or adds the certificate and permission to the existing one.
@@ -288,39 +487,12 @@ async fn app_step<T: Transport>(
     client: &Client<T>,
     choices: &Choices,
     key_credential: &Value,
-    run: &Run,
 ) -> Result<(AppRef, bool), GraphError> {
     match &choices.target {
-        Target::New { name } => {
-            let mut check = run.check_all;
-            for _ in 0..LOST_ANSWER_RETRIES {
-                // Found with our certificate: an earlier attempt of this run made it.
-                if check && let Some(found) = find_new_app(client, name, key_credential).await? {
-                    return Ok((found, true));
-                }
-                match client
-                    .post::<Application>(
-                        "/applications",
-                        &new_app_body(name.trim(), key_credential),
-                        Retry::Write,
-                    )
-                    .await
-                {
-                    Ok(app) => {
-                        return Ok((
-                            AppRef {
-                                id: app.id,
-                                app_id: app.app_id,
-                            },
-                            true,
-                        ));
-                    }
-                    // The create may have happened: look before creating again.
-                    Err(GraphError::Network(_)) => check = true,
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(GraphError::Network("the connection kept dropping".into()))
+        Target::New { name, unique_name } => {
+            new_app(client, name.trim(), unique_name, key_credential)
+                .await
+                .map(|app| (app, true))
         }
         Target::Identity(identity) => Ok((
             AppRef {
@@ -329,120 +501,149 @@ async fn app_step<T: Transport>(
             },
             false,
         )),
-        Target::Existing(existing) => {
-            let id = existing.app.id.clone();
-            for _ in 0..LOST_ANSWER_RETRIES {
-                // Single object + $select: `key` is present, so the PATCH re-sends every
-                // existing certificate exactly as Graph holds it.
-                let app: Application = client
-                    .get(&format!(
-                        "/applications/{id}?$select=id,appId,keyCredentials,requiredResourceAccess"
-                    ))
-                    .await?;
-                let add_cert = !holds(&app.key_credentials, key_credential);
-                let add_permission = !app.declares_manage_as_app();
-                let reference = AppRef {
-                    id: app.id.clone(),
-                    app_id: app.app_id.clone(),
-                };
-                if !add_cert && !add_permission {
-                    return Ok((reference, false));
-                }
-                let mut body = json!({});
-                if add_cert {
-                    let mut keys = app.key_credentials.clone();
-                    keys.push(key_credential.clone());
-                    body["keyCredentials"] = Value::Array(keys);
-                }
-                if add_permission {
-                    body["requiredResourceAccess"] =
-                        Value::Array(merged_permissions(&app.required_resource_access));
-                }
-                match client.patch(&format!("/applications/{id}"), &body).await {
-                    Ok(()) => return Ok((reference, true)),
-                    Err(GraphError::Network(_)) => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(GraphError::Network("the connection kept dropping".into()))
-        }
+        Target::Existing(existing) => existing_app(client, &existing.app, key_credential).await,
     }
 }
 
-/// An app named `name` that holds our certificate (made by an earlier attempt whose answer was
-/// lost).
-async fn find_new_app<T: Transport>(
+/// The upsert makes the app once, however often it is sent; a 204 means an earlier attempt
+/// whose answer was lost already made it, so it is read back by its `uniqueName`.
+async fn new_app<T: Transport>(
     client: &Client<T>,
     name: &str,
+    unique_name: &str,
     key_credential: &Value,
-) -> Result<Option<AppRef>, GraphError> {
-    let path = format!(
-        "/applications?$filter={}&$select=id,appId,displayName",
-        encode(&format!("displayName eq {}", quote(name.trim())))
-    );
-    let candidates: Collection<Application> = client.get(&path).await?;
-    for candidate in candidates.value {
-        let full: Application = client
-            .get(&format!(
-                "/applications/{}?$select=id,appId,keyCredentials",
-                candidate.id
-            ))
-            .await?;
-        if holds(&full.key_credentials, key_credential) {
-            return Ok(Some(AppRef {
-                id: full.id,
-                app_id: full.app_id,
-            }));
+) -> Result<AppRef, GraphError> {
+    let upsert = requests::upsert_app(unique_name, name, key_credential);
+    let answer = send(client, &upsert, Retry::Upsert).await?;
+    let app = match parse::<Application>(&answer.body) {
+        Ok(app) if answer.status == 201 && !app.app_id.is_empty() => app,
+        _ => {
+            read(
+                client,
+                &requests::read_app_by_unique_name(unique_name),
+                Retry::ReadAfterCreate,
+            )
+            .await?
         }
-    }
-    Ok(None)
+    };
+    Ok(AppRef {
+        id: app.id,
+        app_id: app.app_id,
+    })
 }
 
-async fn find_service_principal<T: Transport>(
+/// Read-modify-write of an existing app, proven by a read afterwards.
+async fn existing_app<T: Transport>(
     client: &Client<T>,
-    app_id: &str,
-) -> Result<Option<String>, GraphError> {
-    let path = format!(
-        "/servicePrincipals?$filter={}&$select=id,appId",
-        encode(&format!("appId eq {}", quote(app_id)))
-    );
-    let found: Collection<ServicePrincipal> = client.get(&path).await?;
-    Ok(found.value.into_iter().next().map(|sp| sp.id))
+    shown: &Application,
+    key_credential: &Value,
+) -> Result<(AppRef, bool), GraphError> {
+    let id = shown.id.as_str();
+    let mut kept = Kept::default();
+    kept.add(shown);
+    // Before writing: everything the plan showed as kept must be in the read the PATCH is built
+    // from; a lagging replica gets time, a real removal stops the run before any write.
+    let (fresh, complete) = read_until(client, id, |app| kept.complete_in(app)).await?;
+    if !complete {
+        return Err(GraphError::Drifted(format!(
+            "\"{}\" no longer has what the plan showed as kept: {}. Someone changed the app since the plan was read, or the directory has not caught up.",
+            shown.display_name,
+            kept.describe_missing(&fresh)
+        )));
+    }
+    kept.add(&fresh);
+    let reference = AppRef {
+        id: fresh.id.clone(),
+        app_id: fresh.app_id.clone(),
+    };
+    let mut current = fresh;
+    let mut wrote = false;
+    for _ in 0..LOST_ANSWER_RETRIES {
+        let add_cert = !holds(&current.key_credentials, key_credential);
+        let adds_permission = !current.declares_manage_as_app();
+        let missing = !kept.complete_in(&current);
+        if !add_cert && !adds_permission && !missing {
+            return Ok((reference, wrote));
+        }
+        let mut keys = current.key_credentials.clone();
+        for k in kept.missing_keys(&current) {
+            keys.push(k.clone());
+        }
+        if add_cert {
+            keys.push(key_credential.clone());
+        }
+        let mut permissions = merged_permissions(&current.required_resource_access);
+        for p in kept.missing_permissions(&current) {
+            add_permission(&mut permissions, p);
+        }
+        let certificates_change = add_cert || !kept.missing_keys(&current).is_empty();
+        let permissions_change =
+            adds_permission || !kept.missing_permissions(&current).is_empty();
+        let patch = requests::patch_app(
+            id,
+            certificates_change.then_some(keys),
+            permissions_change.then_some(permissions),
+        );
+        match send(client, &patch, Retry::Write).await {
+            Ok(_) => wrote = true,
+            // The PATCH may or may not have happened: the read below tells, and a PATCH sent
+            // again carries the same full collections, so it changes nothing more.
+            Err(GraphError::Network(_) | GraphError::Unavailable(_)) => wrote = true,
+            Err(e) => return Err(e),
+        }
+        // After the write: wait until the read shows it (a stale read still has the old
+        // collections), then check every kept entry is there.
+        let (after, _) = read_until(client, id, |app| {
+            holds(&app.key_credentials, key_credential) && app.declares_manage_as_app()
+        })
+        .await?;
+        current = after;
+    }
+    if kept.complete_in(&current) && holds(&current.key_credentials, key_credential) {
+        return Ok((reference, wrote));
+    }
+    Err(GraphError::Drifted(format!(
+        "After writing, \"{}\" still lacks {}. Something else is changing the app at the same time.",
+        shown.display_name,
+        if holds(&current.key_credentials, key_credential) {
+            kept.describe_missing(&current)
+        } else {
+            "the new certificate".to_owned()
+        }
+    )))
 }
 
+/// The service principal, by upsert on the app's `appId`: one principal however often sent.
 async fn service_principal_step<T: Transport>(
     client: &Client<T>,
     app_id: &str,
-    mut check: bool,
     after_create: bool,
 ) -> Result<(String, bool), GraphError> {
     let retry = if after_create {
-        Retry::WriteAfterCreate
+        Retry::UpsertAfterCreate
     } else {
-        Retry::Write
+        Retry::Upsert
     };
-    for _ in 0..LOST_ANSWER_RETRIES {
-        // Under an app this run made, whatever is found was made by this run too.
-        if check && let Some(id) = find_service_principal(client, app_id).await? {
-            return Ok((id, after_create));
-        }
-        match client
-            .post::<ServicePrincipal>("/servicePrincipals", &json!({ "appId": app_id }), retry)
-            .await
-        {
-            Ok(sp) => return Ok((sp.id, true)),
-            Err(GraphError::Network(_)) => check = true,
-            // Someone (or a lost answer) made it already.
-            Err(GraphError::Rejected { status: 409, .. }) => check = true,
-            Err(e) => return Err(e),
+    let answer = send(client, &requests::upsert_service_principal(app_id), retry).await?;
+    match parse::<ServicePrincipal>(&answer.body) {
+        Ok(sp) if answer.status == 201 && !sp.id.is_empty() => Ok((sp.id, true)),
+        // 204: it existed (made by an earlier attempt whose answer was lost, or long ago).
+        _ => {
+            let sp: ServicePrincipal = read(
+                client,
+                &requests::read_service_principal(app_id),
+                Retry::ReadAfterCreate,
+            )
+            .await?;
+            Ok((sp.id, after_create))
         }
     }
-    Err(GraphError::Network("the connection kept dropping".into()))
 }
 
 /// An assignment made at most once: look (when told to, or after an unclear answer), then
-/// create; Graph's "already exists" answers and lost answers lead to a look, never a blind
-/// second create. `Ok(true)` when this call created it.
+/// create. After a 5xx or a lost answer the next attempt looks first; a look that misses a
+/// fresh assignment (list lag) is harmless, because Graph refuses a second identical one with
+/// "already exists", which counts as done. `Ok(true)` when this call (probably) created it.
 async fn ensure_assignment<L, C>(
     mut check: bool,
     look: impl Fn() -> L,
@@ -450,27 +651,26 @@ async fn ensure_assignment<L, C>(
 ) -> Result<bool, GraphError>
 where
     L: std::future::Future<Output = Result<bool, GraphError>>,
-    C: std::future::Future<Output = Result<Value, GraphError>>,
+    C: std::future::Future<Output = Result<HttpResponse, GraphError>>,
 {
+    let mut unclear = false;
     for _ in 0..LOST_ANSWER_RETRIES {
         if check && look().await? {
-            return Ok(false);
+            return Ok(unclear);
         }
         match create().await {
             Ok(_) => return Ok(true),
-            Err(GraphError::AlreadyExists(_) | GraphError::Network(_)) => check = true,
+            Err(GraphError::AlreadyExists(_)) => return Ok(unclear),
+            Err(GraphError::Network(_) | GraphError::Unavailable(_)) => {
+                check = true;
+                unclear = true;
+            }
             Err(e) => return Err(e),
         }
     }
-    Err(GraphError::Network("the connection kept dropping".into()))
-}
-
-fn write(after_create: bool) -> Retry {
-    if after_create {
-        Retry::WriteAfterCreate
-    } else {
-        Retry::Write
-    }
+    Err(GraphError::Network(
+        "the answers kept getting lost; press Retry: every step looks before it writes".into(),
+    ))
 }
 
 async fn grant_step<T: Transport>(
@@ -481,19 +681,34 @@ async fn grant_step<T: Transport>(
     check: bool,
     after_create: bool,
 ) -> Result<bool, GraphError> {
-    let body = json!({ "principalId": sp, "resourceId": exchange, "appRoleId": MANAGE_AS_APP });
-    let grant_path = format!("/servicePrincipals/{exchange}/appRoleAssignedTo");
+    let call = requests::grant(exchange, sp);
     ensure_assignment(
         check,
         || async {
-            let path = format!("/servicePrincipals/{sp}/appRoleAssignments");
-            let existing: Collection<AppRoleAssignment> =
-                client.get_with(&path, read(after_create)).await?;
-            Ok(has_grant(&existing.value, tenant))
+            Ok(has_grant(&granted(client, sp, read_retry(after_create)).await?, tenant))
         },
-        || client.post::<Value>(&grant_path, &body, write(after_create)),
+        || send(client, &call, write_retry(after_create)),
     )
     .await
+}
+
+async fn granted<T: Transport>(
+    client: &Client<T>,
+    sp: &str,
+    retry: Retry,
+) -> Result<Vec<AppRoleAssignment>, GraphError> {
+    Ok(client.get_all(&requests::grants_of(sp).path, retry).await?.items)
+}
+
+async fn assigned<T: Transport>(
+    client: &Client<T>,
+    sp: &str,
+    retry: Retry,
+) -> Result<Vec<String>, GraphError> {
+    let all = client
+        .get_all::<RoleAssignment>(&requests::roles_of(sp).path, retry)
+        .await?;
+    Ok(tenant_wide(&all.items))
 }
 
 async fn role_step<T: Transport>(
@@ -503,28 +718,38 @@ async fn role_step<T: Transport>(
     check: bool,
     after_create: bool,
 ) -> Result<bool, GraphError> {
-    let body = json!({
-        "@odata.type": "#microsoft.graph.unifiedRoleAssignment",
-        "roleDefinitionId": role_id, "principalId": sp, "directoryScopeId": "/",
-    });
+    let call = requests::assign_role(role_id, sp);
     ensure_assignment(
         check,
         || async {
-            let path = format!(
-                "/roleManagement/directory/roleAssignments?$filter={}",
-                encode(&format!("principalId eq {}", quote(sp)))
-            );
-            let existing: Collection<RoleAssignment> =
-                client.get_with(&path, read(after_create)).await?;
-            Ok(tenant_wide(&existing.value).iter().any(|r| r == role_id))
+            Ok(assigned(client, sp, read_retry(after_create))
+                .await?
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(role_id)))
         },
-        || {
-            client.post::<Value>(
-                "/roleManagement/directory/roleAssignments",
-                &body,
-                write(after_create),
-            )
-        },
+        || send(client, &call, write_retry(after_create)),
     )
     .await
+}
+
+/// The final reads: the grant and the role, read back until both show (assignments just made
+/// can be missing from lists for a while) or the settle budget runs out.
+async fn verify<T: Transport>(
+    client: &Client<T>,
+    tenant: &Tenant,
+    sp: &str,
+    role_id: &str,
+) -> Result<(bool, bool), GraphError> {
+    let mut waited = 0;
+    let mut pause = 1_000;
+    loop {
+        let (granted, roles) = super::grants(client, tenant, sp).await?;
+        let role = roles.iter().any(|r| r.eq_ignore_ascii_case(role_id));
+        if (granted && role) || waited >= SETTLE_BUDGET_MS {
+            return Ok((granted, role));
+        }
+        client.pause(WaitReason::Replication, pause).await;
+        waited += pause;
+        pause = (pause * 2).min(16_000);
+    }
 }

@@ -5,8 +5,8 @@
 
 use std::fmt;
 
-use crate::graph::models::{Collection, ServicePrincipal};
-use crate::graph::{Client, GraphError, Transport, encode, quote};
+use crate::graph::models::ServicePrincipal;
+use crate::graph::{Client, GraphError, Retry, Transport, encode, quote};
 
 use super::{Identity, Tenant, grants};
 
@@ -105,13 +105,13 @@ async fn filtered<T: Transport>(
     filter: &str,
 ) -> Result<Vec<ServicePrincipal>, LookupError> {
     let path = format!(
-        "/servicePrincipals?$filter={}&$select={SELECT}&$top=50",
+        "/servicePrincipals?$filter={}&$select={SELECT}&$top=999",
         encode(filter)
     );
     client
-        .get::<Collection<ServicePrincipal>>(&path)
+        .get_all::<ServicePrincipal>(&path, Retry::Read)
         .await
-        .map(|c| c.value)
+        .map(|all| all.items)
         .map_err(LookupError::Graph)
 }
 
@@ -124,10 +124,17 @@ pub async fn find<T: Transport>(
 ) -> Result<(Vec<ServicePrincipal>, Option<LookupError>), LookupError> {
     match query {
         Query::Name(name) => {
-            // `startswith` on displayName is supported by default; the type is checked here
-            // rather than in the filter, which would need an advanced query.
-            let found: Vec<ServicePrincipal> =
-                filtered(client, &format!("startswith(displayName,{})", quote(name)))
+            // The type is filtered by Graph (servicePrincipalType supports `eq`,
+            // <https://learn.microsoft.com/graph/api/resources/serviceprincipal>), so apps that
+            // share the name's prefix cannot crowd the identity out of the answer; every page
+            // is read, and the type is checked again here.
+            let found: Vec<ServicePrincipal> = filtered(
+                client,
+                &format!(
+                    "servicePrincipalType eq 'ManagedIdentity' and startswith(displayName,{})",
+                    quote(name)
+                ),
+            )
                     .await?
                     .into_iter()
                     .filter(is_identity)

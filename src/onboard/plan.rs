@@ -9,6 +9,7 @@ use crate::graph::models::{
 use crate::wellknown::{self, EXCHANGE_APP_ID, MANAGE_AS_APP, roles};
 
 use super::Tenant;
+use super::requests;
 
 /// Which app the credential is for.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +18,9 @@ pub enum Target {
     New {
         /// Display name.
         name: String,
+        /// The alternate key the app is made under (`PATCH /applications(uniqueName=…)`), chosen
+        /// once per plan so that sending the create again can never make a second app.
+        unique_name: String,
     },
     /// An app that exists, as read (with its service principal and grants, see `Existing`).
     Existing(Box<Existing>),
@@ -116,8 +120,6 @@ pub struct Step {
 pub enum Blocker {
     /// The tenant has no Office 365 Exchange Online service principal.
     NoExchange,
-    /// The signed-in admin lacks roles the plan needs.
-    MissingRoles(String),
     /// The tenant's app-management policy caps certificate lifetime below the choice.
     LifetimeTooLong {
         /// Chosen.
@@ -135,7 +137,6 @@ impl std::fmt::Display for Blocker {
             Self::NoExchange => f.write_str(
                 "This tenant has no Exchange Online (the \"Office 365 Exchange Online\" service principal is missing), so Exchange Online PowerShell cannot work here. Check that the tenant has Exchange Online licences and that you signed in to the right tenant; nothing was changed.",
             ),
-            Self::MissingRoles(text) => f.write_str(text),
             Self::LifetimeTooLong { chosen, max } => write!(
                 f,
                 "This tenant's app-management policy allows certificates of at most {max} days; you chose {chosen}. Choose {max} days or fewer (the longest allowed is offered)."
@@ -145,7 +146,7 @@ impl std::fmt::Display for Blocker {
     }
 }
 
-/// The plan: steps in order, what is kept, and what blocks it.
+/// The plan: steps in order, what is kept, what blocks it and what may stop it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     /// Steps, in order.
@@ -154,6 +155,78 @@ pub struct Plan {
     pub kept: Vec<String>,
     /// Reasons it cannot be applied.
     pub blockers: Vec<Blocker>,
+    /// What may make it stop, though Graph decides: roles the admin seems to lack (a role
+    /// held in a way the page cannot see still works, and Graph's refusal names the step).
+    pub warnings: Vec<String>,
+}
+
+/// Whether Apply may be pressed, and if not, what comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// No plan yet (the app is still being chosen or read).
+    ChooseFirst,
+    /// A blocker stands.
+    Blocked,
+    /// The certificate is not made yet.
+    MakeCertificate,
+    /// The PFX has not been proven saved yet.
+    SavePfx,
+    /// Ready.
+    Ready,
+}
+
+impl Gate {
+    /// The gate for a plan (if any), whether the certificate exists, and whether its PFX was
+    /// picked back and proven to open with its password.
+    pub fn of(plan: Option<&Plan>, certificate_made: bool, pfx_proven: bool) -> Self {
+        match plan {
+            None => Self::ChooseFirst,
+            Some(p) if !p.blockers.is_empty() => Self::Blocked,
+            Some(_) if !certificate_made => Self::MakeCertificate,
+            Some(_) if !pfx_proven => Self::SavePfx,
+            Some(_) => Self::Ready,
+        }
+    }
+
+    /// What the page says about it.
+    pub fn text(self, tenant_name: &str) -> String {
+        match self {
+            Self::ChooseFirst => "Choose the app first.".into(),
+            Self::Blocked => "The plan cannot be applied as it stands: see above.".into(),
+            Self::MakeCertificate => "Make the certificate first.".into(),
+            Self::SavePfx => "Save the PFX, then pick the saved file back with its password: once the tenant trusts the certificate, that file is the only copy of its key.".into(),
+            Self::Ready => format!("Ready to apply to {tenant_name}."),
+        }
+    }
+}
+
+/// What the page warns about as soon as the tenant is read, before any choice: no Exchange,
+/// roles the admin seems to lack for a new app (or holds only as PIM-eligible), and lists that
+/// were too long to read in full.
+pub fn early_warnings(tenant: &Tenant) -> Vec<String> {
+    let stand_in = Choices {
+        target: Target::New {
+            name: "x".into(),
+            unique_name: "x".into(),
+        },
+        role_id: roles::EXCHANGE_ADMIN.into(),
+        validity_days: 1,
+    };
+    let p = plan(tenant, &stand_in);
+    let mut out: Vec<String> = p
+        .blockers
+        .iter()
+        .filter(|b| !matches!(b, Blocker::Name(_) | Blocker::LifetimeTooLong { .. }))
+        .map(ToString::to_string)
+        .collect();
+    out.extend(p.warnings);
+    if !tenant.apps_complete {
+        out.push(format!(
+            "This tenant has more app registrations than the page reads ({} shown). Filter by name to find yours; a new app's name is checked for clashes among those read only.",
+            tenant.apps.len()
+        ));
+    }
+    out
 }
 
 impl Plan {
@@ -197,6 +270,8 @@ const GRANTERS: [&str; 4] = [
     roles::CLOUD_APPLICATION_ADMIN,
 ];
 const ROLE_ASSIGNERS: [&str; 2] = [roles::GLOBAL_ADMIN, roles::PRIVILEGED_ROLE_ADMIN];
+/// Every role that lets the admin do at least one step.
+pub const WRITER_ROLES: [&str; 4] = GRANTERS;
 
 fn has_any(held: &[String], wanted: &[&str]) -> bool {
     held.iter().any(|r| wanted.contains(&r.as_str()))
@@ -246,20 +321,35 @@ pub fn missing_roles(
         return None;
     }
     let who = &tenant.admin_upn;
+    let needed: Vec<&str> = APP_WRITERS
+        .iter()
+        .chain(&GRANTERS)
+        .chain(&ROLE_ASSIGNERS)
+        .copied()
+        .collect();
+    let eligible: Vec<&str> = tenant
+        .admin_eligible_roles
+        .iter()
+        .map(String::as_str)
+        .filter(|r| needed.contains(r))
+        .collect();
+    let pim = if eligible.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " You are eligible for {} in Privileged Identity Management but it is not active: activate it (Entra admin center → My roles), then sign in again.",
+            names(&eligible)
+        )
+    };
+    let partial = if tenant.admin_roles_complete {
+        ""
+    } else {
+        " (Your memberships were too many to read in full, so a role may be held where the page did not look.)"
+    };
     Some(format!(
-        "{who} cannot do all of this: {}. Sign in as a Global Administrator, or as someone who is both Privileged Role Administrator and (Cloud) Application Administrator; or ask one to run this page. Nothing was changed.",
+        "{who} seems to lack a role for this: {}.{pim}{partial} If you do hold it (through a group, say), apply anyway: Microsoft Graph decides, and a refused step says what it needs. Otherwise sign in as a Global Administrator, or as someone who is both Privileged Role Administrator and (Cloud) Application Administrator.",
         lacking.join("; ")
     ))
-}
-
-/// The JSON of a new app (one request carries the certificate and the permission).
-pub fn new_app_body(name: &str, key_credential: &Value) -> Value {
-    json!({
-        "displayName": name,
-        "signInAudience": "AzureADMyOrg",
-        "requiredResourceAccess": merged_permissions(&[]),
-        "keyCredentials": [key_credential],
-    })
 }
 
 /// Computes the plan. `placeholder` stands for the new keyCredential in the audit text.
@@ -268,6 +358,7 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
         "type": "AsymmetricX509Cert", "usage": "Verify",
         "key": "<the new certificate: base64 DER, public part only>",
         "displayName": "CN=<subject>", "startDateTime": "<notBefore>", "endDateTime": "<notAfter>",
+        "keyId": "<key id derived from the certificate>", "customKeyIdentifier": "<SHA-1 thumbprint>",
     });
     let role_name = wellknown::role_name(&choices.role_id).to_owned();
     let exo = tenant
@@ -281,7 +372,7 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
     let app_name;
     let sp_ref;
     match &choices.target {
-        Target::New { name } => {
+        Target::New { name, unique_name } => {
             app_name = name.trim().to_owned();
             if app_name.is_empty() || app_name.chars().count() > 120 {
                 blockers.push(Blocker::Name(
@@ -300,13 +391,13 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
                 kind: StepKind::App,
                 action: Action::Create,
                 summary: format!("Create the app registration \"{app_name}\" (this organization only) with the new certificate and the Exchange.ManageAsApp permission"),
-                requests: vec![format!("POST /applications {}", new_app_body(&app_name, &placeholder))],
+                requests: vec![requests::upsert_app(unique_name, &app_name, &placeholder).to_string()],
             });
             steps.push(Step {
                 kind: StepKind::ServicePrincipal,
                 action: Action::Create,
                 summary: "Create its service principal (enterprise application)".into(),
-                requests: vec!["POST /servicePrincipals {\"appId\":\"<new app id>\"}".into()],
+                requests: vec![requests::upsert_service_principal("<new app id>").to_string()],
             });
             sp_ref = "<new service principal id>".to_owned();
         }
@@ -343,14 +434,12 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
                     resource["resourceAppId"].as_str().unwrap_or("?")
                 ));
             }
-            let mut body = json!({ "keyCredentials": ["<every existing certificate, re-sent exactly as read>", placeholder] });
             let adds_permission = !app.declares_manage_as_app();
-            if adds_permission {
-                body["requiredResourceAccess"] = json!([
-                    "<every existing permission, unchanged>",
-                    merged_permissions(&[])[0]
-                ]);
-            }
+            let patch = requests::patch_app(
+                &app.id,
+                Some(vec![json!("<every existing certificate, re-sent exactly as read>"), placeholder.clone()]),
+                adds_permission.then(|| vec![json!("<every existing permission, unchanged>"), merged_permissions(&[])[0].clone()]),
+            );
             steps.push(Step {
                 kind: StepKind::App,
                 action: Action::Change,
@@ -364,11 +453,9 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
                     }
                 ),
                 requests: vec![
-                    format!(
-                        "GET /applications/{}?$select=keyCredentials,requiredResourceAccess",
-                        app.id
-                    ),
-                    format!("PATCH /applications/{} {}", app.id, body),
+                    format!("{} (compared by keyId with what is shown as kept here)", requests::read_app(&app.id)),
+                    patch.to_string(),
+                    format!("{} (again, to prove every kept certificate and permission is still there)", requests::read_app(&app.id)),
                 ],
             });
             match &existing.service_principal {
@@ -387,10 +474,7 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
                         kind: StepKind::ServicePrincipal,
                         action: Action::Create,
                         summary: "Create its service principal (enterprise application)".into(),
-                        requests: vec![format!(
-                            "POST /servicePrincipals {{\"appId\":\"{}\"}}",
-                            app.app_id
-                        )],
+                        requests: vec![requests::upsert_service_principal(&app.app_id).to_string()],
                     });
                     sp_ref = "<new service principal id>".into();
                 }
@@ -415,10 +499,7 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
             kind: StepKind::Grant,
             action: Action::Create,
             summary: "Grant Exchange.ManageAsApp (admin consent)".into(),
-            requests: vec![format!(
-                "POST /servicePrincipals/{exo}/appRoleAssignedTo {}",
-                json!({"principalId": sp_ref, "resourceId": exo, "appRoleId": MANAGE_AS_APP})
-            )],
+            requests: vec![requests::grant(&exo, &sp_ref).to_string()],
         }
     });
     steps.push(if has_role {
@@ -429,18 +510,15 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
             kind: StepKind::Role,
             action: Action::Create,
             summary: format!("Assign the {role_name} role, tenant-wide"),
-            requests: vec![format!(
-                "POST /roleManagement/directory/roleAssignments {}",
-                json!({"roleDefinitionId": choices.role_id, "principalId": sp_ref, "directoryScopeId": "/"})
-            )],
+            requests: vec![requests::assign_role(&choices.role_id, &sp_ref).to_string()],
         }
     });
     if tenant.exchange.is_none() {
         blockers.insert(0, Blocker::NoExchange);
     }
-    if let Some(text) = missing_roles(tenant, &steps, &app_name, &role_name) {
-        blockers.push(Blocker::MissingRoles(text));
-    }
+    let warnings = missing_roles(tenant, &steps, &app_name, &role_name)
+        .into_iter()
+        .collect();
     if let Some(max) = tenant.max_certificate_days
         && choices.validity_days > max
     {
@@ -453,5 +531,6 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
         steps,
         kept,
         blockers,
+        warnings,
     }
 }

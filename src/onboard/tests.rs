@@ -13,7 +13,10 @@ fn tenant(roles: &[&str]) -> Tenant {
         name: "Contoso".into(),
         initial_domain: "contoso.onmicrosoft.com".into(),
         admin_upn: "ada@contoso.onmicrosoft.com".into(),
+        admin_id: "ada".into(),
         admin_roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        admin_roles_complete: true,
+        admin_eligible_roles: vec![],
         exchange: Some(ServicePrincipal {
             id: "exo-sp".into(),
             app_id: EXCHANGE_APP_ID.into(),
@@ -31,12 +34,25 @@ fn tenant(roles: &[&str]) -> Tenant {
             key_credentials: vec![],
             required_resource_access: vec![],
         }],
+        apps_complete: true,
     }
+}
+
+/// Warnings and blockers as one text.
+fn said(p: &Plan) -> String {
+    p.blockers
+        .iter()
+        .map(ToString::to_string)
+        .chain(p.warnings.iter().cloned())
+        .collect()
 }
 
 fn new_app(name: &str) -> Choices {
     Choices {
-        target: Target::New { name: name.into() },
+        target: Target::New {
+            name: name.into(),
+            unique_name: "unattended-0123456789ab".into(),
+        },
         role_id: roles::EXCHANGE_ADMIN.into(),
         validity_days: 365,
     }
@@ -97,7 +113,14 @@ fn a_new_app_is_created_in_one_request_with_certificate_and_permission() {
         ]
     );
     let create = &p.steps[0].requests[0];
-    assert!(create.starts_with("POST /applications "));
+    // An upsert on the plan's alternate key: sent twice, it still makes one app.
+    assert!(
+        create.starts_with(
+            "PATCH /applications(uniqueName='unattended-0123456789ab') (Prefer: create-if-missing) {"
+        ),
+        "{create}"
+    );
+    assert!(p.steps[1].requests[0].starts_with("PATCH /servicePrincipals(appId='<new app id>')"));
     assert!(create.contains("\"signInAudience\":\"AzureADMyOrg\""));
     assert!(create.contains(MANAGE_AS_APP));
     assert!(create.contains("public part only"));
@@ -145,39 +168,30 @@ fn missing_exchange_roles_and_policy_block_before_any_write() {
     t.exchange = None;
     assert_eq!(plan(&t, &new_app("x")).blockers[0], Blocker::NoExchange);
 
+    // A role the admin seems to lack is a warning, not a blocker: Graph decides (a role held
+    // through a way the page cannot see still works), and its refusal names the step.
     let pra_only = plan(&tenant(&[roles::PRIVILEGED_ROLE_ADMIN]), &new_app("x"));
-    let text = pra_only
-        .blockers
-        .iter()
-        .map(ToString::to_string)
-        .collect::<String>();
+    assert!(pra_only.blockers.is_empty());
+    let text = said(&pra_only);
     assert!(text.contains("creating or changing the app registration needs Global Administrator, Application Administrator or Cloud Application Administrator"), "{text}");
     assert!(!text.contains("assigning"), "PRA may assign roles: {text}");
 
     let cloud = plan(&tenant(&[roles::CLOUD_APPLICATION_ADMIN]), &new_app("x"));
-    let text = cloud
-        .blockers
-        .iter()
-        .map(ToString::to_string)
-        .collect::<String>();
+    let text = said(&cloud);
     assert!(text.contains("assigning the Exchange Administrator role to x needs Global Administrator or Privileged Role Administrator"), "{text}");
 
     let both = plan(
         &tenant(&[roles::CLOUD_APPLICATION_ADMIN, roles::PRIVILEGED_ROLE_ADMIN]),
         &new_app("x"),
     );
-    assert!(both.blockers.is_empty());
+    assert!(both.blockers.is_empty() && both.warnings.is_empty());
 
     // An app that has everything but the role: the role assigner is what is missing.
     let only_role = plan(
         &tenant(&[roles::CLOUD_APPLICATION_ADMIN]),
         &existing(true, false, true),
     );
-    let text = only_role
-        .blockers
-        .iter()
-        .map(ToString::to_string)
-        .collect::<String>();
+    let text = said(&only_role);
     assert!(
         text.contains("assigning the Exchange Administrator role to Legacy EXO automation"),
         "{text}"
@@ -185,7 +199,17 @@ fn missing_exchange_roles_and_policy_block_before_any_write() {
     assert!(!text.contains("granting"), "the grant exists: {text}");
 
     let plain = plan(&tenant(&[]), &new_app("x"));
-    assert!(matches!(plain.blockers[0], Blocker::MissingRoles(_)));
+    assert!(plain.blockers.is_empty() && plain.warnings[0].contains("seems to lack"));
+    assert!(!plain.warnings[0].contains("Privileged Identity Management"));
+    // Eligible in PIM but not active: told to activate it and sign in again.
+    let mut eligible = tenant(&[]);
+    eligible.admin_eligible_roles = vec![roles::GLOBAL_ADMIN.into()];
+    let text = said(&plan(&eligible, &new_app("x")));
+    assert!(
+        text.contains("eligible for Global Administrator in Privileged Identity Management")
+            && text.contains("sign in again"),
+        "{text}"
+    );
 
     let mut capped = tenant(&[roles::GLOBAL_ADMIN]);
     capped.max_certificate_days = Some(180);
@@ -287,13 +311,36 @@ fn a_managed_identity_needs_only_the_grant_and_the_role() {
         &tenant(&[roles::CLOUD_APPLICATION_ADMIN]),
         &identity(false, &[], false),
     );
-    let text = cloud
-        .blockers
-        .iter()
-        .map(ToString::to_string)
-        .collect::<String>();
+    let text = said(&cloud);
     assert!(
         text.contains("assigning the Exchange Administrator role to contoso-automation"),
         "{text}"
     );
+}
+
+#[test]
+fn the_apply_gate_and_the_early_warnings_are_functions_of_the_plan() {
+    let t = tenant(&[roles::GLOBAL_ADMIN]);
+    let ok = plan(&t, &new_app("EXO automation"));
+    assert_eq!(Gate::of(None, true, true), Gate::ChooseFirst);
+    assert_eq!(Gate::of(Some(&ok), false, false), Gate::MakeCertificate);
+    // A click on Save is not enough: the PFX must be picked back and proven.
+    assert_eq!(Gate::of(Some(&ok), true, false), Gate::SavePfx);
+    assert!(Gate::SavePfx.text("Contoso").contains("pick the saved file back"));
+    assert_eq!(Gate::of(Some(&ok), true, true), Gate::Ready);
+    let taken = plan(&t, &new_app("Legacy EXO automation"));
+    assert_eq!(Gate::of(Some(&taken), true, true), Gate::Blocked);
+    // A warning does not close the gate.
+    let warned = plan(&tenant(&[roles::PRIVILEGED_ROLE_ADMIN]), &new_app("x"));
+    assert!(!warned.warnings.is_empty());
+    assert_eq!(Gate::of(Some(&warned), true, true), Gate::Ready);
+
+    assert!(early_warnings(&t).is_empty());
+    let mut lacking = tenant(&[]);
+    lacking.exchange = None;
+    lacking.apps_complete = false;
+    let w = early_warnings(&lacking).join("\n");
+    assert!(w.contains("no Exchange Online"), "{w}");
+    assert!(w.contains("seems to lack"), "{w}");
+    assert!(w.contains("more app registrations than the page reads"), "{w}");
 }

@@ -37,6 +37,8 @@ impl Transport for Fetch {
             .headers()
             .get("retry-after")
             .and_then(|v| v.parse::<f64>().ok());
+        // Graph's claims challenge (continuous access evaluation) travels in this header.
+        let www_authenticate = response.headers().get("www-authenticate");
         // A connection dropped mid-answer fails here: no complete answer, like a network error.
         let body = response
             .text()
@@ -45,6 +47,7 @@ impl Transport for Fetch {
         Ok(HttpResponse {
             status,
             retry_after,
+            www_authenticate,
             body,
         })
     }

@@ -37,6 +37,11 @@ impl Transport for Http {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
+        let www_authenticate = response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         // A dropped connection shows here: the status arrived, the body did not.
         let body = response
             .text()
@@ -46,6 +51,7 @@ impl Transport for Http {
         Ok(HttpResponse {
             status,
             retry_after,
+            www_authenticate,
             body,
         })
     }
