@@ -40,12 +40,110 @@ pub struct Faults {
     /// Requests whose path contains this are refused with 403 `Authorization_RequestDenied`
     /// (as when the admin's role is removed mid-run), until the faults change.
     pub deny_path_contains: Option<String>,
+    /// Writes that succeed or fail in a chosen way, each aimed at one request (see `WriteFault`).
+    pub write_faults: Vec<WriteFault>,
+    /// Seconds a created application, service principal, app role assignment or role
+    /// assignment stays missing from collection reads and alternate-key reads.
+    pub list_lag_secs: i64,
+    /// Seconds reads of an application keep returning the version from before a PATCH.
+    pub stale_read_secs: i64,
+    /// Refresh-token grants fail with this Entra error (`50076`, `53003`, `700084`,
+    /// `interaction_required`).
+    pub refresh_error: Option<String>,
+    /// The nth Graph request matching answers a Continuous Access Evaluation claims challenge.
+    pub claims_challenge: Option<ClaimsChallenge>,
+}
+
+/// One write aimed at: the `nth` request (counted from when the faults were set) with this
+/// method whose percent-decoded path and query contain `path_contains`. Outer requests only.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WriteFault {
+    /// `POST` or `PATCH`.
+    pub method: String,
+    /// Part of the percent-decoded path and query.
+    pub path_contains: String,
+    /// Which matching request (1 = the first).
+    pub nth: u64,
+    /// `lost`, `500`, `502`, `504` (the write happens, the answer is lost or an error), `429`,
+    /// `503` (refused before the write).
+    pub kind: String,
+    /// Whether it has fired (each rule fires once).
+    pub fired: bool,
+    /// Matching requests seen so far.
+    pub seen: u64,
+}
+
+/// A claims challenge aimed at the `nth` Graph request whose path and query contain
+/// `path_contains`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClaimsChallenge {
+    /// Part of the percent-decoded path and query.
+    pub path_contains: String,
+    /// Which matching request (1 = the first).
+    pub nth: u64,
+    /// Matching requests seen so far.
+    pub seen: u64,
+    /// When it fired (simulated Unix seconds): tokens issued before are revoked.
+    pub fired_at: Option<i64>,
+}
+
+/// `GET /_sim/faults`: the faults in force, with the write faults that already fired.
+pub async fn get(State(state): State<Shared>) -> Json<Faults> {
+    Json(lock(&state).faults.clone())
+}
+
+/// `%XX` sequences decoded (invalid ones kept as they are): what a rule's `pathContains` is
+/// matched against.
+pub fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The write fault that fires for this request, if any (counting it against every rule).
+fn write_fault(faults: &mut Faults, method: &str, target: &str) -> Option<String> {
+    let mut chosen = None;
+    for rule in &mut faults.write_faults {
+        if rule.fired
+            || !rule.method.eq_ignore_ascii_case(method)
+            || !target.contains(rule.path_contains.as_str())
+        {
+            continue;
+        }
+        rule.seen += 1;
+        if chosen.is_none() && rule.seen >= rule.nth.max(1) {
+            rule.fired = true;
+            chosen = Some(rule.kind.clone());
+        }
+    }
+    chosen
 }
 
 /// `POST /_sim/faults`: replaces the faults in force.
 pub async fn set(State(state): State<Shared>, Json(faults): Json<Faults>) -> StatusCode {
     let mut sim = lock(&state);
     sim.tenant.replication_lag_secs = faults.replication_lag_secs;
+    sim.tenant.list_lag_secs = faults.list_lag_secs;
+    sim.tenant.stale_read_secs = faults.stale_read_secs;
     sim.faults = faults;
     sim.requests = 0;
     StatusCode::NO_CONTENT
@@ -125,7 +223,7 @@ pub async fn apply(State(state): State<Shared>, request: Request, next: Next) ->
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyRequests",
             "Please retry again later.",
-            faults.retry_after_secs,
+            Some(faults.retry_after_secs),
         );
     }
     if every(faults.unavailable_every) {
@@ -133,11 +231,71 @@ pub async fn apply(State(state): State<Shared>, request: Request, next: Next) ->
             StatusCode::SERVICE_UNAVAILABLE,
             "serviceNotAvailable",
             "The service is temporarily unavailable. Please retry.",
-            faults.retry_after_secs,
+            Some(faults.retry_after_secs),
         );
     }
     let inner = request.extensions().get::<crate::batch::Inner>().is_some();
+    let target = percent_decoded(
+        &request
+            .uri()
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+    );
+    let aimed = if inner {
+        None
+    } else {
+        write_fault(&mut lock(&state).faults, request.method().as_str(), &target)
+    };
+    match aimed.as_deref() {
+        Some("429") => {
+            return failure(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Please retry again later.",
+                Some(retry_after(faults.retry_after_secs)),
+            );
+        }
+        Some("503") => {
+            return failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "serviceNotAvailable",
+                "The service is temporarily unavailable. Please retry.",
+                Some(retry_after(faults.retry_after_secs)),
+            );
+        }
+        _ => {}
+    }
     let response = next.run(request).await;
+    // The write was carried out; only its answer goes wrong.
+    match aimed.as_deref() {
+        Some("lost") => return dropped(response),
+        Some("500") => {
+            return failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "generalException",
+                "An unspecified error has occurred.",
+                None,
+            );
+        }
+        Some("502") => {
+            return failure(
+                StatusCode::BAD_GATEWAY,
+                "BadGateway",
+                "The server, while acting as a gateway or proxy, received an invalid response from the upstream server.",
+                None,
+            );
+        }
+        Some("504") => {
+            return failure(
+                StatusCode::GATEWAY_TIMEOUT,
+                "GatewayTimeout",
+                "The server, while acting as a proxy, did not receive a timely response from the upstream server.",
+                None,
+            );
+        }
+        _ => {}
+    }
     if every(faults.drop_every) && !inner {
         return dropped(response);
     }
@@ -157,14 +315,21 @@ fn dropped(response: Response) -> Response {
     Response::from_parts(parts, axum::body::Body::from_stream(broken))
 }
 
-fn failure(status: StatusCode, code: &str, message: &str, retry_after: f64) -> Response {
+/// The Retry-After an aimed 429/503 carries: the configured one, else 1 second.
+fn retry_after(configured: f64) -> f64 {
+    if configured > 0.0 { configured } else { 1.0 }
+}
+
+fn failure(status: StatusCode, code: &str, message: &str, retry_after: Option<f64>) -> Response {
     let id = ids::guid();
     let body = json!({ "error": {
         "code": code, "message": message,
         "innerError": { "code": status.as_u16().to_string(), "date": ids::now_rfc3339(), "request-id": id, "client-request-id": id },
     }});
     let mut response = (status, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("{retry_after}")) {
+    if let Some(after) = retry_after
+        && let Ok(value) = HeaderValue::from_str(&format!("{after}"))
+    {
         response.headers_mut().insert("retry-after", value);
     }
     response

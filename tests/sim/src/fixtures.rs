@@ -72,6 +72,7 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         id: ids::guid(),
         app_id: SPA_CLIENT_ID.into(),
         display_name: "unattended (setup page)".into(),
+        unique_name: None,
         sign_in_audience: "AzureADMultipleOrgs".into(),
         key_credentials: vec![],
         required_resource_access: vec![],
@@ -142,6 +143,10 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         replication_lag_secs: 0,
         created: Default::default(),
         clock: Default::default(),
+        list_lag_secs: 0,
+        stale_read_secs: 0,
+        born: Default::default(),
+        stale: Default::default(),
     }
 }
 
@@ -164,6 +169,7 @@ fn add_existing_app(tenant: &mut Tenant) {
         id: ids::guid(),
         app_id: EXISTING_APP_ID.into(),
         display_name: "Legacy EXO automation".into(),
+        unique_name: None,
         sign_in_audience: "AzureADMyOrg".into(),
         key_credentials: keys,
         required_resource_access: vec![json!({

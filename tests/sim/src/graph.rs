@@ -78,6 +78,11 @@ pub fn router(state: Shared) -> Router {
             get(list_service_principals).post(create_service_principal),
         )
         .route("/v1.0/servicePrincipals/{id}", get(get_service_principal))
+        // `applications(uniqueName='…')`, `applications(appId='…')`, `servicePrincipals(appId='…')`.
+        .route(
+            "/v1.0/{keyed}",
+            get(crate::keyed::get).patch(crate::keyed::upsert),
+        )
         .route(
             "/v1.0/servicePrincipals/{id}/appRoleAssignedTo",
             post(assign_app_role),
@@ -111,7 +116,10 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/_sim/state", get(state_json))
         .route("/_sim/reset", post(reset))
-        .route("/_sim/faults", post(crate::faults::set))
+        .route(
+            "/_sim/faults",
+            get(crate::faults::get).post(crate::faults::set),
+        )
         .route("/_sim/token", post(platform::test_token))
         .route("/_sim/requests", get(request_log))
         .route(
@@ -197,7 +205,7 @@ async fn graph_cors(request: axum::extract::Request, next: axum::middleware::Nex
     response
 }
 
-type Params = Query<HashMap<String, String>>;
+pub(crate) type Params = Query<HashMap<String, String>>;
 
 pub(crate) fn lock(state: &Shared) -> std::sync::MutexGuard<'_, Sim> {
     // A panicking handler must not take the whole simulator down with a poisoned lock.
@@ -206,13 +214,13 @@ pub(crate) fn lock(state: &Shared) -> std::sync::MutexGuard<'_, Sim> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn error(e: GraphError) -> Response {
+pub(crate) fn error(e: GraphError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     (status, Json(e.body(&ids::guid()))).into_response()
 }
 
 /// Runs `f` for a caller allowed to do `op`, or answers with Graph's 401/403.
-fn guarded(
+pub(crate) fn guarded(
     state: &Shared,
     headers: &HeaderMap,
     op: Op,
@@ -311,8 +319,7 @@ async fn list_applications(
             &params,
             // Lists never carry certificate bytes (`key` is null).
             sim.tenant
-                .applications
-                .iter()
+                .readable_applications()
                 .map(|a| Tenant::application_json(a, false)),
             &["appId", "displayName", "id"],
         )
@@ -344,7 +351,7 @@ async fn get_application(
     Query(params): Params,
 ) -> Response {
     guarded(&state, &headers, Op::ReadApplications, |sim, _| {
-        match sim.tenant.application(&id) {
+        match sim.tenant.readable_application(&id) {
             Ok(app) => {
                 let selected = query::select(&params);
                 let with_keys = selected
@@ -384,6 +391,7 @@ async fn list_service_principals(
             sim.tenant
                 .service_principals
                 .iter()
+                .filter(|sp| sim.tenant.listed(&sp.id))
                 .map(|sp| serde_json::to_value(sp).unwrap_or(Value::Null)),
             &[
                 "appId",
@@ -461,7 +469,7 @@ async fn app_role_assignments(
             .tenant
             .app_role_assignments
             .iter()
-            .filter(|a| a.principal_id == id)
+            .filter(|a| a.principal_id == id && sim.tenant.listed(&a.id))
             .collect();
         Json(json!({ "value": value })).into_response()
     })
@@ -488,6 +496,7 @@ async fn role_assignments(
             sim.tenant
                 .role_assignments
                 .iter()
+                .filter(|r| sim.tenant.listed(&r.id))
                 .map(|r| serde_json::to_value(r).unwrap_or(Value::Null)),
             &["principalId", "roleDefinitionId", "id"],
         )

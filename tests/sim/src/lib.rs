@@ -11,8 +11,10 @@ pub mod graph;
 pub mod identity;
 pub mod ids;
 pub mod jwt;
+pub mod keyed;
 pub mod platform;
 pub mod query;
+pub mod replica;
 pub mod signin;
 pub mod tenant;
 
@@ -43,6 +45,8 @@ pub fn state(
 ) -> Option<graph::Shared> {
     let mut tenant = fixtures::build(fixture, redirect_uris)?;
     tenant.replication_lag_secs = faults.replication_lag_secs;
+    tenant.list_lag_secs = faults.list_lag_secs;
+    tenant.stale_read_secs = faults.stale_read_secs;
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let key =
         unattended::forge::generate_key(unattended::forge::KeySize::Rsa2048, &mut rng).ok()?;
@@ -64,8 +68,12 @@ pub fn state(
 #[cfg(test)]
 mod clock_tests;
 #[cfg(test)]
+mod faults_tests;
+#[cfg(test)]
 mod identity_tests;
 #[cfg(test)]
 mod signin_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upsert_tests;

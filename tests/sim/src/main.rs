@@ -41,6 +41,7 @@ async fn main() -> ExitCode {
         drop_every: number("--drop-every"),
         token_lifetime_secs: number("--token-lifetime"),
         deny_path_contains: None,
+        ..Default::default()
     };
     let https_port: Option<u16> = value("--https-port").and_then(|p| p.parse().ok());
     let https_only = tls_dir.is_some() && https_port.is_none();

@@ -118,6 +118,9 @@ pub struct Application {
     pub app_id: String,
     /// Display name.
     pub display_name: String,
+    /// Alternate key for upserts; immutable once set, unique in the tenant.
+    #[serde(default)]
+    pub unique_name: Option<String>,
     /// Who may sign in to it.
     pub sign_in_audience: String,
     /// Certificates.
@@ -212,6 +215,18 @@ pub struct Tenant {
     /// When each object created since start was created (appId or object id → Unix ms).
     #[serde(skip)]
     pub created: std::collections::HashMap<String, i64>,
+    /// Seconds new objects stay out of collection and alternate-key reads (a fault).
+    #[serde(skip)]
+    pub list_lag_secs: i64,
+    /// Seconds reads of a PATCHed application still see the version before it (a fault).
+    #[serde(skip)]
+    pub stale_read_secs: i64,
+    /// When objects were created (object id → simulated Unix ms), for the list lag.
+    #[serde(skip)]
+    pub born: std::collections::HashMap<String, i64>,
+    /// Applications as they were before their latest PATCH, and until when reads see that.
+    #[serde(skip)]
+    pub stale: std::collections::HashMap<String, (Application, i64)>,
     /// The simulated time (real time plus what tests advanced it by).
     #[serde(skip)]
     pub clock: crate::clock::Clock,
@@ -316,6 +331,30 @@ impl Tenant {
             .ok_or_else(|| GraphError::not_found(id))
     }
 
+    /// An application by object id as a read sees it (list lag, stale reads).
+    pub fn readable_application(&self, id: &str) -> Result<&Application, GraphError> {
+        let app = self.application(id)?;
+        if !self.listed(&app.id) {
+            return Err(GraphError::not_found(id));
+        }
+        Ok(self.as_read(app))
+    }
+
+    /// A `uniqueName` another application already has.
+    fn unique_name_taken(&self, name: &str, except: &str) -> Result<(), GraphError> {
+        if self.applications.iter().any(|a| {
+            a.id != except
+                && a.unique_name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        }) {
+            return Err(GraphError::bad_request(
+                "Another object with the same value for property uniqueName already exists.",
+            ));
+        }
+        Ok(())
+    }
+
     /// `POST /applications`: a new registration; `signInAudience` defaults as Graph's does.
     pub fn create_application(&mut self, body: &Value) -> Result<Application, GraphError> {
         let display_name = body["displayName"]
@@ -323,10 +362,15 @@ impl Tenant {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| GraphError::bad_request("Property 'displayName' is required."))?;
         let key_credentials = self.key_credentials(&body["keyCredentials"])?;
+        let unique_name = body["uniqueName"].as_str().map(str::to_owned);
+        if let Some(name) = &unique_name {
+            self.unique_name_taken(name, "")?;
+        }
         let app = Application {
             id: ids::guid(),
             app_id: ids::guid(),
             display_name: display_name.to_owned(),
+            unique_name,
             sign_in_audience: body["signInAudience"]
                 .as_str()
                 .unwrap_or(DEFAULT_AUDIENCE)
@@ -339,6 +383,7 @@ impl Tenant {
                 .unwrap_or_else(|| json!({ "redirectUris": [] })),
         };
         self.created.insert(app.app_id.clone(), self.clock.now_ms());
+        self.born(&app.id);
         self.applications.push(app.clone());
         Ok(app)
     }
@@ -350,11 +395,29 @@ impl Tenant {
             Some(list) => Some(self.key_credentials(list)?),
             None => None,
         };
+        let current = self.application(id)?.clone();
+        if let Some(name) = body["uniqueName"].as_str() {
+            match &current.unique_name {
+                Some(set) if set != name => {
+                    return Err(GraphError::bad_request(
+                        "Property 'uniqueName' cannot be changed once it is set.",
+                    ));
+                }
+                Some(_) => {}
+                None => self.unique_name_taken(name, id)?,
+            }
+        }
+        self.before_patch(&current);
         let app = self
             .applications
             .iter_mut()
             .find(|a| a.id == id)
             .ok_or_else(|| GraphError::not_found(id))?;
+        if app.unique_name.is_none()
+            && let Some(name) = body["uniqueName"].as_str()
+        {
+            app.unique_name = Some(name.to_owned());
+        }
         if let Some(list) = key_credentials {
             app.key_credentials = list;
         }
@@ -506,6 +569,7 @@ impl Tenant {
             app_roles: vec![],
         };
         self.created.insert(sp.id.clone(), self.clock.now_ms());
+        self.born(&sp.id);
         self.service_principals.push(sp.clone());
         Ok(sp)
     }
@@ -556,6 +620,7 @@ impl Tenant {
             resource_id,
             resource_display_name: resource_sp.display_name,
         };
+        self.born(&assignment.id);
         self.app_role_assignments.push(assignment.clone());
         Ok(assignment)
     }
@@ -606,6 +671,7 @@ impl Tenant {
             principal_id: principal,
             directory_scope_id: scope,
         };
+        self.born(&assignment.id);
         self.role_assignments.push(assignment.clone());
         Ok(assignment)
     }
