@@ -186,7 +186,7 @@ pub fn caller(
         .users
         .iter()
         .find(|u| u.id == oid)
-        .cloned()
+        .map(|u| tenant.with_active_roles(u))
         .ok_or_else(|| unauthenticated("The user of this token no longer exists."))?;
     let scopes = claims["scp"]
         .as_str()

@@ -11,10 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 
 use crate::access::{self, Caller, Op};
-use crate::query::{self, Filter};
+use crate::paging::{MAX_PAGE, collection};
+use crate::query;
 use crate::signin::{Code, Refresh};
 use crate::tenant::{GraphError, Tenant};
 use crate::{ids, platform};
@@ -85,7 +86,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route(
             "/v1.0/servicePrincipals/{id}/appRoleAssignedTo",
-            post(assign_app_role),
+            post(assign_app_role).get(app_role_assigned_to),
         )
         .route(
             "/v1.0/servicePrincipals/{id}/appRoleAssignments",
@@ -283,45 +284,51 @@ async fn me(State(state): State<Shared>, headers: HeaderMap, Query(params): Para
     })
 }
 
-async fn my_roles(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    guarded(&state, &headers, Op::ReadMe, |_, caller| {
-        Json(json!({ "value": access::directory_roles(&caller.user) })).into_response()
+async fn my_roles(
+    State(state): State<Shared>,
+    https: Https,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(params): Params,
+) -> Response {
+    guarded(&state, &headers, Op::ReadMe, |sim, caller| {
+        let here = here(sim, &https, &headers, &uri);
+        collection(
+            &params,
+            sim.tenant.member_of(&caller.user).into_iter(),
+            &["id", "displayName"],
+            &here,
+            MAX_PAGE,
+        )
     })
 }
 
-/// A Graph collection, `{"value": [...]}`, of the `items` (as JSON) that pass the request's
-/// `$filter` on the `filterable` properties, projected by `$select`.
-fn collection(
-    params: &HashMap<String, String>,
-    items: impl Iterator<Item = Value>,
-    filterable: &[&str],
-) -> Response {
-    let filter = match params.get("$filter").map(|f| Filter::parse(f, filterable)) {
-        None => Filter::default(),
-        Some(Ok(f)) => f,
-        Some(Err(e)) => return error(e),
-    };
-    let selected = query::select(params);
-    let value: Vec<Value> = items
-        .filter(|item| filter.matches(item))
-        .map(|item| query::project(item, selected.as_deref()))
-        .collect();
-    Json(json!({ "value": value })).into_response()
+/// `scheme://host/path` of a request, for nextLinks.
+fn here(sim: &Sim, https: &Option<axum::Extension<crate::Https>>, headers: &HeaderMap, uri: &Uri) -> String {
+    let scheme = if https.is_some() { "https" } else { sim.scheme };
+    crate::paging::here(scheme, headers, uri)
 }
+
+type Https = Option<axum::Extension<crate::Https>>;
 
 async fn list_applications(
     State(state): State<Shared>,
+    https: Https,
     headers: HeaderMap,
+    uri: Uri,
     Query(params): Params,
 ) -> Response {
     guarded(&state, &headers, Op::ReadApplications, |sim, _| {
+        let here = here(sim, &https, &headers, &uri);
         collection(
             &params,
             // Lists never carry certificate bytes (`key` is null).
             sim.tenant
                 .readable_applications()
                 .map(|a| Tenant::application_json(a, false)),
-            &["appId", "displayName", "id"],
+            &["appId", "displayName", "id", "uniqueName"],
+            &here,
+            MAX_PAGE,
         )
     })
 }
@@ -382,10 +389,13 @@ async fn update_application(
 
 async fn list_service_principals(
     State(state): State<Shared>,
+    https: Https,
     headers: HeaderMap,
+    uri: Uri,
     Query(params): Params,
 ) -> Response {
     guarded(&state, &headers, Op::ReadServicePrincipals, |sim, _| {
+        let here = here(sim, &https, &headers, &uri);
         collection(
             &params,
             sim.tenant
@@ -400,6 +410,8 @@ async fn list_service_principals(
                 "servicePrincipalType",
                 "alternativeNames",
             ],
+            &here,
+            MAX_PAGE,
         )
     })
 }
@@ -458,20 +470,55 @@ async fn assign_app_role(
 
 async fn app_role_assignments(
     State(state): State<Shared>,
+    https: Https,
     headers: HeaderMap,
+    uri: Uri,
     Path(id): Path<String>,
+    Query(params): Params,
 ) -> Response {
     guarded(&state, &headers, Op::ReadAppRoleAssignments, |sim, _| {
         if let Err(e) = sim.tenant.visible_service_principal(&id) {
             return error(e);
         }
-        let value: Vec<&crate::tenant::AppRoleAssignment> = sim
-            .tenant
-            .app_role_assignments
-            .iter()
-            .filter(|a| a.principal_id == id && sim.tenant.listed(&a.id))
-            .collect();
-        Json(json!({ "value": value })).into_response()
+        let here = here(sim, &https, &headers, &uri);
+        collection(
+            &params,
+            sim.tenant
+                .app_role_assignments
+                .iter()
+                .filter(|a| a.principal_id == id && sim.tenant.listed(&a.id))
+                .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
+            &["id", "resourceId", "appRoleId", "principalId"],
+            &here,
+            MAX_PAGE,
+        )
+    })
+}
+
+async fn app_role_assigned_to(
+    State(state): State<Shared>,
+    https: Https,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Response {
+    guarded(&state, &headers, Op::ReadAppRoleAssignments, |sim, _| {
+        if let Err(e) = sim.tenant.visible_service_principal(&id) {
+            return error(e);
+        }
+        let here = here(sim, &https, &headers, &uri);
+        collection(
+            &params,
+            sim.tenant
+                .app_role_assignments
+                .iter()
+                .filter(|a| a.resource_id == id && sim.tenant.listed(&a.id))
+                .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
+            &["id", "principalId", "appRoleId", "resourceId"],
+            &here,
+            MAX_PAGE,
+        )
     })
 }
 
@@ -487,10 +534,13 @@ async fn assign_role(
 
 async fn role_assignments(
     State(state): State<Shared>,
+    https: Https,
     headers: HeaderMap,
+    uri: Uri,
     Query(params): Params,
 ) -> Response {
     guarded(&state, &headers, Op::ReadRoleAssignments, |sim, _| {
+        let here = here(sim, &https, &headers, &uri);
         collection(
             &params,
             sim.tenant
@@ -499,6 +549,8 @@ async fn role_assignments(
                 .filter(|r| sim.tenant.listed(&r.id))
                 .map(|r| serde_json::to_value(r).unwrap_or(Value::Null)),
             &["principalId", "roleDefinitionId", "id"],
+            &here,
+            MAX_PAGE,
         )
     })
 }

@@ -299,7 +299,8 @@ pub fn exchange_claims(
     let wids: Vec<&str> = tenant
         .role_assignments
         .iter()
-        .filter(|r| r.principal_id == sp)
+        // `wids` names built-in roles only; custom role definitions never appear in it.
+        .filter(|r| r.principal_id == sp && !tenant.role_definitions.iter().any(|d| d.id == r.role_definition_id))
         .map(|r| r.role_definition_id.as_str())
         .collect();
     let mut access = json!({

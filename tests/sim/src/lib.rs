@@ -5,6 +5,7 @@
 pub mod access;
 pub mod batch;
 pub mod clock;
+pub mod directory;
 pub mod faults;
 pub mod fixtures;
 pub mod graph;
@@ -12,6 +13,7 @@ pub mod identity;
 pub mod ids;
 pub mod jwt;
 pub mod keyed;
+pub mod paging;
 pub mod platform;
 pub mod query;
 pub mod replica;

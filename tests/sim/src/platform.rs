@@ -201,7 +201,8 @@ fn sign_in_page(sim: &Sim, request: &Authorize, query: &str) -> String {
         .iter()
         .enumerate()
         .map(|(i, u)| {
-            let roles: Vec<&str> = u.roles.iter().map(|r| crate::tenant::roles::name(r)).collect();
+            let active = sim.tenant.active_roles(u);
+            let roles: Vec<&str> = active.iter().map(|r| crate::tenant::roles::name(r)).collect();
             let checked = request.login_hint.as_ref().map_or(i == 0, |h| h.eq_ignore_ascii_case(&u.user_principal_name));
             format!(
                 "<li><label><input type=radio name=user value=\"{}\"{}> {} &lt;{}&gt; <small>{}</small></label></li>",
@@ -273,7 +274,7 @@ pub async fn authorize_answer(
         .users
         .iter()
         .find(|u| Some(&u.id) == form.get("user"))
-        .cloned()
+        .map(|u| sim.tenant.with_active_roles(u))
     else {
         return error_page(&TokenError::new(
             "invalid_request",
@@ -462,7 +463,13 @@ fn user_tokens(
                 Err(e) => return token_error(&e),
             }
         };
-    let Some(user) = sim.tenant.users.iter().find(|u| u.id == user_id).cloned() else {
+    let Some(user) = sim
+        .tenant
+        .users
+        .iter()
+        .find(|u| u.id == user_id)
+        .map(|u| sim.tenant.with_active_roles(u))
+    else {
         return token_error(&TokenError::new(
             "invalid_grant",
             50034,
@@ -631,10 +638,16 @@ pub async fn managed_identity_token(
 pub async fn test_token(State(state): State<Shared>, Json(body): Json<Value>) -> Response {
     let sim = lock(&state);
     let name = body["user"].as_str().unwrap_or("admin");
-    let Some(user) = sim.tenant.users.iter().find(|u| {
-        u.user_principal_name.eq_ignore_ascii_case(name)
-            || u.user_principal_name.split('@').next() == Some(name)
-    }) else {
+    let Some(user) = sim
+        .tenant
+        .users
+        .iter()
+        .find(|u| {
+            u.user_principal_name.eq_ignore_ascii_case(name)
+                || u.user_principal_name.split('@').next() == Some(name)
+        })
+        .map(|u| sim.tenant.with_active_roles(u))
+    else {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({"error": format!("no fixture user {name}")})),
@@ -666,7 +679,7 @@ pub async fn test_token(State(state): State<Shared>, Json(body): Json<Value>) ->
     let tokens = signin::tokens(
         &sim.tenant,
         &consent,
-        user,
+        &user,
         "_sim",
         "",
         None,

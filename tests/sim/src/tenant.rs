@@ -34,6 +34,12 @@ pub mod roles {
     pub const SECURITY_ADMIN: &str = "194ae4cb-b126-40b2-bd5b-6091b380977d";
     /// Security Reader.
     pub const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
+    /// Exchange Recipient Administrator.
+    pub const EXCHANGE_RECIPIENT_ADMIN: &str = "31392ffb-586c-42d1-9346-e59415a2cc4e";
+    /// Helpdesk Administrator.
+    pub const HELPDESK_ADMIN: &str = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
+    /// Compliance Administrator.
+    pub const COMPLIANCE_ADMIN: &str = "17315797-102d-40b4-93e0-432062caca18";
 
     /// The display name of a role template the simulator knows.
     pub fn name(template: &str) -> &'static str {
@@ -47,6 +53,9 @@ pub mod roles {
             GLOBAL_READER => "Global Reader",
             SECURITY_ADMIN => "Security Administrator",
             SECURITY_READER => "Security Reader",
+            EXCHANGE_RECIPIENT_ADMIN => "Exchange Recipient Administrator",
+            HELPDESK_ADMIN => "Helpdesk Administrator",
+            COMPLIANCE_ADMIN => "Compliance Administrator",
             _ => "Directory role",
         }
     }
@@ -205,6 +214,15 @@ pub struct Tenant {
     pub role_assignments: Vec<RoleAssignment>,
     /// The tenant app-management policy's maximum certificate lifetime, if any.
     pub max_certificate_lifetime_days: Option<u32>,
+    /// Security groups (role-assignable ones can hold directory roles).
+    #[serde(default)]
+    pub groups: Vec<crate::directory::Group>,
+    /// PIM-eligible (not active) role assignments.
+    #[serde(default)]
+    pub role_eligibilities: Vec<crate::directory::RoleEligibility>,
+    /// Custom directory role definitions.
+    #[serde(default)]
+    pub role_definitions: Vec<crate::directory::RoleDefinition>,
     /// Consent given to clients for delegated Graph permissions.
     #[serde(default)]
     pub consents: Vec<crate::signin::Consent>,
@@ -638,17 +656,10 @@ impl Tenant {
                 "Either directoryScopeId or appScopeId must be specified.",
             ));
         }
-        let known = [
-            roles::GLOBAL_ADMIN,
-            roles::PRIVILEGED_ROLE_ADMIN,
-            roles::APPLICATION_ADMIN,
-            roles::CLOUD_APPLICATION_ADMIN,
-            roles::EXCHANGE_ADMIN,
-        ];
-        if !known.contains(&role.as_str()) && !ids::is_guid(&role) {
-            return Err(GraphError::bad_request(format!(
-                "Invalid role definition id '{role}'."
-            )));
+        // Graph answers an unknown role definition as an unknown resource (choice: 404
+        // Request_ResourceNotFound, see README).
+        if !self.role_definition_exists(&role) {
+            return Err(GraphError::not_found(&role));
         }
         if self.replicating(&principal)
             || (self.service_principal(&principal).is_err()
