@@ -20,6 +20,7 @@ mod keycredential;
 mod password;
 mod pfx;
 mod time;
+mod verify;
 
 use std::fmt;
 
@@ -34,6 +35,7 @@ pub use keycredential::KeyCredential;
 pub use password::Password;
 pub use pfx::Flavour;
 pub use time::UnixTime;
+pub use verify::{SavedPfxError, verify_saved_pfx};
 
 /// A random source fit for keys: the OS or browser CSPRNG in the product, seeded in tests.
 pub trait Rng: rand_core::CryptoRng {}

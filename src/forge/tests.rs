@@ -628,6 +628,147 @@ fn worker_jobs_find_primes_and_forge_what_the_page_downloads() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The saved PFX, picked back by the admin: proven or refused with a reason.
+
+fn forged(flavour: Flavour, password: &str, seed: u8) -> Credential {
+    forge_with_key(
+        key(KeySize::Rsa2048),
+        &request(flavour, password),
+        NOW,
+        &mut rng(seed),
+    )
+    .expect("forge")
+}
+
+#[test]
+fn the_saved_pfx_is_proven_in_both_flavours() {
+    for (flavour, password) in [
+        (Flavour::WindowsCompatible, "pw"),
+        (Flavour::Modern, "pässwörd ✓ 𝄞"),
+    ] {
+        let c = forged(flavour, password, 20);
+        assert_eq!(
+            verify_saved_pfx(c.pfx.expose(), password, c.certificate.der()),
+            Ok(()),
+            "{flavour:?}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_or_empty_password_is_refused_as_such() {
+    for flavour in Flavour::ALL {
+        let c = forged(flavour, "right", 21);
+        let der = c.certificate.der();
+        assert_eq!(
+            verify_saved_pfx(c.pfx.expose(), "wrong", der),
+            Err(SavedPfxError::WrongPassword)
+        );
+        // Not trimmed, not normalised: the password as typed is the password.
+        assert_eq!(
+            verify_saved_pfx(c.pfx.expose(), "right ", der),
+            Err(SavedPfxError::WrongPassword)
+        );
+        assert_eq!(
+            verify_saved_pfx(c.pfx.expose(), "", der),
+            Err(SavedPfxError::EmptyPassword)
+        );
+    }
+    assert!(
+        SavedPfxError::WrongPassword
+            .to_string()
+            .contains("password")
+    );
+}
+
+#[test]
+fn another_pfx_is_refused_with_its_thumbprint() {
+    // Same key, same password, another certificate (another serial): an earlier run's file.
+    let expected = forged(Flavour::WindowsCompatible, "pw", 22);
+    for flavour in Flavour::ALL {
+        let other = forged(flavour, "pw", 23);
+        let found = other.certificate.thumbprints().sha1_hex.clone();
+        let refusal = verify_saved_pfx(other.pfx.expose(), "pw", expected.certificate.der());
+        assert_eq!(
+            refusal,
+            Err(SavedPfxError::OtherCertificate(Some(found.clone())))
+        );
+        let message = refusal.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("another certificate") && message.contains(&found),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn random_bytes_and_other_files_are_not_a_pfx() {
+    let c = forged(Flavour::WindowsCompatible, "pw", 24);
+    let der = c.certificate.der();
+    let mut random = vec![0u8; 4096];
+    rand_core::Rng::fill_bytes(&mut rng(25), &mut random);
+    for (what, bytes) in [
+        ("random", random.as_slice()),
+        ("empty", &[][..]),
+        ("the .cer", der),
+        ("the .pem", c.certificate.pem().as_bytes()),
+        ("the encrypted key .pem", c.encrypted_key_pem.expose()),
+    ] {
+        assert_eq!(
+            verify_saved_pfx(bytes, "pw", der),
+            Err(SavedPfxError::NotPfx),
+            "{what}"
+        );
+    }
+    assert!(SavedPfxError::NotPfx.to_string().contains("not a PFX"));
+}
+
+#[test]
+fn a_truncated_or_altered_pfx_is_damaged() {
+    for flavour in Flavour::ALL {
+        let c = forged(flavour, "pw", 26);
+        let (pfx, der) = (c.pfx.expose(), c.certificate.der());
+        for cut in [pfx.len() - 1, pfx.len() / 2, 20] {
+            assert_eq!(
+                verify_saved_pfx(&pfx[..cut], "pw", der),
+                Err(SavedPfxError::Damaged),
+                "{flavour:?} cut at {cut}"
+            );
+        }
+        // One flipped bit inside the authenticated contents: the MAC no longer verifies. PKCS#12
+        // cannot tell this from a wrong password; either way the file is not proven.
+        let mut altered = pfx.to_vec();
+        let middle = altered.len() / 2;
+        altered[middle] ^= 0x01;
+        assert!(
+            verify_saved_pfx(&altered, "pw", der).is_err(),
+            "{flavour:?}"
+        );
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn a_pfx_whose_key_is_not_the_certificates_is_refused() {
+    let c = forged(Flavour::WindowsCompatible, "pw", 27);
+    let stranger = key(KeySize::Rsa3072).to_pkcs8_der().expect("der");
+    let pw = Password::new("pw").expect("pw");
+    let pfx = pfx::build(
+        &c.certificate,
+        stranger.as_bytes(),
+        &pw,
+        Flavour::Modern,
+        "x",
+        &mut rng(28),
+    )
+    .expect("build");
+    assert_eq!(
+        verify_saved_pfx(&pfx, "pw", c.certificate.der()),
+        Err(SavedPfxError::KeyMismatch)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Properties: any size, any validity, any non-empty password, either flavour. (Native only:
 // proptest's runner is not built for the browser; the fixed cases above run in both.)
 
