@@ -29,7 +29,13 @@ pub const UAMI_CLIENT_ID: &str = "a1b2c3d4-0000-4000-8000-00000000d001";
 pub const EXISTING_APP_ID: &str = "e0e0e0e0-1111-4222-8333-444455556666";
 
 /// Fixture names, for `--fixture` and the README.
-pub const NAMES: [&str; 4] = ["default", "no-exchange", "existing-app", "capped-lifetime"];
+pub const NAMES: [&str; 5] = [
+    "default",
+    "no-exchange",
+    "existing-app",
+    "capped-lifetime",
+    "big",
+];
 
 /// Builds a fixture tenant; `redirect_uris` are the page addresses registered on the SPA app.
 pub fn build(name: &str, redirect_uris: &[String]) -> Option<Tenant> {
@@ -41,12 +47,13 @@ pub fn build(name: &str, redirect_uris: &[String]) -> Option<Tenant> {
             .retain(|sp| sp.app_id != EXCHANGE_APP_ID),
         "existing-app" => add_existing_app(&mut tenant),
         "capped-lifetime" => tenant.max_certificate_lifetime_days = Some(180),
+        "big" => crate::big::enlarge(&mut tenant),
         _ => return None,
     }
     Some(tenant)
 }
 
-fn user(name: &str, display: &str, roles: &[&str]) -> User {
+pub(crate) fn user(name: &str, display: &str, roles: &[&str]) -> User {
     User {
         id: ids::guid(),
         user_principal_name: format!("{name}@contoso.onmicrosoft.com"),
@@ -155,7 +162,7 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
 
 /// An app that already has two certificates and other permissions, which every run must keep.
 fn add_existing_app(tenant: &mut Tenant) {
-    let keys = existing_certificates()
+    let keys = existing_certificates()[..2]
         .iter()
         .map(|ExistingCert(der, start, end, name)| KeyCredential {
             key_id: Some(ids::guid()),
@@ -165,7 +172,7 @@ fn add_existing_app(tenant: &mut Tenant) {
             display_name: Some(format!("CN={name}")),
             start_date_time: Some(start.clone()),
             end_date_time: Some(end.clone()),
-            custom_key_identifier: None,
+            custom_key_identifier: Some(crate::keys::thumbprint_b64(der)),
         })
         .collect();
     let app = Application {
@@ -196,11 +203,12 @@ fn add_existing_app(tenant: &mut Tenant) {
 }
 
 /// A certificate already registered on the existing app: DER, notBefore, notAfter, subject.
-struct ExistingCert(Vec<u8>, String, String, String);
+pub(crate) struct ExistingCert(pub Vec<u8>, pub String, pub String, pub String);
 
-/// Two real certificates (made once per process with the product's forge).
-fn existing_certificates() -> &'static [ExistingCert; 2] {
-    static CERTS: OnceLock<[ExistingCert; 2]> = OnceLock::new();
+/// Three real certificates (made once per process with the product's forge): two for the
+/// `existing-app` fixture, one for `big`'s "Ops EXO automation".
+pub(crate) fn existing_certificates() -> &'static [ExistingCert; 3] {
+    static CERTS: OnceLock<[ExistingCert; 3]> = OnceLock::new();
     CERTS.get_or_init(|| {
         let make = |name: &str, days: u32| {
             let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
@@ -223,6 +231,18 @@ fn existing_certificates() -> &'static [ExistingCert; 2] {
                 Err(_) => ExistingCert(Vec::new(), String::new(), String::new(), name.to_owned()),
             }
         };
-        [make("legacy-2025", 365), make("legacy-2026", 200)]
+        [
+            make("legacy-2025", 365),
+            make("legacy-2026", 200),
+            make("ops-exo-automation", 300),
+        ]
     })
+}
+
+/// Makes the fixture certificates in the background at start, so the first switch to a fixture
+/// that has them (`/_sim/reset`) does not wait for RSA key generation.
+pub fn prewarm() {
+    std::thread::spawn(|| {
+        let _ = existing_certificates();
+    });
 }

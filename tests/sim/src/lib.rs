@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod batch;
+pub mod big;
 pub mod clock;
 pub mod directory;
 pub mod faults;
@@ -12,6 +13,7 @@ pub mod graph;
 pub mod identity;
 pub mod ids;
 pub mod jwt;
+pub mod keys;
 pub mod keyed;
 pub mod paging;
 pub mod platform;
@@ -45,6 +47,7 @@ pub fn state(
     https: bool,
     faults: faults::Faults,
 ) -> Option<graph::Shared> {
+    fixtures::prewarm();
     let mut tenant = fixtures::build(fixture, redirect_uris)?;
     tenant.replication_lag_secs = faults.replication_lag_secs;
     tenant.list_lag_secs = faults.list_lag_secs;
@@ -73,6 +76,8 @@ mod clock_tests;
 mod faults_tests;
 #[cfg(test)]
 mod identity_tests;
+#[cfg(test)]
+mod keys_tests;
 #[cfg(test)]
 mod signin_tests;
 #[cfg(test)]

@@ -451,54 +451,6 @@ impl Tenant {
         Ok(())
     }
 
-    /// Validates written keyCredentials: type and usage as Graph requires, a key on every new
-    /// one, and the tenant's maximum lifetime.
-    fn key_credentials(&self, list: &Value) -> Result<Vec<KeyCredential>, GraphError> {
-        let mut out = Vec::new();
-        for item in list.as_array().map(Vec::as_slice).unwrap_or_default() {
-            let mut credential: KeyCredential = serde_json::from_value(item.clone())
-                .map_err(|e| GraphError::bad_request(format!("Invalid keyCredential: {e}")))?;
-            if credential.kind != "AsymmetricX509Cert" || credential.usage != "Verify" {
-                return Err(GraphError::bad_request(
-                    "Invalid value specified for property 'usage' of resource 'KeyCredential'. Acceptable values are Sign, Verify.",
-                ));
-            }
-            if credential.key.as_deref().is_none_or(str::is_empty) {
-                return Err(GraphError::bad_request("Key credential 'key' is required."));
-            }
-            if let (Some(max), Some(start), Some(end)) = (
-                self.max_certificate_lifetime_days,
-                &credential.start_date_time,
-                &credential.end_date_time,
-            ) && ids::days_between(start, end).is_some_and(|days| days > f64::from(max))
-            {
-                return Err(GraphError {
-                    status: 400,
-                    code: "Request_BadRequest",
-                    message: format!(
-                        "Credential lifetime exceeds the max value allowed as per assigned policy ({max} days)."
-                    ),
-                    detail: Some("KeyCredentialsLifetimeExceedsPolicy"),
-                });
-            }
-            credential.key_id.get_or_insert_with(ids::guid);
-            // Graph keeps dates in UTC with `Z`, whatever offset the client wrote.
-            for date in [
-                &mut credential.start_date_time,
-                &mut credential.end_date_time,
-            ] {
-                if let Some(text) = date.as_deref() {
-                    let t = ids::parse_rfc3339(text).ok_or_else(|| {
-                        GraphError::bad_request(format!("Invalid date '{text}' in keyCredential."))
-                    })?;
-                    *date = Some(ids::rfc3339(t));
-                }
-            }
-            out.push(credential);
-        }
-        Ok(out)
-    }
-
     /// An application as Graph returns it: `key` is null unless this is a single-object read
     /// with `$select=keyCredentials`.
     pub fn application_json(app: &Application, with_keys: bool) -> Value {

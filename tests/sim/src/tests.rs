@@ -125,7 +125,18 @@ pub(crate) fn sim(fixture: &str) -> axum::Router {
     .expect("fixture")
 }
 
-fn cert_credential(key: &str, start: &str, end: &str) -> Value {
+/// A real (ECDSA, quick to make) self-signed certificate valid between two dates, as base64 DER.
+pub(crate) fn test_cert(from: (i32, u8, u8), to: (i32, u8, u8)) -> String {
+    use base64::Engine;
+    let mut params = rcgen::CertificateParams::new(vec!["test.example".to_owned()]).expect("params");
+    params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+    params.not_after = rcgen::date_time_ymd(to.0, to.1, to.2);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("cert");
+    base64::engine::general_purpose::STANDARD.encode(cert.der())
+}
+
+pub(crate) fn cert_credential(key: &str, start: &str, end: &str) -> Value {
     json!({ "type": "AsymmetricX509Cert", "usage": "Verify", "key": key,
             "displayName": "CN=test", "startDateTime": start, "endDateTime": end })
 }
@@ -223,7 +234,8 @@ async fn patch_replaces_the_whole_certificate_collection() {
     let id = list["value"][0]["id"].as_str().expect("id").to_owned();
     let uri = format!("/v1.0/applications/{id}?$select=keyCredentials");
     let (_, before) = call(&app, "GET", &uri, None).await;
-    let new = cert_credential("MIIBnew", "2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z");
+    let key = test_cert((2026, 1, 1), (2026, 12, 31));
+    let new = cert_credential(&key, "2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z");
 
     // Read-modify-write keeps what was there.
     let mut all = before["keyCredentials"].as_array().expect("keys").clone();
@@ -277,7 +289,8 @@ async fn patch_replaces_the_whole_certificate_collection() {
 #[tokio::test]
 async fn certificates_are_validated_like_graph_does() {
     let app = sim("capped-lifetime");
-    let long = cert_credential("MIIB", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    let key = test_cert((2026, 1, 1), (2027, 1, 1));
+    let long = cert_credential(&key, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
     let (status, err) = call(
         &app,
         "POST",
@@ -290,7 +303,7 @@ async fn certificates_are_validated_like_graph_does() {
         err["error"]["details"][0]["code"],
         "KeyCredentialsLifetimeExceedsPolicy"
     );
-    let short = cert_credential("MIIB", "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z");
+    let short = cert_credential(&key, "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z");
     let (status, created) = call(
         &app,
         "POST",
@@ -305,7 +318,7 @@ async fn certificates_are_validated_like_graph_does() {
             .is_some_and(|k| k.len() == 36),
         "server assigns keyId"
     );
-    let mut bad_usage = cert_credential("MIIB", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z");
+    let mut bad_usage = cert_credential(&key, "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z");
     bad_usage["usage"] = "Encrypt".into();
     let (status, err) = call(
         &app,
