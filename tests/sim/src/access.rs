@@ -32,6 +32,8 @@ pub enum Op {
     AssignRole,
     /// Reading the tenant app-management policy.
     ReadPolicy,
+    /// Reading PIM role eligibilities.
+    ReadRoleEligibility,
 }
 
 /// A delegated scope set: every group must be met by at least one of its scopes.
@@ -60,6 +62,12 @@ fn scopes_for(op: Op) -> &'static [&'static [&'static str]] {
             "Directory.Read.All",
         ]],
         Op::AssignRole => &[&["RoleManagement.ReadWrite.Directory"]],
+        Op::ReadRoleEligibility => &[&[
+            "RoleManagement.Read.Directory",
+            "RoleManagement.ReadWrite.Directory",
+            "RoleEligibilitySchedule.Read.Directory",
+            "RoleEligibilitySchedule.ReadWrite.Directory",
+        ]],
         Op::ReadPolicy => &[&[
             "Policy.Read.All",
             "Policy.ReadWrite.ApplicationConfiguration",
@@ -78,7 +86,8 @@ pub fn roles_for(op: Op) -> Option<&'static [&'static str]> {
         | Op::ReadApplications
         | Op::ReadServicePrincipals
         | Op::ReadAppRoleAssignments
-        | Op::ReadRoleAssignments => None,
+        | Op::ReadRoleAssignments
+        | Op::ReadRoleEligibility => None,
         Op::WriteApplications | Op::WriteServicePrincipals => Some(&[
             GLOBAL_ADMIN,
             APPLICATION_ADMIN,

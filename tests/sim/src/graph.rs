@@ -97,6 +97,10 @@ pub fn router(state: Shared) -> Router {
             get(role_assignments).post(assign_role),
         )
         .route(
+            "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances",
+            get(role_eligibilities),
+        )
+        .route(
             "/v1.0/policies/defaultAppManagementPolicy",
             get(app_management_policy),
         );
@@ -547,6 +551,28 @@ async fn role_assignments(
                 .role_assignments
                 .iter()
                 .filter(|r| sim.tenant.listed(&r.id))
+                .map(|r| serde_json::to_value(r).unwrap_or(Value::Null)),
+            &["principalId", "roleDefinitionId", "id"],
+            &here,
+            MAX_PAGE,
+        )
+    })
+}
+
+async fn role_eligibilities(
+    State(state): State<Shared>,
+    https: Https,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(params): Params,
+) -> Response {
+    guarded(&state, &headers, Op::ReadRoleEligibility, |sim, _| {
+        let here = here(sim, &https, &headers, &uri);
+        collection(
+            &params,
+            sim.tenant
+                .role_eligibilities
+                .iter()
                 .map(|r| serde_json::to_value(r).unwrap_or(Value::Null)),
             &["principalId", "roleDefinitionId", "id"],
             &here,

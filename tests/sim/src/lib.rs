@@ -71,6 +71,8 @@ pub fn state(
 }
 
 #[cfg(test)]
+mod big_tests;
+#[cfg(test)]
 mod clock_tests;
 #[cfg(test)]
 mod faults_tests;

@@ -19,7 +19,7 @@ use crate::tenant::{Tenant, User, roles};
 const OIDC: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 /// The Graph delegated permissions the simulator knows; all but `User.Read` need an admin's
 /// consent.
-pub const GRAPH_SCOPES: [&str; 9] = [
+pub const GRAPH_SCOPES: [&str; 11] = [
     "User.Read",
     "Organization.Read.All",
     "Directory.Read.All",
@@ -29,6 +29,8 @@ pub const GRAPH_SCOPES: [&str; 9] = [
     "RoleManagement.Read.Directory",
     "RoleManagement.ReadWrite.Directory",
     "Policy.Read.All",
+    "RoleEligibilitySchedule.Read.Directory",
+    "RoleEligibilitySchedule.ReadWrite.Directory",
 ];
 const GRAPH: &str = "https://graph.microsoft.com/";
 /// How long a code may wait for redemption ("about 10 minutes").
