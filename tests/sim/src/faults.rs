@@ -87,6 +87,8 @@ pub struct ClaimsChallenge {
     pub seen: u64,
     /// When it fired (simulated Unix seconds): tokens issued before are revoked.
     pub fired_at: Option<i64>,
+    /// When a sign-in answered it (simulated Unix seconds).
+    pub satisfied_at: Option<i64>,
 }
 
 /// `GET /_sim/faults`: the faults in force, with the write faults that already fired.
@@ -242,6 +244,15 @@ pub async fn apply(State(state): State<Shared>, request: Request, next: Next) ->
             .map(|p| p.to_string())
             .unwrap_or_default(),
     );
+    if !inner {
+        let mut sim = lock(&state);
+        let now = sim.tenant.clock.now();
+        if let Some(answer) =
+            crate::challenge::graph_check(&mut sim.faults, &target, request.headers(), now)
+        {
+            return answer;
+        }
+    }
     let aimed = if inner {
         None
     } else {

@@ -188,7 +188,9 @@ async fn graph_cors(request: axum::extract::Request, next: axum::middleware::Nex
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("Retry-After, request-id, client-request-id, Location"),
+            HeaderValue::from_static(
+                "Retry-After, request-id, client-request-id, Location, WWW-Authenticate",
+            ),
         );
         if preflight {
             h.insert(

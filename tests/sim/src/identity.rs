@@ -309,7 +309,7 @@ pub fn exchange_claims(
         "iat": now, "nbf": now, "exp": now + lifetime,
         "appid": app_id, "azp": app_id, "idtyp": "app",
         "oid": sp, "sub": sp, "tid": tenant.id, "ver": "1.0",
-        "wids": wids,
+        "wids": wids, "uti": ids::uti(),
     });
     // Entra leaves `roles` out when nothing is granted.
     if !roles.is_empty() {

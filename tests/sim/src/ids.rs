@@ -116,6 +116,15 @@ pub fn opaque_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
+/// A token's unique identifier (`uti`): base64url of 16 random bytes, 22 characters, so two
+/// tokens issued in the same second differ.
+pub fn uti() -> String {
+    use base64::Engine;
+    let mut b = [0u8; 16];
+    let _ = getrandom::fill(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
 /// `8-4-4-4-12` hexadecimal: the product's own check, so both agree on what an id is.
 pub use unattended::config::is_guid;
 

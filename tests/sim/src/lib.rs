@@ -5,6 +5,7 @@
 pub mod access;
 pub mod batch;
 pub mod big;
+pub mod challenge;
 pub mod clock;
 pub mod directory;
 pub mod faults;
@@ -72,6 +73,8 @@ pub fn state(
 
 #[cfg(test)]
 mod big_tests;
+#[cfg(test)]
+mod ca_tests;
 #[cfg(test)]
 mod clock_tests;
 #[cfg(test)]

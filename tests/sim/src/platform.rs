@@ -184,6 +184,7 @@ fn empty_request() -> Authorize {
         challenge: String::new(),
         prompt: None,
         login_hint: None,
+        claims: None,
     }
 }
 
@@ -448,6 +449,7 @@ fn user_tokens(
         if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
             match signin::redeem(&mut sim.codes, form, &at) {
                 Ok(code) => {
+                    answer_challenge(sim, code.request.claims.as_deref(), at.now);
                     // What `/authorize` asked for decides the ID and refresh tokens.
                     let asked = |s: &str| code.request.scope.split(' ').any(|x| x == s);
                     let (openid, offline) = (asked("openid"), asked("offline_access"));
@@ -459,7 +461,12 @@ fn user_tokens(
             match signin::refresh(&sim.refresh_tokens, form, &at) {
                 Ok(Refresh {
                     user_id, signed_in, ..
-                }) => (user_id, None, false, signed_in, true),
+                }) => {
+                    if let Some(refused) = refresh_refused(sim, signed_in) {
+                        return refused;
+                    }
+                    (user_id, None, false, signed_in, true)
+                }
                 Err(e) => return token_error(&e),
             }
         };
@@ -514,6 +521,32 @@ fn user_tokens(
     Json(body).into_response()
 }
 
+/// A sign-in whose `/authorize` carried claims answering the pending challenge lifts it.
+fn answer_challenge(sim: &mut Sim, claims: Option<&str>, now: i64) {
+    if let Some(rule) = sim.faults.claims_challenge.as_mut()
+        && let (Some(at), Some(claims)) = (rule.fired_at, claims)
+        && crate::challenge::satisfies(claims, at)
+    {
+        rule.satisfied_at.get_or_insert(now);
+    }
+}
+
+/// Conditional Access on refresh: the configured `refreshError`, or a claims challenge the
+/// refresh token's sign-in predates (or that no sign-in answered yet).
+fn refresh_refused(sim: &Sim, signed_in: i64) -> Option<Response> {
+    if let Some(answer) = sim
+        .faults
+        .refresh_error
+        .as_deref()
+        .and_then(crate::challenge::refresh_error)
+    {
+        return Some(answer);
+    }
+    let rule = sim.faults.claims_challenge.as_ref()?;
+    let at = rule.fired_at?;
+    (signed_in < at || rule.satisfied_at.is_none()).then(crate::challenge::revoked_refresh)
+}
+
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
 pub async fn discovery(
     State(state): State<Shared>,
@@ -529,7 +562,7 @@ pub async fn discovery(
         &uri,
     );
     let base = format!("{here}/{tenant}");
-    Json(json!({
+    let response = Json(json!({
         "issuer": format!("{here}/{}/v2.0", sim.tenant.id),
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
@@ -543,20 +576,32 @@ pub async fn discovery(
         "code_challenge_methods_supported": ["plain", "S256"],
         "tenant_region_scope": "EU",
     }))
-    .into_response()
+    .into_response();
+    any_origin(response)
+}
+
+/// Entra's discovery and keys answer any origin (every MSAL.js app fetches them from the page).
+fn any_origin(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys`.
-pub async fn keys(State(state): State<Shared>) -> Json<Value> {
+pub async fn keys(State(state): State<Shared>) -> Response {
     use base64::Engine;
     let sim = lock(&state);
     let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let public = sim.key.to_public_key();
-    Json(json!({ "keys": [{
+    let response = Json(json!({ "keys": [{
         "kty": "RSA", "use": "sig", "kid": sim.kid,
         "n": b64(public.n().to_be_bytes_trimmed_vartime().into_vec()),
         "e": b64(public.e().to_be_bytes_trimmed_vartime().into_vec()),
     }]}))
+    .into_response();
+    any_origin(response)
 }
 
 /// `GET /metadata/identity/oauth2/token`: what the Automation account's sandbox asks for its

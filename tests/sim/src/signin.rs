@@ -83,6 +83,8 @@ pub struct Authorize {
     pub prompt: Option<String>,
     /// The user the app expects.
     pub login_hint: Option<String>,
+    /// The `claims` request (JSON), e.g. answering a claims challenge.
+    pub claims: Option<String>,
 }
 
 /// Why `/authorize` cannot go on.
@@ -233,6 +235,7 @@ pub fn authorize(
         challenge: challenge.to_owned(),
         prompt: params.get("prompt").cloned(),
         login_hint: params.get("login_hint").cloned(),
+        claims: params.get("claims").cloned(),
     })
 }
 
@@ -508,6 +511,7 @@ pub fn tokens(
         "upn": user.user_principal_name, "name": user.display_name,
         "scp": scopes.join(" "),
         "wids": user.roles,
+        "uti": ids::uti(),
     });
     let id = openid.then(|| {
         let mut claims = json!({
@@ -516,6 +520,7 @@ pub fn tokens(
             "iat": now, "nbf": now, "exp": now + 3600,
             "name": user.display_name, "preferred_username": user.user_principal_name,
             "oid": user.id, "sub": pairwise, "tid": tenant.id, "ver": "2.0",
+            "uti": ids::uti(),
         });
         if let Some(nonce) = nonce {
             claims["nonce"] = json!(nonce);

@@ -13,22 +13,22 @@ use super::tests::{call, call_as, call_with, sim, token_for};
 use crate::fixtures::{MI_CLIENT_ID, MI_OBJECT_ID, SPA_CLIENT_ID, UAMI_CLIENT_ID};
 use crate::tenant::{EXCHANGE_APP_ID, MANAGE_AS_APP, roles};
 
-const REDIRECT: &str = "http://127.0.0.1:8080/";
-const ORIGIN: &str = "http://127.0.0.1:8080";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const SCOPE: &str = "openid profile https://graph.microsoft.com/User.Read https://graph.microsoft.com/Application.ReadWrite.All https://graph.microsoft.com/AppRoleAssignment.ReadWrite.All https://graph.microsoft.com/RoleManagement.ReadWrite.Directory https://graph.microsoft.com/Policy.Read.All";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:8080/";
+pub(crate) const ORIGIN: &str = "http://127.0.0.1:8080";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const SCOPE: &str = "openid profile https://graph.microsoft.com/User.Read https://graph.microsoft.com/Application.ReadWrite.All https://graph.microsoft.com/AppRoleAssignment.ReadWrite.All https://graph.microsoft.com/RoleManagement.ReadWrite.Directory https://graph.microsoft.com/Policy.Read.All";
 
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    text: String,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) text: String,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
-    fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         self.headers
             .get("location")
             .and_then(|l| l.to_str().ok())
@@ -36,7 +36,7 @@ impl Answer {
             .to_owned()
     }
     /// Parameters of the redirect (fragment or query).
-    fn redirect_params(&self) -> std::collections::HashMap<String, String> {
+    pub(crate) fn redirect_params(&self) -> std::collections::HashMap<String, String> {
         let location = self.location();
         let part = location
             .split_once('#')
@@ -49,7 +49,7 @@ impl Answer {
     }
 }
 
-async fn raw(app: &axum::Router, request: Request<Body>) -> Answer {
+pub(crate) async fn raw(app: &axum::Router, request: Request<Body>) -> Answer {
     let response = app.clone().oneshot(request).await.expect("response");
     let (status, headers) = (response.status(), response.headers().clone());
     let bytes = response
@@ -69,7 +69,7 @@ fn challenge() -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))
 }
 
-fn authorize_query(extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_query(extra: &[(&str, &str)]) -> String {
     let challenge = challenge();
     let mut pairs = vec![
         ("client_id", SPA_CLIENT_ID),
@@ -91,7 +91,7 @@ fn authorize_query(extra: &[(&str, &str)]) -> String {
         .finish()
 }
 
-async fn get(app: &axum::Router, uri: &str, cookie: Option<&str>) -> Answer {
+pub(crate) async fn get(app: &axum::Router, uri: &str, cookie: Option<&str>) -> Answer {
     let mut request = Request::get(uri);
     if let Some(c) = cookie {
         request = request.header("cookie", c);
@@ -99,7 +99,7 @@ async fn get(app: &axum::Router, uri: &str, cookie: Option<&str>) -> Answer {
     raw(app, request.body(Body::empty()).expect("request")).await
 }
 
-async fn post_form(app: &axum::Router, uri: &str, form: &str, origin: Option<&str>) -> Answer {
+pub(crate) async fn post_form(app: &axum::Router, uri: &str, form: &str, origin: Option<&str>) -> Answer {
     let mut request =
         Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
     if let Some(o) = origin {
@@ -129,7 +129,7 @@ async fn user_id(app: &axum::Router, name: &str) -> String {
 }
 
 /// Signs `user` in through the page's form; returns the redirect answer.
-async fn sign_in(app: &axum::Router, user: &str, extra: &[(&str, &str)], action: &str) -> Answer {
+pub(crate) async fn sign_in(app: &axum::Router, user: &str, extra: &[(&str, &str)], action: &str) -> Answer {
     let query = authorize_query(extra);
     let page = get(
         app,
@@ -151,7 +151,7 @@ async fn sign_in(app: &axum::Router, user: &str, extra: &[(&str, &str)], action:
     post_form(app, "/organizations/oauth2/v2.0/authorize", &form, None).await
 }
 
-fn redeem_form(code: &str, verifier: &str) -> String {
+pub(crate) fn redeem_form(code: &str, verifier: &str) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
             ("client_id", SPA_CLIENT_ID),
@@ -164,7 +164,7 @@ fn redeem_form(code: &str, verifier: &str) -> String {
         .finish()
 }
 
-fn claims(token: &str) -> Value {
+pub(crate) fn claims(token: &str) -> Value {
     crate::jwt::decode(token).expect("jwt").claims
 }
 
