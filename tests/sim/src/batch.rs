@@ -61,6 +61,8 @@ pub async fn batch(
         return bad("Invalid batch payload format: request ids must be unique.");
     }
     let authorization = headers.get(header::AUTHORIZATION).cloned();
+    // Inner requests address the same host as the batch (their nextLinks point there).
+    let host = headers.get(header::HOST).cloned();
     let mut statuses: HashMap<String, u16> = HashMap::new();
     let mut responses = Vec::new();
     for request in requests {
@@ -88,7 +90,7 @@ pub async fn batch(
                 None,
             )
         } else {
-            run(&graph, request, authorization.as_ref()).await
+            run(&graph, request, authorization.as_ref(), host.as_ref()).await
         };
         statuses.insert(id.clone(), status);
         let mut headers = json!({ "Content-Type": "application/json" });
@@ -104,6 +106,7 @@ async fn run(
     graph: &Router,
     request: &Value,
     authorization: Option<&header::HeaderValue>,
+    host: Option<&header::HeaderValue>,
 ) -> (u16, Value, Option<String>) {
     let method = request["method"].as_str().unwrap_or("GET").to_uppercase();
     let url = request["url"].as_str().unwrap_or_default();
@@ -129,6 +132,9 @@ async fn run(
         .uri(path.replace(' ', "%20").replace('\'', "%27"));
     if let Some(auth) = authorization {
         builder = builder.header(header::AUTHORIZATION, auth);
+    }
+    if let Some(host) = host {
+        builder = builder.header(header::HOST, host);
     }
     if let Some(h) = inner_headers {
         for (k, v) in h {

@@ -110,3 +110,22 @@ async fn reads_after_a_patch_see_the_old_version_for_a_while() {
     let (_, read) = call(&app, "GET", &uri, None).await;
     assert_eq!((read["displayName"].as_str(), read["signInAudience"].as_str()), (Some("v2"), Some("AzureADMyOrg")));
 }
+
+#[tokio::test]
+async fn upserts_and_paged_reads_work_inside_a_batch() {
+    let app = sim("default");
+    let token = format!("Bearer {}", token_for(&app, "admin", None).await);
+    let batch = json!({ "requests": [
+        { "id": "1", "method": "PATCH", "url": "/applications(uniqueName='in-batch')",
+          "headers": { "Content-Type": "application/json", "Prefer": "create-if-missing" },
+          "body": { "displayName": "In batch" } },
+        { "id": "2", "method": "GET", "url": "/servicePrincipals?$top=1", "dependsOn": ["1"] },
+    ]});
+    let headers = [("authorization", token.as_str()), ("host", "sim.example:4010")];
+    let (status, answer) = call_with(&app, "POST", "/v1.0/$batch", Some(batch), &headers).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["responses"][0]["status"], 201, "{answer}");
+    assert_eq!(answer["responses"][0]["body"]["uniqueName"], "in-batch");
+    let link = answer["responses"][1]["body"]["@odata.nextLink"].as_str().unwrap_or_default();
+    assert!(link.starts_with("http://sim.example:4010/v1.0/servicePrincipals?"), "{link}");
+}
