@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
 use crate::directory::{Group, RoleDefinition, RoleEligibility};
-use crate::fixtures::{existing_certificates, user, ExistingCert};
+use crate::fixtures::{ExistingCert, existing_certificates, user};
 use crate::ids;
 use crate::tenant::{
     AppRoleAssignment, Application, EXCHANGE_APP_ID, KeyCredential, MANAGE_AS_APP, RoleAssignment,
@@ -28,13 +28,34 @@ pub const GROUPS: usize = 150;
 pub const LOOKALIKES: usize = 120;
 
 const TEAMS: [&str; 12] = [
-    "Finance", "HR", "Sales", "Marketing", "IT Ops", "Legal", "Procurement", "Support",
-    "Engineering", "Data Platform", "Security", "Facilities",
+    "Finance",
+    "HR",
+    "Sales",
+    "Marketing",
+    "IT Ops",
+    "Legal",
+    "Procurement",
+    "Support",
+    "Engineering",
+    "Data Platform",
+    "Security",
+    "Facilities",
 ];
 const SYSTEMS: [&str; 14] = [
-    "SharePoint sync", "Teams bot", "Power BI connector", "Payroll export", "Backup agent",
-    "CRM integration", "Ticketing webhook", "Mail archiver", "Reporting API", "Badge reader",
-    "Inventory sync", "Calendar bridge", "Expense scanner", "Contract portal",
+    "SharePoint sync",
+    "Teams bot",
+    "Power BI connector",
+    "Payroll export",
+    "Backup agent",
+    "CRM integration",
+    "Ticketing webhook",
+    "Mail archiver",
+    "Reporting API",
+    "Badge reader",
+    "Inventory sync",
+    "Calendar bridge",
+    "Expense scanner",
+    "Contract portal",
 ];
 const STAGES: [&str; 4] = ["", " (dev)", " (test)", " (prod)"];
 
@@ -71,7 +92,10 @@ pub fn enlarge(tenant: &mut Tenant) {
 }
 
 fn add_apps(tenant: &mut Tenant) {
-    let exchange = tenant.exchange().map(|sp| sp.id.clone()).unwrap_or_default();
+    let exchange = tenant
+        .exchange()
+        .map(|sp| sp.id.clone())
+        .unwrap_or_default();
     for i in 0..EXTRA_APPS {
         if i == OPS_POSITION {
             add_ops_app(tenant, &exchange);
@@ -144,7 +168,11 @@ fn add_group_admin(tenant: &mut Tenant) {
             },
             is_assignable_to_role: last,
             members: vec![admin.id.clone()],
-            roles: if last { vec![roles::GLOBAL_ADMIN.into()] } else { vec![] },
+            roles: if last {
+                vec![roles::GLOBAL_ADMIN.into()]
+            } else {
+                vec![]
+            },
         });
     }
     tenant.users.push(admin);

@@ -60,7 +60,11 @@ pub fn refresh_error(kind: &str) -> Option<Response> {
         ),
         _ => return None,
     };
-    Some(answer(&TokenError::new(error, code, text), suberror, claims))
+    Some(answer(
+        &TokenError::new(error, code, text),
+        suberror,
+        claims,
+    ))
 }
 
 /// A token-endpoint 400 with Entra's optional `suberror` and `claims` members.
@@ -81,7 +85,9 @@ pub fn revoked_refresh() -> Response {
         &TokenError::new(
             "interaction_required",
             50076,
-            format!("Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{GRAPH}'."),
+            format!(
+                "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{GRAPH}'."
+            ),
         ),
         None,
         None,
@@ -123,7 +129,12 @@ fn issued_at(headers: &HeaderMap) -> Option<i64> {
 }
 
 /// For an outer Graph request: the challenge it answers, if any (counting it against the rule).
-pub fn graph_check(faults: &mut Faults, target: &str, headers: &HeaderMap, now: i64) -> Option<Response> {
+pub fn graph_check(
+    faults: &mut Faults,
+    target: &str,
+    headers: &HeaderMap,
+    now: i64,
+) -> Option<Response> {
     let rule: &mut ClaimsChallenge = faults.claims_challenge.as_mut()?;
     if let Some(at) = rule.fired_at {
         let iat = issued_at(headers)?;
@@ -149,6 +160,8 @@ pub fn satisfies(claims: &str, at: i64) -> bool {
     };
     let token = &value["access_token"];
     let nbf = &token["nbf"]["value"];
-    let nbf = nbf.as_i64().or_else(|| nbf.as_str().and_then(|s| s.parse().ok()));
+    let nbf = nbf
+        .as_i64()
+        .or_else(|| nbf.as_str().and_then(|s| s.parse().ok()));
     nbf.is_some_and(|n| n >= at) || !token["acrs"].is_null()
 }

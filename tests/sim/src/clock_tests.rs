@@ -18,11 +18,25 @@ async fn advancing_the_clock_expires_tokens_and_ends_replication_lag() {
     let token = format!("Bearer {}", token_for(&app, "admin", None).await);
     let auth = [("authorization", token.as_str())];
     assert_eq!(
-        call_with(&app, "GET", "/v1.0/organization", None, &auth).await.0,
+        call_with(&app, "GET", "/v1.0/organization", None, &auth)
+            .await
+            .0,
         StatusCode::OK
     );
-    call(&app, "POST", "/_sim/faults", Some(json!({ "replicationLagSecs": 20 }))).await;
-    let (_, created) = call(&app, "POST", "/v1.0/applications", Some(json!({ "displayName": "lag" }))).await;
+    call(
+        &app,
+        "POST",
+        "/_sim/faults",
+        Some(json!({ "replicationLagSecs": 20 })),
+    )
+    .await;
+    let (_, created) = call(
+        &app,
+        "POST",
+        "/v1.0/applications",
+        Some(json!({ "displayName": "lag" })),
+    )
+    .await;
     let sp = json!({ "appId": created["appId"] });
     let (status, _) = call(&app, "POST", "/v1.0/servicePrincipals", Some(sp.clone())).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "still replicating");
@@ -42,7 +56,14 @@ async fn advancing_the_clock_expires_tokens_and_ends_replication_lag() {
     let (_, reset) = call(&app, "GET", "/_sim/clock", None).await;
     assert_eq!(reset["offsetMs"], 0);
     assert_eq!(
-        call(&app, "POST", "/_sim/clock", Some(json!({ "advanceMs": -5 }))).await.0,
+        call(
+            &app,
+            "POST",
+            "/_sim/clock",
+            Some(json!({ "advanceMs": -5 }))
+        )
+        .await
+        .0,
         StatusCode::BAD_REQUEST
     );
 }

@@ -99,7 +99,7 @@ impl Tenant {
     fn groups_of<'a>(&'a self, user: &'a User) -> impl Iterator<Item = &'a Group> {
         self.groups
             .iter()
-            .filter(move |g| g.members.iter().any(|m| *m == user.id))
+            .filter(move |g| g.members.contains(&user.id))
     }
 
     /// `/me/transitiveMemberOf`: the groups (in creation order), then the active directory
@@ -119,7 +119,9 @@ impl Tenant {
                 })
             })
             .collect();
-        out.extend(crate::access::directory_roles(&self.with_active_roles(user)));
+        out.extend(crate::access::directory_roles(
+            &self.with_active_roles(user),
+        ));
         out
     }
 

@@ -50,7 +50,12 @@ pub struct Sim {
 impl Sim {
     /// The signed-in user a Graph request acts for, allowed to do `op`.
     fn allow(&self, headers: &HeaderMap, op: Op) -> Result<Caller, GraphError> {
-        let caller = access::caller(&self.tenant, &self.key.to_public_key(), headers, self.tenant.clock.now())?;
+        let caller = access::caller(
+            &self.tenant,
+            &self.key.to_public_key(),
+            headers,
+            self.tenant.clock.now(),
+        )?;
         caller.may(op)?;
         Ok(caller)
     }
@@ -310,7 +315,12 @@ async fn my_roles(
 }
 
 /// `scheme://host/path` of a request, for nextLinks.
-fn here(sim: &Sim, https: &Option<axum::Extension<crate::Https>>, headers: &HeaderMap, uri: &Uri) -> String {
+fn here(
+    sim: &Sim,
+    https: &Option<axum::Extension<crate::Https>>,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> String {
     let scheme = if https.is_some() { "https" } else { sim.scheme };
     crate::paging::here(scheme, headers, uri)
 }

@@ -300,7 +300,13 @@ pub fn exchange_claims(
         .role_assignments
         .iter()
         // `wids` names built-in roles only; custom role definitions never appear in it.
-        .filter(|r| r.principal_id == sp && !tenant.role_definitions.iter().any(|d| d.id == r.role_definition_id))
+        .filter(|r| {
+            r.principal_id == sp
+                && !tenant
+                    .role_definitions
+                    .iter()
+                    .any(|d| d.id == r.role_definition_id)
+        })
         .map(|r| r.role_definition_id.as_str())
         .collect();
     let mut access = json!({

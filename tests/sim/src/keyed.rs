@@ -130,27 +130,33 @@ pub async fn upsert(
     };
     let create = create_if_missing(&headers);
     match key {
-        Key::SpByAppId(app_id) => guarded(&state, &headers, Op::WriteServicePrincipals, |sim, _| {
-            let exists = sim.tenant.service_principals.iter().any(|sp| sp.app_id == app_id);
-            if exists {
-                // Nothing the product writes on a service principal is modelled beyond its
-                // existence; an update changes nothing and answers as Graph does.
-                return StatusCode::NO_CONTENT.into_response();
-            }
-            if !create {
-                return error(not_found(&segment));
-            }
-            let mut request = body.clone();
-            request["appId"] = json!(app_id);
-            match sim.tenant.create_service_principal(&request) {
-                Ok(sp) => (
-                    StatusCode::CREATED,
-                    Json(serde_json::to_value(sp).unwrap_or(Value::Null)),
-                )
-                    .into_response(),
-                Err(e) => error(e),
-            }
-        }),
+        Key::SpByAppId(app_id) => {
+            guarded(&state, &headers, Op::WriteServicePrincipals, |sim, _| {
+                let exists = sim
+                    .tenant
+                    .service_principals
+                    .iter()
+                    .any(|sp| sp.app_id == app_id);
+                if exists {
+                    // Nothing the product writes on a service principal is modelled beyond its
+                    // existence; an update changes nothing and answers as Graph does.
+                    return StatusCode::NO_CONTENT.into_response();
+                }
+                if !create {
+                    return error(not_found(&segment));
+                }
+                let mut request = body.clone();
+                request["appId"] = json!(app_id);
+                match sim.tenant.create_service_principal(&request) {
+                    Ok(sp) => (
+                        StatusCode::CREATED,
+                        Json(serde_json::to_value(sp).unwrap_or(Value::Null)),
+                    )
+                        .into_response(),
+                    Err(e) => error(e),
+                }
+            })
+        }
         key => guarded(&state, &headers, Op::WriteApplications, |sim, _| {
             if let Some(id) = sim.tenant.app_by(&key).map(|a| a.id.clone()) {
                 return match sim.tenant.update_application(&id, &body) {

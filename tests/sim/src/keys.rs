@@ -35,8 +35,13 @@ fn certificate(key: &str) -> Result<(Vec<u8>, i64, i64), GraphError> {
     let der = STANDARD.decode(key.trim()).map_err(|_| bad())?;
     let cert = x509_cert::Certificate::from_der(&der).map_err(|_| bad())?;
     let validity = cert.tbs_certificate().validity();
-    let secs = |t: &x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(0);
-    Ok((der.clone(), secs(&validity.not_before), secs(&validity.not_after)))
+    let secs =
+        |t: &x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(0);
+    Ok((
+        der.clone(),
+        secs(&validity.not_before),
+        secs(&validity.not_after),
+    ))
 }
 
 impl Tenant {
@@ -77,16 +82,24 @@ impl Tenant {
             let start = date(&credential.start_date_time)?.unwrap_or(not_before);
             let end = date(&credential.end_date_time)?.unwrap_or(not_after);
             if start < not_before || start >= not_after {
-                return Err(invalid("Key credential start date is invalid.", "KeyCredentialsInvalidStartDate"));
+                return Err(invalid(
+                    "Key credential start date is invalid.",
+                    "KeyCredentialsInvalidStartDate",
+                ));
             }
             if end > not_after || end <= start {
-                return Err(invalid("Key credential end date is invalid.", "KeyCredentialsInvalidEndDate"));
+                return Err(invalid(
+                    "Key credential end date is invalid.",
+                    "KeyCredentialsInvalidEndDate",
+                ));
             }
             if let Some(max) = self.max_certificate_lifetime_days
                 && (end - start) as f64 / 86_400.0 > f64::from(max)
             {
                 return Err(invalid(
-                    format!("Credential lifetime exceeds the max value allowed as per assigned policy ({max} days)."),
+                    format!(
+                        "Credential lifetime exceeds the max value allowed as per assigned policy ({max} days)."
+                    ),
                     "KeyCredentialsLifetimeExceedsPolicy",
                 ));
             }
@@ -94,7 +107,10 @@ impl Tenant {
             credential.end_date_time = Some(ids::rfc3339(end));
             credential.custom_key_identifier.get_or_insert(thumbprint);
             let key_id = credential.key_id.get_or_insert_with(ids::guid).clone();
-            if out.iter().any(|k| k.key_id.as_deref() == Some(key_id.as_str())) {
+            if out
+                .iter()
+                .any(|k| k.key_id.as_deref() == Some(key_id.as_str()))
+            {
                 return Err(GraphError::bad_request(format!(
                     "Duplicate keyId '{key_id}' in keyCredentials: every credential needs its own keyId."
                 )));

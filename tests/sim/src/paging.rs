@@ -24,7 +24,11 @@ pub const MAX_PAGE: usize = 999;
 
 /// Where a collection lives, for its nextLinks: `scheme://host/path`.
 pub fn here(scheme: &str, headers: &HeaderMap, uri: &Uri) -> String {
-    format!("{}{}", crate::platform::origin(scheme, headers, uri), uri.path())
+    format!(
+        "{}{}",
+        crate::platform::origin(scheme, headers, uri),
+        uri.path()
+    )
 }
 
 fn bad_token() -> GraphError {
@@ -32,7 +36,9 @@ fn bad_token() -> GraphError {
 }
 
 /// The query a page answers: the original one (from `$skiptoken`, if any) and the offset.
-fn resolve(params: &HashMap<String, String>) -> Result<(HashMap<String, String>, usize), GraphError> {
+fn resolve(
+    params: &HashMap<String, String>,
+) -> Result<(HashMap<String, String>, usize), GraphError> {
     let Some(token) = params.get("$skiptoken") else {
         return Ok((params.clone(), 0));
     };

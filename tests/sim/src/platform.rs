@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 
 use crate::graph::{Shared, Sim, lock};
 use crate::identity::{self, Endpoint, TokenError};
+use crate::jwt;
 use crate::signin::{self, Authorize, Code, Redemption, Refresh, Refusal};
 use crate::tenant::User;
-use crate::jwt;
 
 /// The cookie that remembers who signed in on this browser (the simulator's SSO session).
 const SESSION_COOKIE: &str = "sim_session";

@@ -99,7 +99,12 @@ pub(crate) async fn get(app: &axum::Router, uri: &str, cookie: Option<&str>) -> 
     raw(app, request.body(Body::empty()).expect("request")).await
 }
 
-pub(crate) async fn post_form(app: &axum::Router, uri: &str, form: &str, origin: Option<&str>) -> Answer {
+pub(crate) async fn post_form(
+    app: &axum::Router,
+    uri: &str,
+    form: &str,
+    origin: Option<&str>,
+) -> Answer {
     let mut request =
         Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
     if let Some(o) = origin {
@@ -129,7 +134,12 @@ async fn user_id(app: &axum::Router, name: &str) -> String {
 }
 
 /// Signs `user` in through the page's form; returns the redirect answer.
-pub(crate) async fn sign_in(app: &axum::Router, user: &str, extra: &[(&str, &str)], action: &str) -> Answer {
+pub(crate) async fn sign_in(
+    app: &axum::Router,
+    user: &str,
+    extra: &[(&str, &str)],
+    action: &str,
+) -> Answer {
     let query = authorize_query(extra);
     let page = get(
         app,

@@ -128,7 +128,8 @@ pub(crate) fn sim(fixture: &str) -> axum::Router {
 /// A real (ECDSA, quick to make) self-signed certificate valid between two dates, as base64 DER.
 pub(crate) fn test_cert(from: (i32, u8, u8), to: (i32, u8, u8)) -> String {
     use base64::Engine;
-    let mut params = rcgen::CertificateParams::new(vec!["test.example".to_owned()]).expect("params");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["test.example".to_owned()]).expect("params");
     params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
     params.not_after = rcgen::date_time_ymd(to.0, to.1, to.2);
     let key = rcgen::KeyPair::generate().expect("key");
