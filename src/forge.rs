@@ -19,6 +19,7 @@ mod key;
 mod keycredential;
 mod password;
 mod pfx;
+pub mod pool;
 mod time;
 mod verify;
 

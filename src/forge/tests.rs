@@ -769,6 +769,168 @@ fn a_pfx_whose_key_is_not_the_certificates_is_refused() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The worker pool's bookkeeping: late and stale messages never fail a generation.
+
+mod pool_tests {
+    use super::super::job::{Forged, FromWorker};
+    use super::super::pool::{PrimeSearch, Step};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn prime(n: u8) -> FromWorker {
+        FromWorker::Prime {
+            prime: format!("prime-{n}"),
+            ms: 1.0,
+        }
+    }
+
+    fn forged() -> FromWorker {
+        let json = serde_json::json!({
+            "pfx": "", "cer": "", "certPem": "", "keyPem": "", "thumbprint": "AB", "x5t": "",
+            "x5tS256": "", "serial": "01", "subject": "s", "notBefore": "", "notAfter": "",
+            "flavour": "compat", "bits": 2048, "validityDays": 365,
+            "keyCredential": { "type": "AsymmetricX509Cert", "usage": "Verify", "key": "",
+                "displayName": "CN=s", "startDateTime": "", "endDateTime": "" },
+            "assembleMs": 0.0, "certificateMs": 0.0, "pfxMs": 0.0,
+        });
+        FromWorker::Forged(Box::new(
+            serde_json::from_value::<Forged>(json).expect("forged"),
+        ))
+    }
+
+    fn failed(why: &str) -> FromWorker {
+        FromWorker::Failed {
+            message: why.into(),
+        }
+    }
+
+    /// Drives a search of three workers up to the assembly by worker 1.
+    fn building() -> PrimeSearch {
+        let mut s = PrimeSearch::new(3);
+        for w in 0..3 {
+            assert!(matches!(s.on_message(w, FromWorker::Ready)[..], [Step::Search(i)] if i == w));
+        }
+        assert!(matches!(
+            s.on_message(0, prime(1))[..],
+            [Step::Progress { primes: 1, .. }, Step::Search(0)]
+        ));
+        match &s.on_message(1, prime(2))[..] {
+            [Step::Assemble { worker: 1, p, q }] => {
+                assert_eq!((p.as_str(), q.as_str()), ("prime-1", "prime-2"))
+            }
+            other => panic!("expected one assembly, got {other:?}"),
+        }
+        s
+    }
+
+    #[test]
+    fn a_third_prime_during_assembly_is_ignored_not_a_failure() {
+        let mut s = building();
+        // Worker 2's prime was already queued when the page stopped it: no second assembly, no
+        // "worker gone" failure; the credential still arrives.
+        assert!(s.on_message(2, prime(3)).is_empty());
+        assert!(
+            s.on_message(0, prime(4)).is_empty(),
+            "even from a worker that already gave one"
+        );
+        assert!(matches!(s.on_message(1, forged())[..], [Step::Finished(_)]));
+        assert!(s.is_over());
+    }
+
+    #[test]
+    fn late_messages_from_stopped_workers_are_ignored_while_building() {
+        let mut s = building();
+        assert!(s.on_message(2, FromWorker::Ready).is_empty());
+        assert!(
+            s.on_message(2, FromWorker::Progress { tested: 99 })
+                .is_empty()
+        );
+        assert!(
+            s.on_message(0, failed("a worker stopped: terminated"))
+                .is_empty()
+        );
+        assert!(
+            s.on_message(0, forged()).is_empty(),
+            "only the builder's credential counts"
+        );
+        assert!(!s.is_over());
+        assert!(matches!(s.on_message(1, forged())[..], [Step::Finished(_)]));
+    }
+
+    #[test]
+    fn the_builders_failure_fails_once_and_nothing_after_it_counts() {
+        let mut s = building();
+        assert!(
+            matches!(&s.on_message(1, failed("bad primes"))[..], [Step::Failed(m)] if m == "bad primes")
+        );
+        assert!(s.on_message(1, forged()).is_empty());
+        assert!(s.on_message(2, failed("again")).is_empty());
+        assert!(s.on_closed().is_none());
+    }
+
+    #[test]
+    fn a_repeated_prime_is_not_used_twice() {
+        let mut s = PrimeSearch::new(2);
+        s.on_message(0, prime(7));
+        assert!(matches!(
+            s.on_message(1, prime(7))[..],
+            [Step::Progress { primes: 1, .. }, Step::Search(1)]
+        ));
+        assert!(matches!(
+            s.on_message(1, prime(8))[..],
+            [Step::Assemble { worker: 1, .. }]
+        ));
+    }
+
+    #[test]
+    fn progress_sums_the_searchers_and_restarts_a_worker_after_its_prime() {
+        let mut s = PrimeSearch::new(2);
+        s.on_message(0, FromWorker::Progress { tested: 10 });
+        assert!(matches!(
+            s.on_message(1, FromWorker::Progress { tested: 5 })[..],
+            [Step::Progress {
+                tested: 15,
+                primes: 0
+            }]
+        ));
+        assert!(matches!(
+            s.on_message(0, prime(1))[..],
+            [
+                Step::Progress {
+                    tested: 5,
+                    primes: 1
+                },
+                Step::Search(0)
+            ]
+        ));
+    }
+
+    #[test]
+    fn a_failure_while_searching_or_closed_channels_fail_once() {
+        let mut s = PrimeSearch::new(2);
+        assert!(matches!(
+            s.on_message(0, failed("no"))[..],
+            [Step::Failed(_)]
+        ));
+        assert!(s.on_message(1, prime(1)).is_empty());
+        let mut t = PrimeSearch::new(2);
+        assert!(matches!(t.on_closed(), Some(Step::Failed(_))));
+        assert!(t.on_closed().is_none());
+        // Messages from an index the pool never started are ignored.
+        assert!(PrimeSearch::new(1).on_message(5, prime(1)).is_empty());
+    }
+
+    #[test]
+    fn primes_never_print() {
+        let mut s = PrimeSearch::new(2);
+        s.on_message(0, prime(1));
+        assert!(!format!("{s:?}").contains("prime-1"));
+        let steps = s.on_message(1, prime(2));
+        assert!(!format!("{steps:?}").contains("prime-"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Properties: any size, any validity, any non-empty password, either flavour. (Native only:
 // proptest's runner is not built for the browser; the fixed cases above run in both.)
 

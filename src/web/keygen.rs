@@ -12,6 +12,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::forge::job::{ForgeJob, Forged, FromWorker, ToWorker};
+use crate::forge::pool::{PrimeSearch, Step};
 use crate::forge::{Flavour, KeySize, Password};
 
 /// What the admin chose for the certificate.
@@ -85,64 +86,54 @@ pub async fn forge_in_workers(
     on_event: impl Fn(Event),
 ) -> Result<Forged, KeygenError> {
     let (script, integrity) = worker_script()?;
-    verify_script(&script, &integrity).await?;
+    let source = VerifiedScript::fetch(&script, &integrity).await?;
     let (tx, mut rx) = mpsc::unbounded::<(usize, FromWorker)>();
-    let mut pool = Pool::start(&script, workers, tx)?;
+    let mut pool = Pool::start(source, workers, tx)?;
     let bits = options.key_size.bits();
     let find = ToWorker::FindPrime { bits };
 
-    let mut tested = vec![0u64; workers];
-    let mut primes: Vec<String> = Vec::new();
+    // Every decision (who searches, which primes count, which late messages to ignore) is the
+    // pure state machine's, tested natively in `forge::pool`.
+    let mut search = PrimeSearch::new(workers);
     while let Some((index, message)) = rx.next().await {
-        match message {
-            FromWorker::Ready => pool.send(index, &find)?,
-            FromWorker::Progress { tested: n } => {
-                tested[index] = n;
-                on_event(Event::Searching {
-                    tested: tested.iter().sum(),
-                    primes: primes.len(),
+        for step in search.on_message(index, message) {
+            match step {
+                Step::Search(worker) => pool.send(worker, &find)?,
+                Step::Progress { tested, primes } => on_event(Event::Searching {
+                    tested,
+                    primes,
                     workers,
-                });
-            }
-            FromWorker::Prime { prime, .. } => {
-                if !primes.contains(&prime) {
-                    primes.push(prime);
+                }),
+                Step::Assemble { worker, p, q } => {
+                    // The worker that found the second prime is idle: it builds; the rest stop.
+                    on_event(Event::Building);
+                    pool.keep_only(worker);
+                    let job = ForgeJob {
+                        bits,
+                        p,
+                        q,
+                        subject: options.subject.clone(),
+                        validity_days: options.validity_days,
+                        flavour: options.flavour.name().to_owned(),
+                        password: options.password.expose().to_owned(),
+                        now_ms: js_sys::Date::now(),
+                    };
+                    pool.send(worker, &ToWorker::Forge(job))?;
                 }
-                if primes.len() < 2 {
-                    tested[index] = 0;
-                    on_event(Event::Searching {
-                        tested: tested.iter().sum(),
-                        primes: primes.len(),
-                        workers,
-                    });
-                    pool.send(index, &find)?;
-                    continue;
-                }
-                // The worker that found the second prime is idle: it builds; the rest stop.
-                on_event(Event::Building);
-                pool.keep_only(index);
-                let job = ForgeJob {
-                    bits,
-                    p: primes[0].clone(),
-                    q: primes[1].clone(),
-                    subject: options.subject.clone(),
-                    validity_days: options.validity_days,
-                    flavour: options.flavour.name().to_owned(),
-                    password: options.password.expose().to_owned(),
-                    now_ms: js_sys::Date::now(),
-                };
-                pool.send(index, &ToWorker::Forge(job))?;
+                Step::Finished(forged) => return Ok(*forged),
+                Step::Failed(message) => return Err(KeygenError::Worker(message)),
             }
-            FromWorker::Forged(forged) => return Ok(*forged),
-            FromWorker::Failed { message } => return Err(KeygenError::Worker(message)),
         }
     }
-    Err(KeygenError::Worker(
-        "the workers stopped unexpectedly".into(),
-    ))
+    match search.on_closed() {
+        Some(Step::Failed(message)) => Err(KeygenError::Worker(message)),
+        _ => Err(KeygenError::Worker(
+            "the workers stopped unexpectedly".into(),
+        )),
+    }
 }
 
-/// The worker boot script and its integrity, which `cargo xtask` writes into the page as
+/// The worker script and its integrity, which `cargo xtask` writes into the page as
 /// `<meta name="unattended-worker" content="/worker-….js" data-integrity="sha384-…">`.
 fn worker_script() -> Result<(String, String), KeygenError> {
     let document = web_sys::window()
@@ -163,41 +154,80 @@ fn worker_script() -> Result<(String, String), KeygenError> {
     Ok((script, integrity))
 }
 
-/// `new Worker()` cannot check integrity, so fetch the script with its hash first: the browser
-/// refuses it if it was altered, and the worker then loads the verified copy from the cache
-/// (served immutable, like every hashed asset).
-async fn verify_script(script: &str, integrity: &str) -> Result<(), KeygenError> {
-    let init = web_sys::RequestInit::new();
-    init.set_integrity(integrity);
-    let window = web_sys::window().ok_or(KeygenError::NoWorker("no window".into()))?;
-    let response =
-        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(script, &init))
+/// The worker's code, fetched with its Subresource Integrity hash and held as a `blob:` URL.
+///
+/// `new Worker(url)` has no integrity option (WHATWG HTML, "Dedicated workers"; MDN `Worker()`),
+/// and a module worker's own `import`s carry none either. So the page fetches the one
+/// self-contained worker script (the wasm-bindgen glue and the boot code in one file, written by
+/// `cargo xtask`) with `fetch(url, {integrity})` (W3C Subresource Integrity §3.3.5: the fetch
+/// rejects on a mismatch), and starts the workers from those very bytes through a `blob:` URL:
+/// what runs next to the key is exactly what was checked, not a second download of the same
+/// address. The WebAssembly they run is the module the page compiled from its own
+/// integrity-checked download, posted to each worker. The CSP allows `blob:` in `worker-src`
+/// only (never in `script-src`).
+struct VerifiedScript {
+    url: String,
+}
+
+impl VerifiedScript {
+    async fn fetch(script: &str, integrity: &str) -> Result<Self, KeygenError> {
+        let refused = || {
+            KeygenError::NoWorker(
+                "the worker script failed its integrity check: it is not the code this page \
+                 was built with, so no key is made with it"
+                    .into(),
+            )
+        };
+        let init = web_sys::RequestInit::new();
+        init.set_integrity(integrity);
+        let window = web_sys::window().ok_or(KeygenError::NoWorker("no window".into()))?;
+        let response =
+            wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(script, &init))
+                .await
+                .map_err(|_| refused())?
+                .dyn_into::<web_sys::Response>()
+                .map_err(|_| refused())?;
+        if !response.ok() {
+            return Err(KeygenError::NoWorker(format!(
+                "the worker script could not be loaded (HTTP {})",
+                response.status()
+            )));
+        }
+        // The body is read by the same fetch that checked the hash: a body that does not match
+        // rejects here too.
+        let body = response.array_buffer().map_err(|_| refused())?;
+        let bytes = wasm_bindgen_futures::JsFuture::from(body)
             .await
-            .map_err(|_| {
-                KeygenError::NoWorker("the worker script failed its integrity check".into())
-            })?;
-    let ok = response
-        .dyn_into::<web_sys::Response>()
-        .is_ok_and(|r| r.ok());
-    if ok {
-        Ok(())
-    } else {
-        Err(KeygenError::NoWorker(
-            "the worker script could not be loaded".into(),
-        ))
+            .map_err(|_| refused())?;
+        let parts = js_sys::Array::of1(&bytes);
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type("text/javascript");
+        let blob = web_sys::Blob::new_with_buffer_source_sequence_and_options(&parts, &options)
+            .map_err(|_| KeygenError::NoWorker("the worker script could not be held".into()))?;
+        let url = web_sys::Url::create_object_url_with_blob(&blob)
+            .map_err(|_| KeygenError::NoWorker("the worker script could not be held".into()))?;
+        Ok(Self { url })
+    }
+}
+
+impl Drop for VerifiedScript {
+    fn drop(&mut self) {
+        let _ = web_sys::Url::revoke_object_url(&self.url);
     }
 }
 
 /// Running workers and the closures that receive their messages. Dropping it terminates them.
 struct Pool {
     workers: Vec<Option<Worker>>,
+    /// Kept until the pool ends: the workers were started from it.
+    _source: VerifiedScript,
     _handlers: Vec<Closure<dyn FnMut(MessageEvent)>>,
     _error_handlers: Vec<Closure<dyn FnMut(web_sys::ErrorEvent)>>,
 }
 
 impl Pool {
     fn start(
-        script: &str,
+        source: VerifiedScript,
         count: usize,
         tx: mpsc::UnboundedSender<(usize, FromWorker)>,
     ) -> Result<Self, KeygenError> {
@@ -206,11 +236,12 @@ impl Pool {
         let module = wasm_bindgen::module();
         let mut pool = Pool {
             workers: Vec::new(),
+            _source: source,
             _handlers: Vec::new(),
             _error_handlers: Vec::new(),
         };
         for index in 0..count {
-            let worker = Worker::new_with_options(script, &options).map_err(|_| {
+            let worker = Worker::new_with_options(&pool._source.url, &options).map_err(|_| {
                 KeygenError::NoWorker("the browser refused to start a worker".into())
             })?;
             let messages = tx.clone();
@@ -265,16 +296,24 @@ impl Pool {
             if index != keep
                 && let Some(worker) = slot.take()
             {
-                worker.terminate();
+                stop(&worker);
             }
         }
     }
 }
 
+/// Terminates a worker after detaching the page's handlers, so a message or error it had
+/// already queued can never reach a closure that is about to be dropped.
+fn stop(worker: &Worker) {
+    worker.set_onmessage(None);
+    worker.set_onerror(None);
+    worker.terminate();
+}
+
 impl Drop for Pool {
     fn drop(&mut self) {
         for worker in self.workers.iter_mut().filter_map(Option::take) {
-            worker.terminate();
+            stop(&worker);
         }
     }
 }
