@@ -2,7 +2,18 @@
 //! The bytes go from memory to the admin's disk: no storage, no network.
 
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
 use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url};
+
+/// How long a download's object URL stays valid after the click.
+///
+/// `a.click()` only *starts* a download: the browser fetches the `blob:` URL afterwards, and
+/// while a Save dialog is open (Firefox, Safari, Chromium with "Ask where to save") it may not
+/// have read it yet. Revoking at once can then fail or cancel the download (MDN, "URL:
+/// revokeObjectURL()": call it "when you've finished using an object URL"; FileSaver.js waits
+/// 40 s for this reason). A minute covers every browser; the File API spec (W3C, "Lifetime of
+/// blob URLs") also revokes every blob URL when the page unloads, so none outlives the tab.
+const REVOKE_AFTER_MS: i32 = 60_000;
 
 /// Offers `bytes` as a download named `name`. Returns a message when the browser refuses.
 pub fn save(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
@@ -21,10 +32,30 @@ pub fn save(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
         .unchecked_into();
     anchor.set_href(&url);
     anchor.set_download(name);
+    // In the document while clicked: older Firefox ignores clicks on detached anchors.
+    let attached = document
+        .body()
+        .and_then(|body| body.append_child(&anchor).ok())
+        .is_some();
     anchor.click();
-    // The click has handed the blob to the download manager; release the page's reference.
-    let _ = Url::revoke_object_url(&url);
+    if attached {
+        anchor.remove();
+    }
+    revoke_later(url);
     Ok(())
+}
+
+/// Revokes `url` after [`REVOKE_AFTER_MS`] (or when the page unloads, whichever comes first).
+fn revoke_later(url: String) {
+    let revoke = Closure::once_into_js(move || {
+        let _ = Url::revoke_object_url(&url);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            revoke.unchecked_ref(),
+            REVOKE_AFTER_MS,
+        );
+    }
 }
 
 /// Copies text to the clipboard (the PFX password, PowerShell lines).
