@@ -5,6 +5,8 @@
 //!   tenant too and point the page at it (the sandbox).
 //! - `cargo xtask test`: install what is missing, then run every test: native `cargo test`, the
 //!   WebAssembly tests in headless Chromium, and the browser end-to-end tests.
+//! - `cargo xtask e2e [--skip-setup] [FILES…]`: only the browser end-to-end tests (all, or the
+//!   named files of `tests/e2e`), against a fresh release build and simulated tenant.
 //! - `cargo xtask build [--config FILE] [--out DIR]`: a release build ready to deploy.
 
 mod sandbox;
@@ -23,6 +25,8 @@ const USAGE: &str = "usage: cargo xtask <run|test|build> [options]
                                      build the page and serve it on http://127.0.0.1:N (default 8080);
                                      without --config, with the simulated tenant on --sim-port (default 4010)
   test  [--skip-setup]               run every test (native, wasm in Chromium, browser end to end)
+  e2e   [--skip-setup] [FILES...]    only the browser end-to-end tests (tests/e2e), all or the named
+                                     files (e.g. onboard.test.mjs), against a fresh release build
   build [--config FILE] [--out DIR]  release build for deployment (default out: dist)
   bench [--quick]                    key generation (the page's forge vs WebCrypto vs OpenSSL, rsa 0.9 vs 0.10)
                                      and a whole onboarding against the simulated tenant at 100 ms per request
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
+        Some("e2e") => e2e(&args[1..]),
         Some("build") => build_cmd(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("setup") => setup::all(setup::Need::Everything),
@@ -153,31 +158,8 @@ fn test(args: &[String]) -> Result<()> {
             ])
             .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
     )?;
-    let (server, dist, sim) = serve_test_build(&root)?;
     let artefacts = root.join("target").join("browser-artefacts");
-    let _ = std::fs::remove_dir_all(&artefacts);
-    let result = step(
-        "browser end-to-end tests (Playwright + Chromium)",
-        Command::new("node")
-            .current_dir(root.join("tests/e2e"))
-            .args(["--test", "--test-concurrency=1"])
-            .env("BASE_URL", server.url())
-            .env("SIM_URL", sim.url())
-            .env(
-                "SIM_HTTPS_URL",
-                sim.https().map(|h| h.0.clone()).unwrap_or_default(),
-            )
-            .env(
-                "SIM_CA",
-                sim.https().map(|h| h.1.clone()).unwrap_or_default(),
-            )
-            .env("PYTHON", root.join("tests/interop/.venv/bin/python"))
-            .env("DIST_DIR", &dist)
-            .env("BROWSER_ARTEFACTS", &artefacts),
-    );
-    server.stop();
-    drop(sim);
-    result?;
+    browser_tests(&root, &artefacts, &[])?;
     // The simulated tenant as a program, for the clients that talk to it over HTTP(S).
     step(
         "build the simulated tenant",
@@ -192,6 +174,62 @@ fn test(args: &[String]) -> Result<()> {
             .env("SIM_BIN", root.join("target/debug/sim"))
             .env("BROWSER_ARTEFACTS", &artefacts),
     )
+}
+
+/// `cargo xtask e2e [--skip-setup] [FILES…]`: the browser end-to-end tests alone, as
+/// `cargo xtask test` runs them (same build, simulated tenant and environment).
+fn e2e(args: &[String]) -> Result<()> {
+    if !args.iter().any(|a| a == "--skip-setup") {
+        setup::all(setup::Need::Everything)?;
+    }
+    let root = root();
+    let files: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(|a| {
+            // Accept `onboard.test.mjs`, `tests/e2e/onboard.test.mjs` or an absolute path.
+            let name = Path::new(a)
+                .file_name()
+                .map_or(a.clone(), |n| n.to_string_lossy().into_owned());
+            if root.join("tests/e2e").join(&name).is_file() {
+                Ok(name)
+            } else {
+                Err(format!("no such end-to-end test: tests/e2e/{name}"))
+            }
+        })
+        .collect::<Result<_>>()?;
+    let artefacts = root.join("target").join("browser-artefacts");
+    browser_tests(&root, &artefacts, &files)
+}
+
+/// Builds and serves the test page beside a simulated tenant, runs `node --test` on `files` (all
+/// of `tests/e2e` when empty), then stops both. Downloads land in `artefacts` (emptied first).
+fn browser_tests(root: &Path, artefacts: &Path, files: &[String]) -> Result<()> {
+    let (server, dist, sim) = serve_test_build(root)?;
+    let _ = std::fs::remove_dir_all(artefacts);
+    let result = step(
+        "browser end-to-end tests (Playwright + Chromium)",
+        Command::new("node")
+            .current_dir(root.join("tests/e2e"))
+            .args(["--test", "--test-concurrency=1"])
+            .args(files)
+            .env("BASE_URL", server.url())
+            .env("SIM_URL", sim.url())
+            .env(
+                "SIM_HTTPS_URL",
+                sim.https().map(|h| h.0.clone()).unwrap_or_default(),
+            )
+            .env(
+                "SIM_CA",
+                sim.https().map(|h| h.1.clone()).unwrap_or_default(),
+            )
+            .env("PYTHON", root.join("tests/interop/.venv/bin/python"))
+            .env("DIST_DIR", &dist)
+            .env("BROWSER_ARTEFACTS", artefacts),
+    );
+    server.stop();
+    drop(sim);
+    result
 }
 
 /// Builds the release page for the browser tests and benchmarks, pointed at a simulated tenant
