@@ -28,7 +28,8 @@ enum PasswordChoice {
 }
 
 /// Options, the Generate button, progress and downloads. In the onboarding the parent owns
-/// `generation` (to upload the result) and `pfx_saved` (no write before the PFX is saved), and
+/// `generation` (to upload the result) and `pfx_saved` (no write before the saved PFX is proven:
+/// picked back, opened with its password, holding this certificate and its key), and
 /// `max_days` caps the validity at the tenant's app-management policy.
 #[component]
 pub fn CertificatePanel(
@@ -74,6 +75,10 @@ pub fn CertificatePanel(
 
     let start = move |_| {
         let Ok(password) = password() else { return };
+        // A new certificate needs its own PFX proven again.
+        if let Some(flag) = pfx_saved {
+            flag.set(false);
+        }
         let options = crate::web::keygen::Options {
             key_size: size.get_untracked(),
             subject: subject.get_untracked().trim().to_owned(),

@@ -1,4 +1,6 @@
-//! The made certificate: its names, the password (shown once), and the files to save.
+//! The made certificate: its names, the password (shown once), the files to save, and the proof
+//! that the PFX was saved: the admin picks the file back and types its password, and the page
+//! checks in WebAssembly that it opens and holds this certificate and its key.
 
 use std::sync::Arc;
 
@@ -10,7 +12,9 @@ use crate::forge::Password;
 use crate::forge::job::Forged;
 use crate::web::download;
 
-/// Thumbprint, validity, password and download buttons for a finished credential.
+/// Thumbprint, validity, password and download buttons for a finished credential. `pfx_saved`
+/// becomes true only when the saved PFX is proven (see [`CheckSavedPfx`]), never on a click:
+/// a browser does not tell the page whether a Save dialog was cancelled.
 #[component]
 pub fn Downloads(
     forged: Arc<Forged>,
@@ -55,9 +59,6 @@ pub fn Downloads(
             <button id=id on:click=move |_| {
                 let (name, mime, bytes) = file(ext);
                 if download::save(&name, mime, &bytes).is_ok() {
-                    if ext == "pfx" && let Some(flag) = pfx_saved {
-                        flag.set(true);
-                    }
                     set_saved.update(|s| s.push(name));
                 }
             }>{label}</button>
@@ -100,11 +101,166 @@ pub fn Downloads(
             <p class="status" role="status">
                 {move || {
                     let s = saved.get();
-                    if s.is_empty() { "Nothing saved yet.".to_owned() } else { format!("Saved: {}", s.join(", ")) }
+                    if s.is_empty() { "Nothing saved yet.".to_owned() } else { format!("Offered for saving: {}", s.join(", ")) }
                 }}
             </p>
+            <CheckSavedPfx cer=forged.cer.clone() thumbprint=forged.thumbprint.clone() pfx_saved />
         </section>
     }
+}
+
+/// Where the check of the saved PFX stands.
+#[derive(Clone, PartialEq)]
+enum Check {
+    /// Nothing checked yet.
+    Idle,
+    /// Reading and opening the file.
+    Checking,
+    /// The file opens with the password and holds this certificate and its key.
+    Proven(String),
+    /// Refused, with what to do.
+    Refused(String),
+}
+
+/// The admin picks the saved PFX back and types its password; the page proves, locally and in
+/// WebAssembly ([`crate::forge::verify_saved_pfx`]), that the file opens with that password (MAC
+/// and key bag), holds exactly this certificate and the matching private key. The file is read
+/// with `Blob.arrayBuffer()` (File API; MDN "Blob: arrayBuffer() method"), never sent anywhere;
+/// the bytes and the password are wiped from WebAssembly memory after the check, and the fields
+/// are emptied.
+#[component]
+fn CheckSavedPfx(
+    /// The certificate about to be uploaded, base64 DER.
+    cer: String,
+    thumbprint: String,
+    pfx_saved: Option<RwSignal<bool>>,
+) -> impl IntoView {
+    let file = StoredValue::new_local(None::<(web_sys::Blob, String)>);
+    let (picked, set_picked) = signal(None::<String>);
+    let (password, set_password) = signal(String::new());
+    let (state, set_state) = signal(Check::Idle);
+    let file_input = NodeRef::<leptos::html::Input>::new();
+    let expected = StoredValue::new(STANDARD.decode(&cer).unwrap_or_default());
+
+    let on_pick = move |ev: leptos::ev::Event| {
+        let chosen = ev.target().and_then(|target| first_file(&target));
+        set_picked.set(chosen.as_ref().map(|(_, name)| name.clone()));
+        file.set_value(chosen);
+        set_state.set(Check::Idle);
+    };
+    let check = move |_| {
+        let Some((blob, name)) = file.get_value() else {
+            return;
+        };
+        // Move the password out of the signal: this copy is wiped when dropped, and the field
+        // is emptied for the next attempt.
+        let mut typed = zeroize::Zeroizing::new(String::new());
+        set_password.update(|p| std::mem::swap(p, &mut *typed));
+        set_state.set(Check::Checking);
+        let thumbprint = thumbprint.clone();
+        leptos::task::spawn_local(async move {
+            let outcome = match read(&blob).await {
+                Ok(bytes) => crate::forge::verify_saved_pfx(&bytes, &typed, &expected.get_value())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            drop(typed);
+            // The picked file is forgotten either way; a new attempt picks it again.
+            file.set_value(None);
+            set_picked.set(None);
+            if let Some(input) = file_input.get_untracked() {
+                input.set_value("");
+            }
+            match outcome {
+                Ok(()) => {
+                    set_state.set(Check::Proven(format!(
+                        "Checked: {name} opens with this password and holds this certificate \
+                         ({thumbprint}) and its private key. Keep the file and the password \
+                         safe: they are the only copy of the key."
+                    )));
+                    if let Some(flag) = pfx_saved {
+                        flag.set(true);
+                    }
+                }
+                Err(message) => {
+                    set_state.set(Check::Refused(message));
+                    if let Some(flag) = pfx_saved {
+                        flag.set(false);
+                    }
+                }
+            }
+        });
+    };
+    let checking = move || state.get() == Check::Checking;
+    let ready = move || picked.get().is_some() && !password.get().is_empty() && !checking();
+
+    view! {
+        <div class="check-pfx" id="check-pfx-section">
+            <h3>"Prove the PFX is saved"</h3>
+            <p>"Pick the PFX you saved and type (or paste) its password. The page opens the file \
+                here, in this browser, and checks that it holds this certificate and its key; the \
+                file is not sent anywhere."</p>
+            <div class="row">
+                <label class="field">
+                    <span>"Saved PFX file"</span>
+                    <input id="check-pfx-file" type="file" accept=".pfx,.p12,application/x-pkcs12"
+                        node_ref=file_input on:change=on_pick disabled=checking />
+                </label>
+                <label class="field">
+                    <span>"Its password"</span>
+                    <input id="check-pfx-password" type="password" autocomplete="off"
+                        prop:value=move || password.get() disabled=checking
+                        on:input=move |ev| set_password.set(event_target_value(&ev)) />
+                </label>
+            </div>
+            <div class="actions">
+                <button id="check-pfx" disabled=move || !ready() on:click=check>"Check the saved PFX"</button>
+            </div>
+            {move || match state.get() {
+                Check::Idle => view! {
+                    <p id="check-pfx-status" class="status" data-state="idle">
+                        "Not checked yet: nothing is written to the tenant before this check passes."
+                    </p>
+                }.into_any(),
+                Check::Checking => view! {
+                    <p id="check-pfx-status" class="status" role="status" data-state="checking">"Opening the file…"</p>
+                }.into_any(),
+                Check::Proven(text) => view! {
+                    <p id="check-pfx-status" class="status ok" role="status" data-state="proven">{text}</p>
+                }.into_any(),
+                Check::Refused(text) => view! {
+                    <p id="check-pfx-status" class="status error" role="alert" data-state="refused">{text}</p>
+                }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// The first file of a file input's `files`, as a `Blob` with its name.
+fn first_file(target: &web_sys::EventTarget) -> Option<(web_sys::Blob, String)> {
+    use wasm_bindgen::JsCast;
+    let files = js_sys::Reflect::get(target, &"files".into()).ok()?;
+    let file = js_sys::Reflect::get(&files, &0.into()).ok()?;
+    let name = js_sys::Reflect::get(&file, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_default();
+    file.dyn_into::<web_sys::Blob>()
+        .ok()
+        .map(|blob| (blob, name))
+}
+
+/// Reads a picked file into WebAssembly memory (wiped when dropped). Local only: `arrayBuffer()`
+/// reads from the admin's disk, no network.
+async fn read(blob: &web_sys::Blob) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    let buffer = wasm_bindgen_futures::JsFuture::from(blob.array_buffer())
+        .await
+        .map_err(|_| "The file could not be read: pick it again.".to_owned())?;
+    let view = js_sys::Uint8Array::new(&buffer);
+    let bytes = zeroize::Zeroizing::new(view.to_vec());
+    // Also blank the browser's copy of the bytes (the ArrayBuffer belongs to this read only).
+    view.fill(0, 0, view.length());
+    Ok(bytes)
 }
 
 /// A file name from the subject: spaces and anything unusual become `-`.
