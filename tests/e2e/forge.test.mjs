@@ -74,7 +74,12 @@ async function makeCertificate({ name, flavour, password }) {
   const worker = seen.responses.find((r) => /\/worker-[0-9a-f]+\.js$/.test(r.url()));
   assert.ok(worker, 'the forge ran in a worker');
   const declared = await page.locator('meta[name=unattended-worker]').getAttribute('data-integrity');
-  assert.equal(declared, `sha384-${createHash('sha384').update(await worker.body()).digest('base64')}`);
+  const body = await worker.body();
+  assert.equal(declared, `sha384-${createHash('sha384').update(body).digest('base64')}`);
+  // The worker script is self-contained (glue + boot, no import), so that hash covers all the
+  // JavaScript a worker runs, and it was fetched once: the workers start from the checked bytes.
+  assert.ok(!/^\s*import[\s{*]/m.test(body.toString()), 'the worker script imports nothing');
+  assert.equal(seen.responses.filter((r) => /\/worker-[0-9a-f]+\.js$/.test(r.url())).length, 1);
   await context.close();
 }
 
@@ -124,5 +129,46 @@ test('cancel stops every worker and keeps nothing', async () => {
   for (let i = 0; i < 20 && page.workers().length > 0; i++) await page.waitForTimeout(100);
   assert.equal(page.workers().length, 0, 'all workers terminated');
   assert.equal(await page.locator('#credential').count(), 0);
+  await context.close();
+});
+
+for (const [what, pattern] of [
+  ['worker script (the glue and boot code the workers run)', /\/worker-[0-9a-f]+\.js$/],
+]) {
+  test(`a tampered ${what} is refused: no worker starts and no key is made`, async () => {
+    const tamper = async (route) => {
+      const response = await route.fetch();
+      const body = Buffer.from(await response.body());
+      body[body.length - 2] ^= 0x01;
+      await route.fulfill({ response, body });
+    };
+    const { context, page, seen } = await openPage(browser, { routes: [[(u) => pattern.test(u.pathname), tamper]] });
+    await page.goto(BASE_URL);
+    await openOffline(page);
+    await page.click('#generate');
+    const error = page.locator('#generate-error');
+    await error.waitFor({ timeout: 30000 });
+    assert.match(await error.textContent(), /worker script failed its integrity check.*no key is made/s);
+    assert.equal(page.workers().length, 0, 'no worker runs tampered code');
+    assert.equal(await page.locator('#credential').count(), 0);
+    assert.ok(seen.consoleErrors.some((e) => /integrity/i.test(e)), `the browser reports the integrity failure: ${seen.consoleErrors}`);
+    await context.close();
+  });
+}
+
+test('the workers start from blob: URLs and the CSP allows blob: for workers only', async () => {
+  const { context, page } = await openPage(browser);
+  const response = await page.goto(BASE_URL);
+  const csp = response.headers()['content-security-policy'];
+  const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+  assert.deepEqual(directives['worker-src'], ['blob:']);
+  assert.deepEqual(directives['script-src'], ["'self'", "'wasm-unsafe-eval'"]);
+  await openOffline(page);
+  await page.selectOption('#cert-size', '4096');
+  await page.click('#generate');
+  await page.waitForFunction(() => /candidates tested|Both primes/.test(document.querySelector('#generate-progress')?.textContent ?? 'done'));
+  const urls = page.workers().map((w) => w.url());
+  assert.ok(urls.length > 0 || (await page.locator('#credential').count()) === 1, 'workers ran');
+  for (const url of urls) assert.match(url, /^blob:http:\/\/127\.0\.0\.1:\d+\//);
   await context.close();
 });

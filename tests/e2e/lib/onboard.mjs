@@ -1,5 +1,5 @@
 // Shared steps of the onboarding tests: the simulated tenant's test endpoints, signing in on its
-// page, making and saving the certificate, applying.
+// page, making and saving the certificate and proving the saved PFX, applying.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -33,13 +33,26 @@ export async function signIn(page, baseUrl, user = 'admin', { action = 'accept',
   await Promise.all([page.waitForURL((u) => u.href.startsWith(baseUrl)), page.click(`#${action}`)]);
 }
 
-/** Makes the certificate in the onboarding section and saves every file; returns what it saved. */
-export async function makeAndSave(page, dir, name) {
+/**
+ * Makes the certificate in the onboarding section, saves every file and, unless `prove` is
+ * false, proves the saved PFX (picks it back with its password): what Apply waits for. With
+ * `password`, types that password instead of taking the generated one. Returns what it saved.
+ */
+export async function makeAndSave(page, dir, name, { password, prove = true } = {}) {
   const section = page.locator('#make');
   await section.locator('#cert-subject').fill(name);
+  if (password !== undefined) {
+    await section.locator('#pw-own').check();
+    await section.locator('#pw-typed').fill(password);
+    await section.locator('#pw-confirm').fill(password);
+  }
+  const before = await section.locator('#credential').getAttribute('data-thumbprint').catch(() => null);
   await section.locator('#generate').click();
-  await section.locator('#credential').waitFor({ timeout: 120000 });
-  const password = (await section.locator('#pfx-password').textContent()).trim();
+  await page.waitForFunction((prev) => {
+    const c = document.querySelector('#make #credential');
+    return c && c.dataset.thumbprint !== prev;
+  }, before, { timeout: 120000 });
+  const shown = (await section.locator('#pfx-password').textContent()).trim();
   const files = {};
   for (const [id, ext] of [['#save-pfx', 'pfx'], ['#save-cer', 'cer'], ['#save-pem', 'pem'], ['#save-key', 'key.pem']]) {
     const [download] = await Promise.all([page.waitForEvent('download'), section.locator(id).click()]);
@@ -48,7 +61,27 @@ export async function makeAndSave(page, dir, name) {
     files[ext] = readFileSync(path);
     files[`${ext}Path`] = path;
   }
-  return { password, files, thumbprint: (await section.locator('#thumbprint').textContent()).trim() };
+  const made = { password: shown, files, thumbprint: (await section.locator('#thumbprint').textContent()).trim() };
+  if (prove) {
+    const status = await checkSavedPfx(page, files.pfxPath, shown);
+    if (status.state !== 'proven') throw new Error(`the saved PFX was not proven: ${status.text}`);
+  }
+  return made;
+}
+
+/**
+ * Picks `path` back in the certificate panel's check, types `password`, presses Check and
+ * waits for the verdict: `{ state: 'proven' | 'refused', text }`.
+ */
+export async function checkSavedPfx(page, path, password) {
+  const check = page.locator('#check-pfx-section');
+  await check.locator('#check-pfx-file').setInputFiles(path);
+  await check.locator('#check-pfx-password').fill(password);
+  await check.locator('#check-pfx').click();
+  await page.waitForFunction(() => /^(proven|refused)$/.test(
+    document.querySelector('#check-pfx-status')?.dataset.state ?? ''), null, { timeout: 60000 });
+  const status = check.locator('#check-pfx-status');
+  return { state: await status.getAttribute('data-state'), text: (await status.textContent()).trim() };
 }
 
 /** Asks MSAL for Python, with the PFX, for an Exchange token from the simulator (over HTTPS). */
