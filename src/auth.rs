@@ -15,8 +15,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use rand_core::CryptoRng;
+
 use crate::config::Config;
-use crate::forge::Rng;
 
 pub use errors::{SignInError, aadsts};
 pub use pkce::{PkceChallenge, PkceVerifier, pkce_pair};
@@ -62,10 +63,48 @@ impl Pending {
     /// and the URL to send the admin to.
     pub fn start(
         config: &Config,
-        rng: &mut impl Rng,
+        rng: &mut impl CryptoRng,
         now_ms: f64,
         login_hint: Option<&str>,
     ) -> (Self, Url) {
+        let pending = Self::fresh(rng, now_ms);
+        let url = authorize_url(config, &pending.0, &pending.1, login_hint);
+        (pending.0, url)
+    }
+
+    /// Starts a sign-in again in the middle of a run (the popup): at the admin's own tenant
+    /// (`tenant_config`), for the same account (`login_hint`), asking for the `claims` a
+    /// Conditional Access or continuous access evaluation challenge named, with every check of
+    /// the first sign-in. No `prompt`: the account is known, and the platform asks for what
+    /// the claims need (MFA, a compliant device).
+    pub fn start_again(
+        tenant_config: &Config,
+        rng: &mut impl CryptoRng,
+        now_ms: f64,
+        login_hint: &str,
+        claims: Option<&str>,
+    ) -> (Self, Url) {
+        let (pending, challenge) = Self::fresh(rng, now_ms);
+        let mut url = authorize_url(tenant_config, &pending, &challenge, Some(login_hint));
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .into_owned()
+            .filter(|(k, _)| k != "prompt")
+            .collect();
+        {
+            let mut q = url.query_pairs_mut();
+            q.clear();
+            for (k, v) in &pairs {
+                q.append_pair(k, v);
+            }
+            if let Some(claims) = claims {
+                q.append_pair("claims", claims);
+            }
+        }
+        (pending, url)
+    }
+
+    fn fresh(rng: &mut impl CryptoRng, now_ms: f64) -> (Self, PkceChallenge) {
         let (challenge, verifier) = pkce_pair(rng);
         let pending = Self {
             state: random_token(rng),
@@ -73,8 +112,7 @@ impl Pending {
             verifier,
             created_ms: now_ms,
         };
-        let url = authorize_url(config, &pending, &challenge, login_hint);
-        (pending, url)
+        (pending, challenge)
     }
 
     /// Checks what came back against this pending sign-in and returns the authorization code.
@@ -219,8 +257,29 @@ pub struct TokenResponse {
 pub struct Identity {
     /// Tenant id (`tid`): later token requests go to this tenant, not `organizations`.
     pub tenant_id: String,
+    /// The account's object id (`oid`): a sign-in again must be the same person.
+    pub object_id: String,
     /// `preferred_username`.
     pub username: String,
+}
+
+impl Identity {
+    /// A sign-in again in the middle of a run must come back as the same account in the same
+    /// tenant: the run's plan was made with that account's rights.
+    pub fn same_as(&self, other: &Identity) -> Result<(), SignInError> {
+        if self.tenant_id == other.tenant_id && self.object_id == other.object_id {
+            Ok(())
+        } else {
+            Err(SignInError::OtherAccount(self.username.clone()))
+        }
+    }
+}
+
+/// The configuration pointed at the admin's own tenant (for a sign-in again).
+pub fn tenant_config(config: &Config, tenant_id: &str) -> Config {
+    let mut c = config.clone();
+    c.authority.set_path(&format!("/{tenant_id}"));
+    c
 }
 
 /// The tokens of a completed sign-in.
@@ -282,6 +341,7 @@ pub fn complete(config: &Config, pending: &Pending, body: &str) -> Result<Signed
         refresh_token: response.refresh_token,
         identity: Identity {
             tenant_id,
+            object_id: text("oid"),
             username: text("preferred_username"),
         },
     })
@@ -307,7 +367,7 @@ fn jwt_claims(token: &str) -> Result<serde_json::Value, SignInError> {
 }
 
 /// 32 random bytes, base64url: state and nonce.
-fn random_token(rng: &mut impl Rng) -> String {
+fn random_token(rng: &mut impl CryptoRng) -> String {
     use base64::Engine;
     let mut bytes = [0u8; 32];
     rng.fill_bytes(&mut bytes);

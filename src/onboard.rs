@@ -21,6 +21,32 @@ pub use plan::{
     early_warnings, plan,
 };
 
+/// Which kind of unattended access the admin wants to set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// An app registration with a certificate, for scheduled tasks and scripts on any OS.
+    Certificate,
+    /// An Azure Automation managed identity: no certificate at all.
+    ManagedIdentity,
+}
+
+impl Path {
+    /// A short name, to carry the choice across the sign-in redirect.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Certificate => "certificate",
+            Self::ManagedIdentity => "identity",
+        }
+    }
+
+    /// The path `as_str` named.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Certificate, Self::ManagedIdentity]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+    }
+}
+
 /// The tenant as the signed-in admin sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {

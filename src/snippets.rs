@@ -150,7 +150,25 @@ pub fn expiry_reminder(
         "END:VEVENT".to_owned(),
         "END:VCALENDAR".to_owned(),
     ];
-    lines.join("\r\n") + "\r\n"
+    lines.iter().map(|l| fold(l)).collect::<String>()
+}
+
+/// One content line folded as RFC 5545 §3.1 says: at most 75 octets per physical line, each
+/// continuation starting with a space, never splitting a UTF-8 character; CRLF after each.
+pub fn fold(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut used = 0;
+    for c in line.chars() {
+        let width = c.len_utf8();
+        if used + width > 75 {
+            out.push_str("\r\n ");
+            used = 1;
+        }
+        out.push(c);
+        used += width;
+    }
+    out.push_str("\r\n");
+    out
 }
 
 #[cfg(test)]
@@ -225,5 +243,27 @@ mod tests {
         assert!(ics.contains("DTSTART;VALUE=DATE:20271023\r\n"));
         assert!(ics.contains("EXO\\, nightly"));
         assert!(ics.ends_with("END:VCALENDAR\r\n"));
+    }
+
+    #[test]
+    fn calendar_lines_are_folded_at_75_octets_without_splitting_characters() {
+        let long = format!("SUMMARY:{}", "Renew ünïcödé 證書 ".repeat(12));
+        let folded = fold(&long);
+        for physical in folded.split("\r\n").filter(|l| !l.is_empty()) {
+            assert!(physical.len() <= 75, "{} octets: {physical}", physical.len());
+        }
+        // Unfolding (remove CRLF + one space) gives the line back.
+        assert_eq!(folded.replace("\r\n ", ""), format!("{long}\r\n"));
+        assert_eq!(fold("SHORT"), "SHORT\r\n");
+        let ics = expiry_reminder(
+            &"A very long app name, with; separators ".repeat(4),
+            "11111111-2222-4333-8444-555555555555",
+            "83213AEAC56D61C97AEE5C1528F4AC5EBA7321C1",
+            "2027-12-01T00:00:00Z",
+            "20271101",
+            "20261202T000000Z",
+        );
+        assert!(ics.split("\r\n").all(|l| l.len() <= 75));
+        assert!(ics.contains("A very long app name\\, with\\; separators"));
     }
 }

@@ -25,8 +25,17 @@ pub fn App() -> impl IntoView {
     let sandbox = move || matches!(state.get(), Some(Ok(c)) if c.is_sandbox());
     let signed = RwSignal::new_local(None::<onboarding::Signed>);
     let sign_in_error = RwSignal::new(None::<String>);
+    // A sign-in again, answered in this window (the popup): hand the answer to the page that
+    // opened it, and only say so here.
+    let relayed = crate::web::signin::fragment().is_some_and(|f| {
+        crate::web::popup::relay_answer(&f, crate::web::signin::has_pending())
+    });
     // Opened by the identity platform's redirect? Finish that sign-in once the config is in.
-    let redirect = StoredValue::new_local(crate::web::signin::redirect_in_address());
+    let redirect = StoredValue::new_local(if relayed {
+        None
+    } else {
+        crate::web::signin::redirect_in_address()
+    });
     let completing = RwSignal::new(redirect.with_value(Option::is_some));
     Effect::new(move |_| {
         let Some(Ok(config)) = state.get() else {
@@ -40,7 +49,8 @@ pub fn App() -> impl IntoView {
             match crate::web::signin::complete(&config, answer).await {
                 Ok((client, who)) => signed.set(Some(onboarding::Signed {
                     client: std::rc::Rc::new(client),
-                    username: who.identity.username,
+                    who: who.identity,
+                    config,
                 })),
                 Err(e) => sign_in_error.set(Some(e.to_string())),
             }
@@ -55,10 +65,14 @@ pub fn App() -> impl IntoView {
                     "Sandbox"
                 </span>
             </Show>
-            {move || signed.get().map(|s| view! { <span class="who" id="who">{s.username}</span> })}
+            {move || signed.get().map(|s| view! { <span class="who" id="who">{s.who.username}</span> })}
         </header>
         <main id="main">
+            {relayed.then(|| view! {
+                <p id="relayed" role="status">"Signed in again. This window closes by itself; if it does not, close it and go back to the page that opened it."</p>
+            })}
             {move || match (signed.get(), completing.get()) {
+                _ if relayed => ().into_any(),
                 (Some(s), _) => view! { <onboarding::Onboarding signed=s /> }.into_any(),
                 (None, true) => view! { <p id="completing" role="status">"Finishing the sign-in…"</p> }.into_any(),
                 (None, false) => view! { <StartScreen config=state sign_in_error=sign_in_error.into() /> }.into_any(),

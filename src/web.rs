@@ -5,6 +5,7 @@ mod config;
 pub mod download;
 pub mod fetch;
 pub mod keygen;
+pub mod popup;
 pub mod signin;
 pub mod worker;
 

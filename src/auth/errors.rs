@@ -37,6 +37,10 @@ pub enum SignInError {
     InvalidIdToken(String),
     /// The token endpoint could not be reached.
     Network(String),
+    /// The browser blocked the sign-in window.
+    PopupBlocked,
+    /// A sign-in again came back as another account than the run's (its username).
+    OtherAccount(String),
     /// Anything else the identity platform said.
     Server {
         /// OAuth error.
@@ -160,6 +164,16 @@ impl fmt::Display for SignInError {
                 f,
                 "The sign-in service could not be reached ({detail}). Check the network and press \
                  Sign in again; nothing was changed."
+            ),
+            Self::PopupBlocked => write!(
+                f,
+                "The browser blocked the sign-in window. Allow pop-ups for this page (the icon at the \
+                 right of the address bar), then press \"Sign in again\"; the run waits here."
+            ),
+            Self::OtherAccount(who) => write!(
+                f,
+                "That sign-in was with another account. Sign in again as {who}: the run was planned \
+                 with that account's rights."
             ),
             Self::Server {
                 error,

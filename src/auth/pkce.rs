@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::forge::Rng;
+use rand_core::CryptoRng;
 
 /// The verifier: 32 random bytes, base64url (43 characters, as MSAL.js makes it). One use only:
 /// it is not `Clone`, and `Debug` hides it.
@@ -45,7 +45,7 @@ impl PkceChallenge {
 }
 
 /// A fresh (challenge, verifier) pair: made together so they cannot be mixed up.
-pub fn pkce_pair(rng: &mut impl Rng) -> (PkceChallenge, PkceVerifier) {
+pub fn pkce_pair(rng: &mut impl CryptoRng) -> (PkceChallenge, PkceVerifier) {
     let mut bytes = [0u8; 32];
     rng.fill_bytes(&mut bytes);
     let verifier = PkceVerifier(URL_SAFE_NO_PAD.encode(bytes));

@@ -250,3 +250,42 @@ fn the_id_token_must_be_for_this_sign_in_client_and_authority() {
         Some(SignInError::NotSpaRedirect)
     );
 }
+
+#[test]
+fn a_sign_in_again_goes_to_the_admins_tenant_for_the_same_account_with_the_claims() {
+    let tenant = "9e2c7a31-4b5d-4f60-8a1b-2c3d4e5f6a7b";
+    let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
+    let (pending, url) = Pending::start_again(
+        &tenant_config(&config(), tenant),
+        &mut rng(),
+        0.0,
+        "admin@contoso.onmicrosoft.com",
+        Some(claims),
+    );
+    assert_eq!(url.path(), format!("/{tenant}/oauth2/v2.0/authorize"));
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["claims"], claims);
+    assert_eq!(q["login_hint"], "admin@contoso.onmicrosoft.com");
+    assert!(!q.contains_key("prompt"));
+    assert_eq!(q["state"], pending.state);
+    assert_eq!(
+        q["code_challenge"],
+        PkceChallenge::of(&pending.verifier).as_str()
+    );
+    // The code is redeemed at the same tenant's token endpoint.
+    assert_eq!(
+        token_url(&tenant_config(&config(), tenant)).path(),
+        format!("/{tenant}/oauth2/v2.0/token")
+    );
+    let who = |tid: &str, oid: &str| Identity {
+        tenant_id: tid.into(),
+        object_id: oid.into(),
+        username: "admin@contoso.onmicrosoft.com".into(),
+    };
+    assert!(who(tenant, "a").same_as(&who(tenant, "a")).is_ok());
+    let other = who(tenant, "a").same_as(&who(tenant, "b"));
+    assert!(
+        matches!(&other, Err(SignInError::OtherAccount(u)) if u == "admin@contoso.onmicrosoft.com")
+    );
+    assert!(who(tenant, "a").same_as(&who("other", "a")).is_err());
+}

@@ -29,6 +29,17 @@ pub enum Target {
     Identity(Box<Identity>),
 }
 
+impl Target {
+    /// The app's (or identity's) display name.
+    pub fn name(&self) -> String {
+        match self {
+            Self::New { name, .. } => name.trim().to_owned(),
+            Self::Existing(e) => e.app.display_name.clone(),
+            Self::Identity(i) => i.service_principal.display_name.clone(),
+        }
+    }
+}
+
 /// A managed identity and what it already has.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Identity {

@@ -19,6 +19,8 @@ pub fn Finished(
     forged: Arc<Forged>,
     tenant: Rc<Tenant>,
     role: String,
+    /// The app's display name, for the reminder.
+    app_name: String,
     log: Vec<Value>,
     round_trips: u32,
 ) -> impl IntoView {
@@ -55,7 +57,7 @@ pub fn Finished(
             now.get_utc_seconds()
         );
         snippets::expiry_reminder(
-            &tenant.name,
+            &app_name,
             &applied.app.app_id,
             &forged.thumbprint,
             &not_after,

@@ -9,9 +9,11 @@ use leptos::prelude::*;
 use serde_json::{Value, json};
 
 use super::certificate::{CertificatePanel, Generation};
-use crate::graph::{Client, WaitReason};
+use crate::auth::Identity;
+use crate::config::Config;
+use crate::graph::{Client, GraphError, Secret, SignInRequired, WaitReason};
 use crate::onboard::{
-    self, Action, Applied, Choices, Plan, Run, StepKind, StepStatus, Target, Tenant,
+    self, Action, Applied, Choices, Gate, Plan, Run, StepKind, StepStatus, Target, Tenant,
 };
 use crate::web::fetch::Fetch;
 use crate::wellknown::{self, EXCHANGE_ROLES, roles};
@@ -22,8 +24,27 @@ use leptos::prelude::LocalStorage;
 pub struct Signed {
     /// Graph client.
     pub client: Rc<Client<Fetch>>,
-    /// `preferred_username` from the ID token.
-    pub username: String,
+    /// Who signed in (a sign-in again must be the same account), `preferred_username` inside.
+    pub who: Identity,
+    /// The page's configuration, for a sign-in again.
+    pub config: Config,
+}
+
+/// What a sign-in again needs, for every apply run under this sign-in.
+#[derive(Clone)]
+struct Account {
+    who: Identity,
+    config: Config,
+}
+
+/// A new app's alternate key (`uniqueName`): random, made once per page, so the create is an
+/// upsert that cannot make a second app however often it is sent.
+fn new_unique_name() -> String {
+    let mut bytes = [0u8; 8];
+    // A failure of the browser's generator leaves zeros: still one app per name and page.
+    let _ = getrandom::fill(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("unattended-{hex}")
 }
 
 /// Reads the tenant, then runs the flow.
@@ -34,6 +55,10 @@ pub fn Onboarding(signed: Signed) -> impl IntoView {
         let client = client.clone();
         async move { onboard::discover(&client).await }
     });
+    provide_context(StoredValue::new_local(Account {
+        who: signed.who.clone(),
+        config: signed.config.clone(),
+    }));
     // Views must be Send; the client (Rc, RefCell) stays on this thread behind a handle.
     let client = StoredValue::new_local(signed.client.clone());
     view! {
@@ -104,6 +129,9 @@ pub(super) enum Apply {
     Done(Applied),
 }
 
+/// What one apply run was started with, to resume it after a sign-in again.
+type Started = (Rc<Client<Fetch>>, Rc<Tenant>, Choices, Value);
+
 /// The signals of one apply run, shared by both paths.
 #[derive(Clone, Copy)]
 pub(super) struct Applying {
@@ -112,6 +140,12 @@ pub(super) struct Applying {
     waiting: RwSignal<Option<String>>,
     pub(super) log: RwSignal<Vec<Value>>,
     run: StoredValue<Run, LocalStorage>,
+    /// What is already made (ids), shown when a run stops.
+    made: RwSignal<Vec<String>>,
+    /// Set when the identity platform wants the admin back (popup).
+    sign_in: RwSignal<Option<SignInRequired>>,
+    sign_in_error: RwSignal<Option<String>>,
+    started: StoredValue<Option<Started>, LocalStorage>,
 }
 
 impl Applying {
@@ -122,7 +156,37 @@ impl Applying {
             waiting: RwSignal::new(None),
             log: RwSignal::new(Vec::new()),
             run: StoredValue::new_local(Run::default()),
+            made: RwSignal::new(Vec::new()),
+            sign_in: RwSignal::new(None),
+            sign_in_error: RwSignal::new(None),
+            started: StoredValue::new_local(None),
         }
+    }
+
+    /// Signs in again in a popup (from the click that calls this), puts the new tokens in the
+    /// client and resumes the run where it stopped.
+    fn sign_in_again(self, account: Account) {
+        let Some((client, ..)) = self.started.get_value() else {
+            return;
+        };
+        let claims = self.sign_in.get_untracked().and_then(|s| s.claims);
+        self.sign_in_error.set(None);
+        leptos::task::spawn_local(async move {
+            match crate::web::popup::sign_in_again(&account.config, &account.who, claims.as_deref()).await {
+                Ok(signed) => {
+                    client.replace_tokens(
+                        Secret::new(signed.access_token),
+                        signed.refresh_token.map(Secret::new),
+                    );
+                    self.sign_in.set(None);
+                    self.log.update(|l| l.push(json!({"signedInAgain": true})));
+                    if let Some((client, tenant, choices, kc)) = self.started.get_value() {
+                        self.start(client, tenant, choices, kc);
+                    }
+                }
+                Err(e) => self.sign_in_error.set(Some(e.to_string())),
+            }
+        });
     }
 
     pub(super) fn started(self) -> bool {
@@ -137,14 +201,24 @@ impl Applying {
         choices: Choices,
         key_credential: Value,
     ) {
+        self.started.set_value(Some((
+            client.clone(),
+            tenant.clone(),
+            choices.clone(),
+            key_credential.clone(),
+        )));
         let Self {
             apply,
             steps,
             waiting,
             log,
             run,
+            made,
+            sign_in,
+            ..
         } = self;
         apply.set(Apply::Running);
+        sign_in.set(None);
         let now = || js_sys::Date::new_0().to_iso_string().as_string();
         client.on_wait(move |w| {
             let why = match w.reason {
@@ -180,11 +254,31 @@ impl Applying {
                 &progress,
             )
             .await;
+            made.set(
+                [
+                    state.app.as_ref().map(|a| {
+                        format!("App registration: object id {}, application (client) id {}", a.id, a.app_id)
+                    }),
+                    state
+                        .service_principal
+                        .as_ref()
+                        .map(|sp| format!("Service principal: object id {sp}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            );
             run.set_value(state);
             waiting.set(None);
             apply.set(match result {
                 Ok(done) => Apply::Done(done),
-                Err(f) => Apply::Failed(f.message),
+                Err(f) => {
+                    if let GraphError::SignInRequired(why) = &f.error {
+                        sign_in.set(Some(why.clone()));
+                    }
+                    log.update(|l| l.push(json!({"stopped": f.message})));
+                    Apply::Failed(f.message)
+                }
             });
         });
     }
@@ -210,7 +304,41 @@ pub(super) fn ApplyProgress(
         </ol>
         <p id=format!("{prefix}waiting") class="status" role="status">{move || state.waiting.get()}</p>
         {move || match state.apply.get() {
-            Apply::Failed(m) => view! { <p id=format!("{prefix}apply-error") class="status error" role="alert">{m}</p> }.into_any(),
+            Apply::Failed(m) => {
+                let account = use_context::<StoredValue<Account, LocalStorage>>();
+                let made = state.made.get();
+                let log = serde_json::to_string_pretty(&json!({"tool": "unattended", "made": made, "events": state.log.get()})).unwrap_or_default();
+                view! {
+                    <p id=format!("{prefix}apply-error") class="status error" role="alert">{m}</p>
+                    {state.sign_in.get().map(|_| view! {
+                        <button id=format!("{prefix}sign-in-again") class="primary" on:click=move |_| {
+                            if let Some(a) = account { state.sign_in_again(a.get_value()); }
+                        }>"Sign in again"</button>
+                        <p id=format!("{prefix}sign-in-again-error") class="status error" role="alert">{move || state.sign_in_error.get()}</p>
+                    })}
+                    {(!made.is_empty()).then(|| view! {
+                        <div id=format!("{prefix}made") class="status">
+                            <p>"Already made (kept, and found again by Retry; nothing is made twice):"</p>
+                            <ul>{made.into_iter().map(|m| view! { <li><code>{m}</code></li> }).collect_view()}</ul>
+                        </div>
+                    })}
+                    <button id=format!("{prefix}save-failed-log") on:click=move |_| {
+                        let _ = crate::web::download::save("unattended-run-log.json", "application/json", log.as_bytes());
+                    }>"Save the run log (JSON, no secrets)"</button>
+                }.into_any()
+            }
+            Apply::Done(done) if !done.verified() => view! {
+                <p id=format!("{prefix}verification") class="status warning" role="status">
+                    "Applied, but the final read-back does not show everything yet ("
+                    {if done.grant_verified { "" } else { "the Exchange.ManageAsApp grant" }}
+                    {if !done.grant_verified && !done.role_verified { " and " } else { "" }}
+                    {if done.role_verified { "" } else { "the role" }}
+                    "): the directory is still propagating. Nothing needs to be redone: check again in a few minutes, or apply again, which only looks."
+                </p>
+            }.into_any(),
+            Apply::Done(_) => view! {
+                <p id=format!("{prefix}verification") class="status" role="status">"Verified: the grant and the role read back from Microsoft Graph."</p>
+            }.into_any(),
             _ => ().into_any(),
         }}
     }
@@ -274,6 +402,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
     let (existing_id, set_existing_id) = signal(None::<String>);
     let (filter, set_filter) = signal(String::new());
     let (role, set_role) = signal(roles::EXCHANGE_ADMIN.to_owned());
+    let unique_name = StoredValue::new(new_unique_name());
     let generation = RwSignal::new(Generation::Idle);
     let pfx_saved = RwSignal::new(false);
     let applying = Applying::new();
@@ -299,7 +428,10 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
     };
     let choices = move || -> Option<Choices> {
         let target = match mode.get() {
-            Mode::New => Target::New { name: name.get() },
+            Mode::New => Target::New {
+                name: name.get(),
+                unique_name: unique_name.get_value(),
+            },
             Mode::Existing => match inspected.get().flatten() {
                 Some(Ok(e)) => Target::Existing(Box::new(e)),
                 _ => return None,
@@ -317,21 +449,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
     let plan = move || choices().map(|c| tenant_handle.with_value(|t| onboard::plan(t, &c)));
     let started = move || applying.started();
 
-    // Early warnings, from the plan a new app would need.
-    let warnings = {
-        let tenant = tenant.clone();
-        let c = Choices {
-            target: Target::New { name: "x".into() },
-            role_id: roles::EXCHANGE_ADMIN.into(),
-            validity_days: 1,
-        };
-        onboard::plan(&tenant, &c)
-            .blockers
-            .into_iter()
-            .filter(|b| !matches!(b, onboard::Blocker::Name(_)))
-            .map(|b| b.to_string())
-            .collect::<Vec<_>>()
-    };
+    let warnings = onboard::early_warnings(&tenant);
 
     let start_apply = {
         let (client, tenant) = (client.clone(), tenant.clone());
@@ -426,20 +544,14 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
         <section class="card" id="apply">
             <h2>"Apply"</h2>
             <p class="status" id="apply-gate">{move || {
-                let blocked = plan().is_none_or(|p| !p.blockers.is_empty());
                 if matches!(apply.get(), Apply::Done(_)) { "Applied: what to do next is below.".to_owned() }
                 else if matches!(apply.get(), Apply::Running) { "Applying…".to_owned() }
-                else if plan().is_none() { "Choose the app first.".to_owned() }
-                else if blocked { "The plan cannot be applied as it stands: see above.".to_owned() }
-                else if forged().is_none() { "Make the certificate first.".to_owned() }
-                else if !pfx_saved.get() { "Save the PFX first: once the tenant trusts the certificate, the file is the only copy of its key.".to_owned() }
-                else { format!("Ready to apply to {tenant_name}.") }
+                else { Gate::of(plan().as_ref(), forged().is_some(), pfx_saved.get()).text(&tenant_name) }
             }}</p>
             <button id="apply-button" class="primary"
                 disabled=move || {
                     matches!(apply.get(), Apply::Running | Apply::Done(_))
-                        || plan().is_none_or(|p| !p.blockers.is_empty())
-                        || forged().is_none() || !pfx_saved.get()
+                        || Gate::of(plan().as_ref(), forged().is_some(), pfx_saved.get()) != Gate::Ready
                 }
                 on:click=start_apply>
                 {move || if matches!(apply.get(), Apply::Failed(_)) { "Retry" } else { "Apply" }}
@@ -449,7 +561,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
 
         {move || match (apply.get(), forged()) {
             (Apply::Done(done), Some(f)) => view! {
-                <super::finished::Finished applied=done forged=f tenant=tenant_handle.get_value() role=role.get_untracked() log=applying.log.get_untracked() round_trips=client_handle.with_value(|c| c.round_trips()) />
+                <super::finished::Finished applied=done forged=f tenant=tenant_handle.get_value() role=role.get_untracked() app_name=frozen.with_value(|f| f.as_ref().map(|(c, _)| c.target.name()).unwrap_or_default()) log=applying.log.get_untracked() round_trips=client_handle.with_value(|c| c.round_trips()) />
             }.into_any(),
             _ => ().into_any(),
         }}
@@ -468,10 +580,16 @@ fn step_title(kind: StepKind) -> &'static str {
 #[component]
 pub(super) fn PlanView(plan: Plan, #[prop(optional)] prefix: &'static str) -> impl IntoView {
     let blockers: Vec<String> = plan.blockers.iter().map(ToString::to_string).collect();
+    let warnings = plan.warnings.clone();
     view! {
         {(!blockers.is_empty()).then(|| view! {
             <div id=format!("{prefix}blockers") class="status error" role="alert">
                 {blockers.into_iter().map(|b| view! { <p>{b}</p> }).collect_view()}
+            </div>
+        })}
+        {(!warnings.is_empty()).then(|| view! {
+            <div id=format!("{prefix}plan-warnings") class="status warning" role="status">
+                {warnings.into_iter().map(|w| view! { <p>{w}</p> }).collect_view()}
             </div>
         })}
         <ul class="diff" id=format!("{prefix}diff")>

@@ -5,14 +5,7 @@ use leptos::prelude::*;
 use super::ConfigState;
 use crate::config::{MICROSOFT_GRAPH_HOST, MICROSOFT_LOGIN_HOST};
 
-/// Which kind of unattended access the admin wants to set up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Path {
-    /// An app registration with a certificate, for scheduled tasks and scripts on any OS.
-    Certificate,
-    /// An Azure Automation managed identity: no certificate at all.
-    ManagedIdentity,
-}
+pub use crate::onboard::Path;
 
 /// The first screen every admin sees.
 #[component]

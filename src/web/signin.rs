@@ -7,6 +7,7 @@ use gloo_net::http::Request;
 use crate::auth::{self, Pending, Redirect, SignInError, SignedIn};
 use crate::config::Config;
 use crate::graph::{Client, Policy, Secret, Session};
+use crate::onboard::Path;
 
 use super::fetch::Fetch;
 
@@ -23,26 +24,24 @@ fn now_ms() -> f64 {
 }
 
 /// The path chosen before signing in, read once and forgotten.
-pub fn take_chosen_path() -> Option<crate::ui::Path> {
+pub fn take_chosen_path() -> Option<Path> {
     let store = storage()?;
     let value = store.get_item(PATH_KEY).ok().flatten();
     let _ = store.remove_item(PATH_KEY);
-    match value.as_deref() {
-        Some("identity") => Some(crate::ui::Path::ManagedIdentity),
-        Some("certificate") => Some(crate::ui::Path::Certificate),
-        _ => None,
-    }
+    Path::parse(value.as_deref()?)
+}
+
+/// Whether a sign-in this page started is waiting for its answer (else an answer in the
+/// address belongs to the page that opened this one as a popup).
+pub fn has_pending() -> bool {
+    storage().is_some_and(|s| s.get_item(PENDING_KEY).ok().flatten().is_some())
 }
 
 /// Starts a sign-in: remembers the pending one (and the chosen path) and sends the browser to
 /// the identity platform.
-pub fn start(config: &Config, path: crate::ui::Path) -> Result<(), String> {
+pub fn start(config: &Config, path: Path) -> Result<(), String> {
     if let Some(store) = storage() {
-        let name = match path {
-            crate::ui::Path::ManagedIdentity => "identity",
-            crate::ui::Path::Certificate => "certificate",
-        };
-        let _ = store.set_item(PATH_KEY, name);
+        let _ = store.set_item(PATH_KEY, path.as_str());
     }
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let (pending, url) = Pending::start(config, &mut rng, now_ms(), None);
@@ -60,8 +59,12 @@ pub fn start(config: &Config, path: crate::ui::Path) -> Result<(), String> {
 
 /// The sign-in answer in the address bar's fragment, if the page was opened by one.
 pub fn redirect_in_address() -> Option<Redirect> {
-    let hash = web_sys::window()?.location().hash().ok()?;
-    Redirect::parse(&hash)
+    Redirect::parse(&fragment()?)
+}
+
+/// The address's fragment (`#…`).
+pub fn fragment() -> Option<String> {
+    web_sys::window()?.location().hash().ok()
 }
 
 /// Removes the fragment (code or error) from the address bar and history.

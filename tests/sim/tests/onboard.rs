@@ -2,160 +2,13 @@
 //! real HTTP: new app, existing app with two certificates, second run, resume after a failure,
 //! and the faults (throttling, outages, replication lag, dropped connections, token expiry).
 
-use std::net::SocketAddr;
+mod common;
 
+use common::{Sim, key_credential};
 use serde_json::{Value, json};
-use unattended::forge::{self, Flavour, KeySize, Password, Request, UnixTime};
-use unattended::graph::{Client, HttpRequest, HttpResponse, Policy, Secret, Session, Transport};
+use unattended::graph::{Client, Policy, Secret, Session};
 use unattended::onboard::{self, Choices, StepKind, Target};
 use unattended::wellknown::{MANAGE_AS_APP, roles};
-
-/// reqwest as the transport (the page uses the browser's fetch).
-#[derive(Clone)]
-struct Http(reqwest::Client);
-
-impl Transport for Http {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-        // Logged per request: shown only when a test fails, which is when it is needed.
-        let label = format!("{} {}", request.method, request.url);
-        let method =
-            reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|e| e.to_string())?;
-        let mut builder = self.0.request(method, &request.url);
-        for (k, v) in &request.headers {
-            builder = builder.header(k, v);
-        }
-        if let Some(body) = request.body {
-            builder = builder.body(body);
-        }
-        let response = builder.send().await.map_err(|e| {
-            eprintln!("{label} -> {e}");
-            e.to_string()
-        })?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
-        let www_authenticate = response
-            .headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        // A dropped connection shows here: the status arrived, the body did not.
-        let body = response
-            .text()
-            .await
-            .map_err(|e| format!("answer lost: {e}"))?;
-        eprintln!("{label} -> {status}");
-        Ok(HttpResponse {
-            status,
-            retry_after,
-            www_authenticate,
-            body,
-        })
-    }
-
-    async fn sleep(&self, ms: u64) {
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-    }
-}
-
-struct Sim {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Sim {
-    async fn start(fixture: &str) -> Self {
-        let app = sim::app(
-            fixture,
-            &["http://127.0.0.1:8080/".into()],
-            false,
-            Default::default(),
-        )
-        .expect("fixture");
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("listen");
-        let port = listener.local_addr().expect("address").port();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self {
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .expect("sim");
-        r.json().await.unwrap_or(Value::Null)
-    }
-
-    async fn state(&self) -> Value {
-        self.http
-            .get(format!("{}/_sim/state", self.base))
-            .send()
-            .await
-            .expect("state")
-            .json()
-            .await
-            .expect("json")
-    }
-
-    async fn faults(&self, faults: Value) {
-        self.post("/_sim/faults", faults).await;
-    }
-
-    async fn client(&self, user: &str) -> Client<Http> {
-        let token = self.post("/_sim/token", json!({"user": user})).await;
-        let session = Session {
-            access_token: Secret::new(token["access_token"].as_str().expect("token")),
-            refresh_token: None,
-            token_url: format!("{}/organizations/oauth2/v2.0/token", self.base),
-            client_id: sim::fixtures::SPA_CLIENT_ID.into(),
-            scope: "openid".into(),
-        };
-        // Shorter backoff than the page's, so the fault tests stay quick.
-        let policy = Policy {
-            first_ms: 250,
-            cap_ms: 2_000,
-            budget_ms: 60_000,
-        };
-        Client::new(
-            Http(self.http.clone()),
-            &format!("{}/v1.0", self.base),
-            session,
-            policy,
-        )
-    }
-}
-
-fn key_credential(subject: &str) -> Value {
-    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let request = Request {
-        key_size: KeySize::Rsa2048,
-        subject: subject.into(),
-        validity_days: 180,
-        flavour: Flavour::default(),
-        password: Password::generate(&mut rng),
-    };
-    let now = UnixTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    );
-    let credential = forge::forge(&request, now, &mut rng).expect("forge");
-    serde_json::to_value(
-        forge::KeyCredential::for_certificate(&credential.certificate).expect("kc"),
-    )
-    .expect("json")
-}
 
 fn choices(target: Target) -> Choices {
     Choices {
@@ -223,6 +76,7 @@ async fn a_new_app_is_onboarded_in_six_round_trips_and_a_second_run_changes_noth
     assert!(tenant.exchange.is_some() && tenant.policy_known);
     let choice = choices(Target::New {
         name: "EXO automation".into(),
+        unique_name: "unattended-test-exo".into(),
     });
     let plan = onboard::plan(&tenant, &choice);
     assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
@@ -345,6 +199,7 @@ async fn faults_end_in_success_without_duplicates() {
     sim.faults(json!({"throttleEvery": 3, "unavailableEvery": 5, "retryAfterSecs": 0.2, "replicationLagSecs": 2, "dropEvery": 4})).await;
     let choice = choices(Target::New {
         name: "Faulty".into(),
+        unique_name: "unattended-test-faulty".into(),
     });
     let kc = key_credential("faulty");
     let mut run = onboard::Run::default();
@@ -384,12 +239,13 @@ async fn a_failure_mid_apply_resumes_without_duplicates() {
     let tenant = onboard::discover(&client).await.expect("discover");
     let choice = choices(Target::New {
         name: "Resumed".into(),
+        unique_name: "unattended-test-resumed".into(),
     });
     let kc = key_credential("resumed");
     // Replication that outlasts the budget: the service principal step stops, retryably.
     sim.faults(json!({"replicationLagSecs": 120})).await;
     let short = Client::new(
-        Http(sim.http.clone()),
+        sim.transport(),
         &format!("{}/v1.0", sim.base),
         Session {
             access_token: Secret::new(
@@ -438,7 +294,7 @@ async fn an_expired_token_stops_in_a_retryable_state_and_denials_name_the_role()
         .post("/_sim/token", json!({"user": "admin", "lifetimeSecs": -1}))
         .await;
     let stale = Client::new(
-        Http(sim.http.clone()),
+        sim.transport(),
         &format!("{}/v1.0", sim.base),
         Session {
             access_token: Secret::new(expired["access_token"].as_str().expect("t")),
@@ -451,6 +307,7 @@ async fn an_expired_token_stops_in_a_retryable_state_and_denials_name_the_role()
     );
     let choice = choices(Target::New {
         name: "Later".into(),
+        unique_name: "unattended-test-later".into(),
     });
     let kc = key_credential("later");
     let mut run = onboard::Run::default();
@@ -471,6 +328,7 @@ async fn an_expired_token_stops_in_a_retryable_state_and_denials_name_the_role()
     let tenant = onboard::discover(&cloud).await.expect("discover");
     let choice = choices(Target::New {
         name: "Half".into(),
+        unique_name: "unattended-test-half".into(),
     });
     let stopped = onboard::executor::apply(
         &cloud,
