@@ -10,9 +10,7 @@ use crate::graph::models::{
     AppManagementPolicy, AppRoleAssignment, Application, Collection, Me, Membership, Organization,
     RoleAssignment, ServicePrincipal,
 };
-use crate::graph::{
-    BatchItem, Client, GraphError, Retry, Transport, batch_answer, encode, quote,
-};
+use crate::graph::{BatchItem, Client, GraphError, Retry, Transport, batch_answer, encode, quote};
 use crate::wellknown::{EXCHANGE_APP_ID, MANAGE_AS_APP};
 
 pub use executor::{Applied, Progress, Run, StepFailure, StepStatus};

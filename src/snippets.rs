@@ -250,7 +250,11 @@ mod tests {
         let long = format!("SUMMARY:{}", "Renew ünïcödé 證書 ".repeat(12));
         let folded = fold(&long);
         for physical in folded.split("\r\n").filter(|l| !l.is_empty()) {
-            assert!(physical.len() <= 75, "{} octets: {physical}", physical.len());
+            assert!(
+                physical.len() <= 75,
+                "{} octets: {physical}",
+                physical.len()
+            );
         }
         // Unfolding (remove CRLF + one space) gives the line back.
         assert_eq!(folded.replace("\r\n ", ""), format!("{long}\r\n"));

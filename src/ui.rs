@@ -27,9 +27,8 @@ pub fn App() -> impl IntoView {
     let sign_in_error = RwSignal::new(None::<String>);
     // A sign-in again, answered in this window (the popup): hand the answer to the page that
     // opened it, and only say so here.
-    let relayed = crate::web::signin::fragment().is_some_and(|f| {
-        crate::web::popup::relay_answer(&f, crate::web::signin::has_pending())
-    });
+    let relayed = crate::web::signin::fragment()
+        .is_some_and(|f| crate::web::popup::relay_answer(&f, crate::web::signin::has_pending()));
     // Opened by the identity platform's redirect? Finish that sign-in once the config is in.
     let redirect = StoredValue::new_local(if relayed {
         None

@@ -344,7 +344,11 @@ fn every_page_is_read_and_a_foreign_next_link_is_refused() {
     assert_eq!(script.sent.borrow().len(), 1);
     // A chain longer than the bound stops and says so.
     let endless = r#"{"value":[0],"@odata.nextLink":"https://graph.example/v1.0/x?$skiptoken=z"}"#;
-    let script = Script::new((0..MAX_PAGES + 5).map(|_| answer(200, None, endless)).collect());
+    let script = Script::new(
+        (0..MAX_PAGES + 5)
+            .map(|_| answer(200, None, endless))
+            .collect(),
+    );
     let page = block_on(client(&script, false).get_all::<u32>("/x", Retry::Read)).expect("ok");
     assert!(!page.complete);
     assert_eq!(page.items.len(), MAX_PAGES);
@@ -354,10 +358,26 @@ fn every_page_is_read_and_a_foreign_next_link_is_refused() {
 fn a_refused_renewal_says_why_and_what_the_next_sign_in_must_carry() {
     let expired = r#"{"error":{"code":"InvalidAuthenticationToken","message":"expired"}}"#;
     let cases = [
-        (r#"{"error":"interaction_required","error_description":"AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication.","error_codes":[50076],"suberror":"basic_action"}"#, SignInReason::Mfa, Some(50076)),
-        (r#"{"error":"interaction_required","error_description":"AADSTS53003: Access has been blocked by Conditional Access policies.","error_codes":[53003]}"#, SignInReason::ConditionalAccess, Some(53003)),
-        (r#"{"error":"invalid_grant","error_description":"AADSTS700084: The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of 1.00:00:00.","error_codes":[700084]}"#, SignInReason::Expired, Some(700084)),
-        (r#"{"error":"interaction_required","error_description":"AADSTS50058: silent sign-in"}"#, SignInReason::Interaction, Some(50058)),
+        (
+            r#"{"error":"interaction_required","error_description":"AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication.","error_codes":[50076],"suberror":"basic_action"}"#,
+            SignInReason::Mfa,
+            Some(50076),
+        ),
+        (
+            r#"{"error":"interaction_required","error_description":"AADSTS53003: Access has been blocked by Conditional Access policies.","error_codes":[53003]}"#,
+            SignInReason::ConditionalAccess,
+            Some(53003),
+        ),
+        (
+            r#"{"error":"invalid_grant","error_description":"AADSTS700084: The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of 1.00:00:00.","error_codes":[700084]}"#,
+            SignInReason::Expired,
+            Some(700084),
+        ),
+        (
+            r#"{"error":"interaction_required","error_description":"AADSTS50058: silent sign-in"}"#,
+            SignInReason::Interaction,
+            Some(50058),
+        ),
     ];
     for (refusal, reason, code) in cases {
         let script = Script::new(vec![answer(401, None, expired), answer(400, None, refusal)]);
@@ -367,7 +387,10 @@ fn a_refused_renewal_says_why_and_what_the_next_sign_in_must_carry() {
         };
         assert_eq!((why.reason, why.code), (reason, code), "{refusal}");
         let text = GraphError::SignInRequired(why).to_string();
-        assert!(text.contains("Sign in again") && text.contains("stay as they are"), "{text}");
+        assert!(
+            text.contains("Sign in again") && text.contains("stay as they are"),
+            "{text}"
+        );
     }
     // Graph's claims challenge: renewal is tried with the claims, then the popup gets them.
     let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
@@ -384,7 +407,11 @@ fn a_refused_renewal_says_why_and_what_the_next_sign_in_must_carry() {
     });
     let script = Script::new(vec![
         challenge,
-        answer(400, None, r#"{"error":"interaction_required","error_description":"AADSTS50076: mfa","error_codes":[50076]}"#),
+        answer(
+            400,
+            None,
+            r#"{"error":"interaction_required","error_description":"AADSTS50076: mfa","error_codes":[50076]}"#,
+        ),
     ]);
     let r: Result<Value, _> = block_on(client(&script, true).get("/me"));
     let Err(GraphError::SignInRequired(why)) = r else {
@@ -395,7 +422,11 @@ fn a_refused_renewal_says_why_and_what_the_next_sign_in_must_carry() {
     let renewal = script.sent.borrow()[1].body.clone().unwrap_or_default();
     assert!(renewal.contains("claims="), "{renewal}");
     // A renewal that the platform grants continues the call with the new token.
-    let script = Script::new(vec![answer(401, None, expired), answer(200, None, r#"{"access_token":"at-9"}"#), answer(200, None, "{}")]);
+    let script = Script::new(vec![
+        answer(401, None, expired),
+        answer(200, None, r#"{"access_token":"at-9"}"#),
+        answer(200, None, "{}"),
+    ]);
     let c = client(&script, true);
     assert!(block_on(c.get::<Value>("/me")).is_ok());
     c.replace_tokens(Secret::new("at-popup"), Some(Secret::new("rt-popup")));

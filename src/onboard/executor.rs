@@ -303,7 +303,13 @@ async fn send<T: Transport>(
     retry: Retry,
 ) -> Result<HttpResponse, GraphError> {
     client
-        .call_with(call.method, &call.path, &call.headers(), call.body.as_ref(), retry)
+        .call_with(
+            call.method,
+            &call.path,
+            &call.headers(),
+            call.body.as_ref(),
+            retry,
+        )
         .await
 }
 
@@ -342,8 +348,9 @@ fn same_key(a: &Value, b: &Value) -> bool {
 
 /// Whether `list` holds the certificate `key_credential` (by keyId or by the certificate).
 fn holds(list: &[Value], key_credential: &Value) -> bool {
-    list.iter()
-        .any(|k| same_key(k, key_credential) || (k["key"].is_string() && k["key"] == key_credential["key"]))
+    list.iter().any(|k| {
+        same_key(k, key_credential) || (k["key"].is_string() && k["key"] == key_credential["key"])
+    })
 }
 
 /// One declared permission: the API's appId and the `resourceAccess` entry.
@@ -356,7 +363,10 @@ struct Permission {
 fn permissions_of(list: &[Value]) -> Vec<Permission> {
     list.iter()
         .flat_map(|r| {
-            let resource = r["resourceAppId"].as_str().unwrap_or_default().to_ascii_lowercase();
+            let resource = r["resourceAppId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             r["resourceAccess"]
                 .as_array()
                 .cloned()
@@ -385,14 +395,19 @@ fn add_permission(list: &mut Vec<Value>, p: &Permission) {
         return;
     }
     let entry = list.iter_mut().find(|r| {
-        r["resourceAppId"].as_str().map(str::to_ascii_lowercase).as_deref() == Some(&p.resource)
+        r["resourceAppId"]
+            .as_str()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+            == Some(&p.resource)
     });
     match entry {
         Some(entry) => match entry["resourceAccess"].as_array_mut() {
             Some(access) => access.push(p.access.clone()),
             None => entry["resourceAccess"] = Value::Array(vec![p.access.clone()]),
         },
-        None => list.push(serde_json::json!({ "resourceAppId": p.resource, "resourceAccess": [p.access] })),
+        None => list
+            .push(serde_json::json!({ "resourceAppId": p.resource, "resourceAccess": [p.access] })),
     }
 }
 
@@ -577,8 +592,7 @@ async fn existing_app<T: Transport>(
             add_permission(&mut permissions, p);
         }
         let certificates_change = add_cert || !kept.missing_keys(&current).is_empty();
-        let permissions_change =
-            adds_permission || !kept.missing_permissions(&current).is_empty();
+        let permissions_change = adds_permission || !kept.missing_permissions(&current).is_empty();
         let patch = requests::patch_app(
             id,
             certificates_change.then_some(keys),
@@ -685,7 +699,10 @@ async fn grant_step<T: Transport>(
     ensure_assignment(
         check,
         || async {
-            Ok(has_grant(&granted(client, sp, read_retry(after_create)).await?, tenant))
+            Ok(has_grant(
+                &granted(client, sp, read_retry(after_create)).await?,
+                tenant,
+            ))
         },
         || send(client, &call, write_retry(after_create)),
     )
@@ -697,7 +714,10 @@ async fn granted<T: Transport>(
     sp: &str,
     retry: Retry,
 ) -> Result<Vec<AppRoleAssignment>, GraphError> {
-    Ok(client.get_all(&requests::grants_of(sp).path, retry).await?.items)
+    Ok(client
+        .get_all(&requests::grants_of(sp).path, retry)
+        .await?
+        .items)
 }
 
 async fn assigned<T: Transport>(

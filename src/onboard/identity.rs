@@ -135,10 +135,10 @@ pub async fn find<T: Transport>(
                     quote(name)
                 ),
             )
-                    .await?
-                    .into_iter()
-                    .filter(is_identity)
-                    .collect();
+            .await?
+            .into_iter()
+            .filter(is_identity)
+            .collect();
             if found.is_empty() {
                 return Err(LookupError::NotFound(format!(
                     "a name starting with \"{name}\""

@@ -448,8 +448,16 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
             let adds_permission = !app.declares_manage_as_app();
             let patch = requests::patch_app(
                 &app.id,
-                Some(vec![json!("<every existing certificate, re-sent exactly as read>"), placeholder.clone()]),
-                adds_permission.then(|| vec![json!("<every existing permission, unchanged>"), merged_permissions(&[])[0].clone()]),
+                Some(vec![
+                    json!("<every existing certificate, re-sent exactly as read>"),
+                    placeholder.clone(),
+                ]),
+                adds_permission.then(|| {
+                    vec![
+                        json!("<every existing permission, unchanged>"),
+                        merged_permissions(&[])[0].clone(),
+                    ]
+                }),
             );
             steps.push(Step {
                 kind: StepKind::App,
@@ -464,9 +472,15 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
                     }
                 ),
                 requests: vec![
-                    format!("{} (compared by keyId with what is shown as kept here)", requests::read_app(&app.id)),
+                    format!(
+                        "{} (compared by keyId with what is shown as kept here)",
+                        requests::read_app(&app.id)
+                    ),
                     patch.to_string(),
-                    format!("{} (again, to prove every kept certificate and permission is still there)", requests::read_app(&app.id)),
+                    format!(
+                        "{} (again, to prove every kept certificate and permission is still there)",
+                        requests::read_app(&app.id)
+                    ),
                 ],
             });
             match &existing.service_principal {
@@ -515,7 +529,12 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
     });
     steps.push(if has_role {
         kept.push(format!("{role_name} role assignment"));
-        Step { kind: StepKind::Role, action: Action::Keep, summary: format!("The {role_name} role is already assigned"), requests: vec![] }
+        Step {
+            kind: StepKind::Role,
+            action: Action::Keep,
+            summary: format!("The {role_name} role is already assigned"),
+            requests: vec![],
+        }
     } else {
         Step {
             kind: StepKind::Role,

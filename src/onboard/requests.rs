@@ -111,7 +111,11 @@ pub fn read_app(id: &str) -> Call {
 
 /// `PATCH /applications/{id}`: each collection given replaces Graph's whole collection, so the
 /// caller passes every existing entry with the additions.
-pub fn patch_app(id: &str, key_credentials: Option<Vec<Value>>, permissions: Option<Vec<Value>>) -> Call {
+pub fn patch_app(
+    id: &str,
+    key_credentials: Option<Vec<Value>>,
+    permissions: Option<Vec<Value>>,
+) -> Call {
     let mut body = json!({});
     if let Some(keys) = key_credentials {
         body["keyCredentials"] = Value::Array(keys);
@@ -152,7 +156,9 @@ pub fn grant(exchange: &str, principal: &str) -> Call {
         method: "POST",
         path: format!("/servicePrincipals/{exchange}/appRoleAssignedTo"),
         upsert: false,
-        body: Some(json!({ "principalId": principal, "resourceId": exchange, "appRoleId": MANAGE_AS_APP })),
+        body: Some(
+            json!({ "principalId": principal, "resourceId": exchange, "appRoleId": MANAGE_AS_APP }),
+        ),
     }
 }
 
@@ -208,12 +214,21 @@ fn key_id_for(der: &[u8]) -> String {
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// The `keyId` of a keyCredential, lower-cased.
 pub fn key_id(key_credential: &Value) -> Option<String> {
-    key_credential["keyId"].as_str().map(str::to_ascii_lowercase)
+    key_credential["keyId"]
+        .as_str()
+        .map(str::to_ascii_lowercase)
 }
 
 #[cfg(test)]
@@ -243,7 +258,11 @@ mod tests {
         let c = upsert_app("it's", "n", &json!({}));
         assert_eq!(c.path, "/applications(uniqueName='it''s')");
         assert_eq!(c.headers(), vec![("Prefer", "create-if-missing")]);
-        assert!(c.to_string().starts_with("PATCH /applications(uniqueName='it''s') (Prefer: create-if-missing) {"));
+        assert!(
+            c.to_string().starts_with(
+                "PATCH /applications(uniqueName='it''s') (Prefer: create-if-missing) {"
+            )
+        );
         assert!(grant("e", "p").headers().is_empty());
     }
 }

@@ -326,7 +326,11 @@ fn the_apply_gate_and_the_early_warnings_are_functions_of_the_plan() {
     assert_eq!(Gate::of(Some(&ok), false, false), Gate::MakeCertificate);
     // A click on Save is not enough: the PFX must be picked back and proven.
     assert_eq!(Gate::of(Some(&ok), true, false), Gate::SavePfx);
-    assert!(Gate::SavePfx.text("Contoso").contains("pick the saved file back"));
+    assert!(
+        Gate::SavePfx
+            .text("Contoso")
+            .contains("pick the saved file back")
+    );
     assert_eq!(Gate::of(Some(&ok), true, true), Gate::Ready);
     let taken = plan(&t, &new_app("Legacy EXO automation"));
     assert_eq!(Gate::of(Some(&taken), true, true), Gate::Blocked);
@@ -342,5 +346,8 @@ fn the_apply_gate_and_the_early_warnings_are_functions_of_the_plan() {
     let w = early_warnings(&lacking).join("\n");
     assert!(w.contains("no Exchange Online"), "{w}");
     assert!(w.contains("seems to lack"), "{w}");
-    assert!(w.contains("more app registrations than the page reads"), "{w}");
+    assert!(
+        w.contains("more app registrations than the page reads"),
+        "{w}"
+    );
 }

@@ -172,7 +172,9 @@ impl Applying {
         let claims = self.sign_in.get_untracked().and_then(|s| s.claims);
         self.sign_in_error.set(None);
         leptos::task::spawn_local(async move {
-            match crate::web::popup::sign_in_again(&account.config, &account.who, claims.as_deref()).await {
+            match crate::web::popup::sign_in_again(&account.config, &account.who, claims.as_deref())
+                .await
+            {
                 Ok(signed) => {
                     client.replace_tokens(
                         Secret::new(signed.access_token),
@@ -257,7 +259,10 @@ impl Applying {
             made.set(
                 [
                     state.app.as_ref().map(|a| {
-                        format!("App registration: object id {}, application (client) id {}", a.id, a.app_id)
+                        format!(
+                            "App registration: object id {}, application (client) id {}",
+                            a.id, a.app_id
+                        )
                     }),
                     state
                         .service_principal

@@ -70,19 +70,25 @@ pub async fn sign_in_again(
 ) -> Result<SignedIn, SignInError> {
     let tenant = auth::tenant_config(config, &who.tenant_id);
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let (pending, url) =
-        Pending::start_again(&tenant, &mut rng, js_sys::Date::now(), &who.username, claims);
+    let (pending, url) = Pending::start_again(
+        &tenant,
+        &mut rng,
+        js_sys::Date::now(),
+        &who.username,
+        claims,
+    );
     let window = web_sys::window().ok_or(SignInError::PopupBlocked)?;
     // Listen before opening, so no answer can arrive unheard.
     let channel = web_sys::BroadcastChannel::new(&channel_name(&pending.state))
         .map_err(|_| SignInError::Network("this browser has no BroadcastChannel".into()))?;
     let (send, answer) = oneshot::channel::<String>();
     let send = std::cell::RefCell::new(Some(send));
-    let on_message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-        if let (Some(text), Some(tx)) = (e.data().as_string(), send.borrow_mut().take()) {
-            let _ = tx.send(text);
-        }
-    });
+    let on_message =
+        Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            if let (Some(text), Some(tx)) = (e.data().as_string(), send.borrow_mut().take()) {
+                let _ = tx.send(text);
+            }
+        });
     channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     let opened = window
         .open_with_url_and_target_and_features(

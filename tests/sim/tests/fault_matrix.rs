@@ -116,7 +116,16 @@ async fn run(scenario: Scenario, kc: &Value, faults: Value) -> (Value, Value) {
     let mut state = onboard::Run::default();
     let mut outcome = None;
     for _ in 0..3 {
-        match onboard::executor::apply(&client, &tenant, &choices, &certificate, &mut state, &|_, _| {}).await {
+        match onboard::executor::apply(
+            &client,
+            &tenant,
+            &choices,
+            &certificate,
+            &mut state,
+            &|_, _| {},
+        )
+        .await
+        {
             Ok(applied) => {
                 outcome = Some(applied);
                 break;

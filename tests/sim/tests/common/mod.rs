@@ -191,7 +191,13 @@ pub fn shape(state: &Value) -> Value {
     let sp_name = |id: &Value| -> String {
         sps.iter()
             .find(|s| s["id"] == *id)
-            .map(|s| format!("{}#{}", s["displayName"].as_str().unwrap_or("?"), s["servicePrincipalType"].as_str().unwrap_or("")))
+            .map(|s| {
+                format!(
+                    "{}#{}",
+                    s["displayName"].as_str().unwrap_or("?"),
+                    s["servicePrincipalType"].as_str().unwrap_or("")
+                )
+            })
             .unwrap_or_else(|| format!("unknown principal {id}"))
     };
     let app_name = |app_id: &Value| -> String {
@@ -222,17 +228,35 @@ pub fn shape(state: &Value) -> Value {
     app_shapes.sort_by_key(|a| a.to_string());
     let mut sp_shapes: Vec<Value> = sps
         .iter()
-        .map(|s| json!([s["displayName"], s["servicePrincipalType"], app_name(&s["appId"])]))
+        .map(|s| {
+            json!([
+                s["displayName"],
+                s["servicePrincipalType"],
+                app_name(&s["appId"])
+            ])
+        })
         .collect();
     sp_shapes.sort_by_key(|s| s.to_string());
     let mut grants: Vec<Value> = list("appRoleAssignments")
         .iter()
-        .map(|g| json!([sp_name(&g["principalId"]), sp_name(&g["resourceId"]), g["appRoleId"]]))
+        .map(|g| {
+            json!([
+                sp_name(&g["principalId"]),
+                sp_name(&g["resourceId"]),
+                g["appRoleId"]
+            ])
+        })
         .collect();
     grants.sort_by_key(|g| g.to_string());
     let mut roles: Vec<Value> = list("roleAssignments")
         .iter()
-        .map(|r| json!([sp_name(&r["principalId"]), r["roleDefinitionId"], r["directoryScopeId"]]))
+        .map(|r| {
+            json!([
+                sp_name(&r["principalId"]),
+                r["roleDefinitionId"],
+                r["directoryScopeId"]
+            ])
+        })
         .collect();
     roles.sort_by_key(|r| r.to_string());
     json!({ "apps": app_shapes, "servicePrincipals": sp_shapes, "grants": grants, "roles": roles })
