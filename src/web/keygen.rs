@@ -52,6 +52,9 @@ pub enum KeygenError {
     /// The page was built without its worker (not through `cargo xtask`), or the browser
     /// refused to start one.
     NoWorker(String),
+    /// The worker script is not verifiably the one the page was built with: its integrity check
+    /// failed (a `fetch` with `integrity` rejects alike on a mismatch and a network error).
+    Tampered,
     /// A worker failed.
     Worker(String),
 }
@@ -63,6 +66,12 @@ impl fmt::Display for KeygenError {
                 f,
                 "The key cannot be made in a background worker here ({why}). Reload the page; if \
                  it persists, the site was not built with `cargo xtask build`."
+            ),
+            Self::Tampered => write!(
+                f,
+                "The worker script failed its integrity check or could not be loaded: it is not \
+                 verifiably the code this page was built with, so no key is made with it. Reload \
+                 the page; if it persists, tell whoever hosts this page."
             ),
             Self::Worker(why) => write!(
                 f,
@@ -171,13 +180,7 @@ struct VerifiedScript {
 
 impl VerifiedScript {
     async fn fetch(script: &str, integrity: &str) -> Result<Self, KeygenError> {
-        let refused = || {
-            KeygenError::NoWorker(
-                "the worker script failed its integrity check: it is not the code this page \
-                 was built with, so no key is made with it"
-                    .into(),
-            )
-        };
+        let refused = || KeygenError::Tampered;
         let init = web_sys::RequestInit::new();
         init.set_integrity(integrity);
         let window = web_sys::window().ok_or(KeygenError::NoWorker("no window".into()))?;

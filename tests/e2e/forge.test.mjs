@@ -148,7 +148,7 @@ for (const [what, pattern] of [
     await page.click('#generate');
     const error = page.locator('#generate-error');
     await error.waitFor({ timeout: 30000 });
-    assert.match(await error.textContent(), /worker script failed its integrity check.*no key is made/s);
+    assert.match(await error.textContent(), /worker script failed its integrity check.*no key is made with it/s);
     assert.equal(page.workers().length, 0, 'no worker runs tampered code');
     assert.equal(await page.locator('#credential').count(), 0);
     assert.ok(seen.consoleErrors.some((e) => /integrity/i.test(e)), `the browser reports the integrity failure: ${seen.consoleErrors}`);
