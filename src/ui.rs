@@ -1,5 +1,6 @@
 //! The Leptos user interface: one component per screen, no business logic.
 
+mod apply;
 mod certificate;
 mod downloads;
 mod finished;

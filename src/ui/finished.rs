@@ -98,7 +98,7 @@ pub fn Finished(
                 "Connect-ExchangeOnline fails or cmdlets are missing, wait and try again. "
                 "Some cmdlets never work app-only (New-/Remove-UnifiedGroup, *-UnifiedGroupLinks, compliance searches)."
             </p>
-            <super::onboarding::Snippets snippets prefix="" />
+            <super::apply::Snippets snippets prefix="" />
             <div class="actions">
                 <button id="save-ics" on:click=move |_| { let _ = download::save(&ics_name, "text/calendar", reminder.as_bytes()); }>
                     "Add an expiry reminder (.ics, 30 days before)"

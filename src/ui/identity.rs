@@ -6,9 +6,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use serde_json::Value;
 
-use super::onboarding::{
-    Apply, ApplyProgress, Applying, PlanView, RoleSelect, Snippets, role_names,
-};
+use super::apply::{Apply, ApplyProgress, Applying, PlanView, RoleSelect, Snippets, role_names};
 use crate::graph::Client;
 use crate::graph::models::ServicePrincipal;
 use crate::onboard::identity::{self, Query};
