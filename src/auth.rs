@@ -1,6 +1,6 @@
 //! Signing the admin in: OAuth 2.0 authorization code flow with PKCE (RFC 7636) against the
 //! Microsoft identity platform, the way MSAL.js does it for single-page apps
-//! (`shared/reference/graph-and-identity.md` §1).
+//! (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow>).
 //!
 //! Pure: this module builds the authorize URL and the token request, and reads what comes back;
 //! the browser shell does the redirect and the `fetch`. What must survive the redirect (state,

@@ -173,7 +173,9 @@ pub struct Paged<T> {
 pub const MAX_PAGES: usize = 20;
 
 /// Retry limits: backoff from `first_ms` doubling to `cap_ms`, at most `budget_ms` of waiting
-/// per request (reference §3.1: 2 s start, 15–20 s cap, about 3 minutes in all).
+/// per request (2 s start, 15–20 s cap, about 3 minutes in all, as long as the Azure CLI's
+/// `az ad sp create-for-rbac` waits for a new service principal to replicate, 36 × 5 s;
+/// <https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/>).
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     /// First backoff.
@@ -536,7 +538,8 @@ impl<T: Transport> Client<T> {
 
     /// Reads in one `$batch` (at most 20); each answer parsed or classified, in the order given.
     /// Inner requests that were throttled or unavailable (Graph evaluates each on its own and
-    /// SDKs do not retry them, reference §2.9) are sent again one by one after the longest
+    /// SDKs do not retry them, <https://learn.microsoft.com/graph/throttling>,
+    /// <https://learn.microsoft.com/graph/json-batching>) are sent again one by one after the longest
     /// `Retry-After`, each with the client's own retries.
     pub async fn batch(
         &self,

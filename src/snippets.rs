@@ -1,4 +1,6 @@
-//! What the admin takes away from a finished run: copy-ready PowerShell (reference §4.1, §4.4)
+//! What the admin takes away from a finished run: copy-ready PowerShell
+//! (<https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2>,
+//! <https://learn.microsoft.com/powershell/exchange/connect-exo-powershell-managed-identity>)
 //! and an expiry reminder. Pure text from the run's facts.
 
 /// A titled block of PowerShell.
@@ -82,7 +84,8 @@ pub fn certificate(facts: &CertificateFacts) -> Vec<Snippet> {
 
 /// The first lines of a runbook for a managed identity: the module requirement, then
 /// `Connect-ExchangeOnline -ManagedIdentity` (with `-ManagedIdentityAccountId`, the *client* id,
-/// for a user-assigned identity), as the first command of the runbook (reference §4.4).
+/// for a user-assigned identity), as the first command of the runbook
+/// (<https://learn.microsoft.com/powershell/exchange/connect-exo-powershell-managed-identity>).
 pub fn managed_identity(organization: &str, user_assigned_client_id: Option<&str>) -> Vec<Snippet> {
     let org = quoted(organization);
     let connect = match user_assigned_client_id {

@@ -1,14 +1,20 @@
 //! Microsoft's fixed identifiers, each in one place with its source
-//! (`shared/reference/graph-and-identity.md` §0, from Microsoft Learn).
+//! (from Microsoft Learn).
 
-/// Office 365 Exchange Online's application id, the same in every tenant [EXO-CBA], [EXO-MI].
+/// Office 365 Exchange Online's application id, the same in every tenant
+/// (<https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2>,
+/// <https://learn.microsoft.com/powershell/exchange/connect-exo-powershell-managed-identity>).
 pub const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
-/// The `Exchange.ManageAsApp` app role, "the same in every organization" [EXO-MI].
+/// The `Exchange.ManageAsApp` app role, "the same in every organization"
+/// (<https://learn.microsoft.com/powershell/exchange/connect-exo-powershell-managed-identity>).
 pub const MANAGE_AS_APP: &str = "dc50a0fb-09a3-484d-be87-e023b12c6440";
 /// What `Exchange.ManageAsApp` is called in app role listings.
 pub const MANAGE_AS_APP_VALUE: &str = "Exchange.ManageAsApp";
 
-/// Entra built-in role template ids [ENTRA-ROLES]; `roleDefinitionId` accepts them [G-RA].
+/// Entra built-in role template ids
+/// (<https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference>);
+/// `roleDefinitionId` accepts them
+/// (<https://learn.microsoft.com/graph/api/rbacapplication-post-roleassignments>).
 pub mod roles {
     /// Global Administrator.
     pub const GLOBAL_ADMIN: &str = "62e90394-69f5-4237-9190-012177145e10";
@@ -22,7 +28,8 @@ pub mod roles {
     pub const EXCHANGE_ADMIN: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
 }
 
-/// An Entra role Exchange Online accepts for app-only PowerShell [EXO-CBA] (reference §2.8).
+/// An Entra role Exchange Online accepts for app-only PowerShell
+/// (<https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExchangeRole {
     /// Role template id.

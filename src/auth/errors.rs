@@ -1,6 +1,6 @@
 //! Sign-in failures, each with a message that says what to do. The identity platform puts the
 //! AADSTS number in `error_description`; that number, not the localised text, decides the variant
-//! (`shared/reference/graph-and-identity.md` §1.10).
+//! (<https://learn.microsoft.com/entra/identity-platform/reference-error-codes>).
 
 use std::fmt;
 

@@ -71,7 +71,9 @@ pub enum GraphError {
     Denied(String),
     /// 404 `Request_ResourceNotFound` (not replication: an object that is gone or never was).
     NotFound(String),
-    /// An already-existing assignment (the duplicate answers of §2.7 and §2.8).
+    /// An already-existing assignment (the duplicate answers to an app role grant and to a
+    /// directory role assignment; Microsoft does not document them, the messages are the ones
+    /// public SDKs match, e.g. <https://github.com/manicminer/hamilton> `odata/odata.go`).
     AlreadyExists(String),
     /// Refused for another reason Graph states (400/409/...).
     Rejected {
@@ -89,7 +91,9 @@ pub enum GraphError {
     Unexpected(String),
 }
 
-/// Directory messages that mean "not replicated yet" right after a create (§3.1).
+/// Directory messages that mean "not replicated yet" right after a create
+/// (<https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/>;
+/// `NoBackingApplicationObject`: <https://learn.microsoft.com/en-us/answers/questions/5883620/ms-graph-api-failing-to-create-service-principal-f>).
 fn replicating(body: &ErrorBody) -> bool {
     body.detail("NoBackingApplicationObject")
         || body

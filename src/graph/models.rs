@@ -1,6 +1,7 @@
 //! The Graph objects the page reads, as far as it reads them. Collections the page must write
 //! back unchanged (`keyCredentials`, `requiredResourceAccess`) stay raw JSON, so nothing Graph
-//! sent is lost on the way back (reference §2.5: existing certificates re-sent verbatim).
+//! sent is lost on the way back (existing certificates re-sent verbatim, as a PATCH replaces the
+//! whole collection: <https://learn.microsoft.com/graph/applications-how-to-add-certificate>).
 
 use serde::Deserialize;
 use serde_json::Value;

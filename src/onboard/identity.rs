@@ -1,4 +1,6 @@
-//! Finding an Azure Automation managed identity (reference §4.4): by name, by the Automation
+//! Finding an Azure Automation managed identity
+//! (<https://learn.microsoft.com/powershell/exchange/connect-exo-powershell-managed-identity>):
+//! by name, by the Automation
 //! account's (or user-assigned identity's) resource id through `alternativeNames`, or by object
 //! (principal) id — and telling apart the object id (what Graph's `principalId` takes) from the
 //! client id (what `-ManagedIdentityAccountId` takes).

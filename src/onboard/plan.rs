@@ -296,7 +296,9 @@ fn names(ids: &[&str]) -> String {
     }
 }
 
-/// What the signed-in admin lacks for `steps` (reference §1.9), as one actionable message.
+/// What the signed-in admin lacks for `steps` (the roles each Graph API page lists as least
+/// privileged; <https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference>),
+/// as one actionable message.
 pub fn missing_roles(
     tenant: &Tenant,
     steps: &[Step],

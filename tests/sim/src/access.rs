@@ -1,5 +1,7 @@
 //! Who may call what: Graph checks the delegated token's scopes *and* the signed-in user's Entra
-//! roles (reference §1.8, §1.9); either missing gives 403 `Authorization_RequestDenied`. A
+//! roles (<https://learn.microsoft.com/graph/permissions-reference>,
+//! <https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference>,
+//! and each Graph API page's permissions section); either missing gives 403 `Authorization_RequestDenied`. A
 //! missing, foreign or expired token gives 401 `InvalidAuthenticationToken`.
 
 use axum::http::HeaderMap;
@@ -54,7 +56,8 @@ fn scopes_for(op: Op) -> &'static [&'static [&'static str]] {
             "AppRoleAssignment.ReadWrite.All",
             "Directory.Read.All",
         ]],
-        // The documented pair: the grant itself and reading the service principals (§2.7).
+        // The documented pair: the grant itself and reading the service principals
+        // (<https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto>).
         Op::GrantAppRole => &[&["AppRoleAssignment.ReadWrite.All"], APP_READ],
         Op::ReadRoleAssignments => &[&[
             "RoleManagement.Read.Directory",
@@ -77,7 +80,8 @@ fn scopes_for(op: Op) -> &'static [&'static [&'static str]] {
 
 /// The Entra roles that allow `op`, or `None` when any member of the tenant may (reads).
 /// The simulated tenant has "Users can register applications" switched off, as hardened
-/// tenants do, so app management needs an application role (§1.9).
+/// tenants do, so app management needs an application role
+/// (<https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference>).
 pub fn roles_for(op: Op) -> Option<&'static [&'static str]> {
     use roles::*;
     match op {

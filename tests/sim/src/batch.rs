@@ -1,4 +1,4 @@
-//! JSON `$batch` (reference §2.9): up to 20 requests, each answered with its own status inside a
+//! JSON `$batch` (<https://learn.microsoft.com/graph/json-batching>): up to 20 requests, each answered with its own status inside a
 //! 200; `dependsOn` orders requests and a failed dependency gives `424 Failed Dependency`. Each
 //! inner request goes through the same Graph routes with the outer request's token.
 

@@ -1,4 +1,7 @@
-//! Failures on demand, as Microsoft's cloud produces them (reference §3): added latency,
+//! Failures on demand, as Microsoft's cloud produces them
+//! (<https://learn.microsoft.com/graph/throttling>, <https://learn.microsoft.com/graph/errors>,
+//! <https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/>):
+//! added latency,
 //! throttling (429 with Retry-After), service unavailable (503), and directory replication lag
 //! (kept in the tenant: objects stay invisible to dependent calls for a while), dropped
 //! connections, short token lifetimes and refusals on demand. Latency applies to every request;

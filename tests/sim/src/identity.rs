@@ -1,5 +1,7 @@
 //! The identity platform's token endpoint for app-only access: client credentials with a
-//! certificate assertion, validated as `shared/reference/graph-and-identity.md` §5.3 lays out,
+//! certificate assertion, validated as
+//! <https://learn.microsoft.com/entra/identity-platform/certificate-credentials> and
+//! <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow> lay out,
 //! each failure answered with the AADSTS code Entra uses.
 
 use base64::Engine;

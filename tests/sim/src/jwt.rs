@@ -1,5 +1,7 @@
 //! JSON Web Tokens as the identity platform reads and writes them: the client assertions apps
-//! sign with their certificate (RS256 + `x5t`, or PS256 + `x5t#S256`; reference §5.2), and the
+//! sign with their certificate (RS256 + `x5t`, or PS256 + `x5t#S256`;
+//! <https://learn.microsoft.com/entra/identity-platform/certificate-credentials>, RFC 7518 §3.3
+//! and §3.5, RFC 7515 §4.1.7 and §4.1.8), and the
 //! access tokens the simulator issues (RS256, signed with the simulator's own key).
 
 use base64::Engine;

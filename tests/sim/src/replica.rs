@@ -1,4 +1,6 @@
-//! What a read replica shows right after a write (reference §3.1, and the Learn page "Microsoft
+//! What a read replica shows right after a write
+//! (<https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/>,
+//! and the Learn page "Microsoft
 //! Graph advanced query capabilities on Microsoft Entra ID objects", which calls directory reads
 //! eventually consistent): new objects missing from collections and alternate-key reads for
 //! `list_lag_secs`, and an application's pre-PATCH version served for `stale_read_secs`. Writes

@@ -1,5 +1,6 @@
 //! The interactive side of the identity platform for the page's own SPA registration
-//! (reference §1.3–§1.6, §1.10): `/authorize` checks, consent, authorization codes bound to
+//! (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow>,
+//! <https://learn.microsoft.com/entra/identity-platform/reference-error-codes>): `/authorize` checks, consent, authorization codes bound to
 //! client, redirect URI, authority and PKCE challenge, their single-use redemption with the SPA
 //! Origin rule, refresh tokens (24 h for SPAs), and the ID and access tokens they yield.
 //! Pure rules; `platform.rs` does the HTTP.

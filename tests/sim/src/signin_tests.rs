@@ -530,7 +530,8 @@ async fn graph_checks_the_token_then_scopes_then_roles() {
         (StatusCode::FORBIDDEN, Some("Authorization_RequestDenied"))
     );
 
-    // Roles (§1.9): PRA cannot create apps but can assign roles; the Cloud Application
+    // Roles (<https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference>):
+    // PRA cannot create apps but can assign roles; the Cloud Application
     // Administrator can create apps and grant Exchange's app role but not assign roles.
     let (status, _) = call_as(
         &app,

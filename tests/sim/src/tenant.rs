@@ -1,5 +1,7 @@
 //! The tenant's directory as Graph sees it, and the Graph semantics the product depends on
-//! (`shared/reference/graph-and-identity.md` §2–§3). Pure data and rules: the HTTP layer in
+//! (<https://learn.microsoft.com/graph/api/overview> for the operations,
+//! <https://learn.microsoft.com/graph/errors> and <https://learn.microsoft.com/graph/throttling>
+//! for the failures). Pure data and rules: the HTTP layer in
 //! `graph.rs` only decodes requests and encodes answers.
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +16,8 @@ pub const MANAGE_AS_APP: &str = "dc50a0fb-09a3-484d-be87-e023b12c6440";
 /// Graph's own default for `signInAudience` when a create does not set it.
 pub const DEFAULT_AUDIENCE: &str = "AzureADandPersonalMicrosoftAccount";
 
-/// Entra role template ids the simulator knows (reference §0).
+/// Entra role template ids the simulator knows
+/// (<https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference>).
 pub mod roles {
     /// Global Administrator.
     pub const GLOBAL_ADMIN: &str = "62e90394-69f5-4237-9190-012177145e10";
@@ -227,7 +230,9 @@ pub struct Tenant {
     #[serde(default)]
     pub consents: Vec<crate::signin::Consent>,
     /// Seconds a newly created object stays invisible to dependent calls (directory
-    /// replication, reference §3.1). A fault, off (0) unless asked for.
+    /// replication,
+    /// <https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/>).
+    /// A fault, off (0) unless asked for.
     #[serde(skip)]
     pub replication_lag_secs: i64,
     /// When each object created since start was created (appId or object id → Unix ms).
@@ -251,7 +256,7 @@ pub struct Tenant {
 }
 
 /// A Graph error: HTTP status, `error.code`, message, and directory `details` when Graph sends
-/// them (`shared/reference/graph-and-identity.md` §3.4).
+/// them (<https://learn.microsoft.com/graph/errors>).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphError {
     /// HTTP status.
