@@ -13,7 +13,6 @@
 
 use futures::channel::oneshot;
 use futures::future::{Either, select};
-use gloo_net::http::Request;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
@@ -124,20 +123,7 @@ pub async fn sign_in_again(
         _ => return Err(SignInError::Expired),
     };
     let redirect = Redirect::parse(&fragment).ok_or(SignInError::StateMismatch)?;
-    let code = pending.accept(redirect, js_sys::Date::now())?;
-    let body = auth::token_request_body(&tenant, &pending, &code);
-    let response = Request::post(auth::token_url(&tenant).as_str())
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .map_err(|e| SignInError::Network(e.to_string()))?
-        .send()
-        .await
-        .map_err(|e| SignInError::Network(e.to_string()))?;
-    let text = response
-        .text()
-        .await
-        .map_err(|e| SignInError::Network(e.to_string()))?;
-    let signed = auth::complete(&tenant, &pending, &text)?;
+    let signed = super::signin::redeem(&tenant, &pending, redirect).await?;
     who.same_as(&signed.identity)?;
     Ok(signed)
 }

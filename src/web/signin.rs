@@ -78,6 +78,30 @@ fn clean_address() {
     }
 }
 
+/// Checks a sign-in answer against its pending sign-in, redeems the code at `config`'s token
+/// endpoint (from the page, so the browser adds `Origin`, which a SPA's redemption needs) and
+/// checks the ID token.
+pub async fn redeem(
+    config: &Config,
+    pending: &Pending,
+    redirect: Redirect,
+) -> Result<SignedIn, SignInError> {
+    let code = pending.accept(redirect, now_ms())?;
+    let body = auth::token_request_body(config, pending, &code);
+    let response = Request::post(auth::token_url(config).as_str())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .map_err(|e| SignInError::Network(e.to_string()))?
+        .send()
+        .await
+        .map_err(|e| SignInError::Network(e.to_string()))?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| SignInError::Network(e.to_string()))?;
+    auth::complete(config, pending, &text)
+}
+
 /// Finishes the sign-in the page came back from: checks state, redeems the code (the browser
 /// adds `Origin`), checks the ID token, and returns a Graph client for the admin's tenant.
 pub async fn complete(
@@ -95,20 +119,7 @@ pub async fn complete(
         let _ = s.remove_item(PENDING_KEY);
     }
     let pending = pending.ok_or(SignInError::NoPendingSignIn)?;
-    let code = pending.accept(redirect, now_ms())?;
-    let body = auth::token_request_body(config, &pending, &code);
-    let response = Request::post(auth::token_url(config).as_str())
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .map_err(|e| SignInError::Network(e.to_string()))?
-        .send()
-        .await
-        .map_err(|e| SignInError::Network(e.to_string()))?;
-    let text = response
-        .text()
-        .await
-        .map_err(|e| SignInError::Network(e.to_string()))?;
-    let signed = auth::complete(config, &pending, &text)?;
+    let signed = redeem(config, &pending, redirect).await?;
     let session = Session {
         access_token: Secret::new(signed.access_token.clone()),
         refresh_token: signed.refresh_token.clone().map(Secret::new),
