@@ -234,15 +234,11 @@ pub async fn grants<T: Transport>(
     let items = [
         BatchItem {
             id: "grants",
-            url: format!("/servicePrincipals/{principal}/appRoleAssignments"),
+            url: requests::grants_of(principal).path,
         },
         BatchItem {
             id: "roles",
-            url: filter_path(
-                "roleManagement/directory/roleAssignments",
-                &format!("principalId eq {}", quote(principal)),
-                "id,roleDefinitionId,principalId,directoryScopeId",
-            ),
+            url: requests::roles_of(principal).path,
         },
     ];
     let answers = client.batch(&items).await?;
