@@ -492,23 +492,7 @@ async fn app_role_assignments(
     Path(id): Path<String>,
     Query(params): Params,
 ) -> Response {
-    guarded(&state, &headers, Op::ReadAppRoleAssignments, |sim, _| {
-        if let Err(e) = sim.tenant.visible_service_principal(&id) {
-            return error(e);
-        }
-        let here = here(sim, &https, &headers, &uri);
-        collection(
-            &params,
-            sim.tenant
-                .app_role_assignments
-                .iter()
-                .filter(|a| a.principal_id == id && sim.tenant.listed(&a.id))
-                .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
-            &["id", "resourceId", "appRoleId", "principalId"],
-            &here,
-            MAX_PAGE,
-        )
-    })
+    assignments(&state, &https, &headers, &uri, &id, &params, held_by)
 }
 
 async fn app_role_assigned_to(
@@ -519,19 +503,41 @@ async fn app_role_assigned_to(
     Path(id): Path<String>,
     Query(params): Params,
 ) -> Response {
-    guarded(&state, &headers, Op::ReadAppRoleAssignments, |sim, _| {
-        if let Err(e) = sim.tenant.visible_service_principal(&id) {
+    assignments(&state, &https, &headers, &uri, &id, &params, granted_on)
+}
+
+fn held_by(a: &crate::tenant::AppRoleAssignment) -> &str {
+    &a.principal_id
+}
+
+fn granted_on(a: &crate::tenant::AppRoleAssignment) -> &str {
+    &a.resource_id
+}
+
+/// The app role assignments whose `side` (principal or resource) is the service principal `id`,
+/// as a paged collection.
+fn assignments(
+    state: &Shared,
+    https: &Https,
+    headers: &HeaderMap,
+    uri: &Uri,
+    id: &str,
+    params: &HashMap<String, String>,
+    side: fn(&crate::tenant::AppRoleAssignment) -> &str,
+) -> Response {
+    guarded(state, headers, Op::ReadAppRoleAssignments, |sim, _| {
+        if let Err(e) = sim.tenant.visible_service_principal(id) {
             return error(e);
         }
-        let here = here(sim, &https, &headers, &uri);
+        let here = here(sim, https, headers, uri);
         collection(
-            &params,
+            params,
             sim.tenant
                 .app_role_assignments
                 .iter()
-                .filter(|a| a.resource_id == id && sim.tenant.listed(&a.id))
+                .filter(|a| side(a) == id && sim.tenant.listed(&a.id))
                 .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
-            &["id", "principalId", "appRoleId", "resourceId"],
+            &["id", "resourceId", "appRoleId", "principalId"],
             &here,
             MAX_PAGE,
         )
