@@ -5,7 +5,7 @@
 //! in a Web Worker. Time and randomness come in as parameters, because `SystemTime::now()` panics
 //! on `wasm32-unknown-unknown` and because tests want both fixed.
 //!
-//! What it makes, and why (facts in `shared/reference/graph-and-identity.md` §2.5 and §4.3):
+//! What it makes, and why (keyCredential: https://learn.microsoft.com/graph/api/resources/keycredential; the certificate Exchange accepts: https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2):
 //! - RSA 2048 (default), 3072 or 4096, e = 65537: Entra refuses keys under 2048 bits (AADSTS700027).
 //! - A self-signed X.509 v3 certificate, sha256WithRSAEncryption, for client authentication.
 //! - The PFX in two flavours ([`Flavour`]), with the Microsoft CSP-name attribute on the key so

@@ -3,7 +3,7 @@
 //! ```text
 //! Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }   RFC 5280 §4.1
 //! ```
-//! Profile (RFC 5280 §4.2; `shared/reference/graph-and-identity.md` §4.3): basicConstraints
+//! Profile (RFC 5280 §4.2; https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2): basicConstraints
 //! CA:FALSE (critical), keyUsage digitalSignature + keyEncipherment (critical), extendedKeyUsage
 //! clientAuth, subjectKeyIdentifier (SHA-1 of the key, method 1), authorityKeyIdentifier equal
 //! to it (self-signed). keyEncipherment is what `New-SelfSignedCertificate -KeySpec KeyExchange`

@@ -2,7 +2,7 @@
 //!
 //! Graph: "The type and usage must be AsymmetricX509Cert and Verify"; `key` is the base64 DER
 //! certificate; start and end are the certificate's own validity in UTC, else Graph answers
-//! `KeyCredentialsInvalidEndDate` (`shared/reference/graph-and-identity.md` §2.5).
+//! `KeyCredentialsInvalidEndDate` (https://learn.microsoft.com/graph/applications-how-to-add-certificate).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
