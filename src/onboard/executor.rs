@@ -102,8 +102,10 @@ impl Applied {
     }
 }
 
-/// How many times a step re-checks and retries after a lost answer.
-const LOST_ANSWER_RETRIES: usize = 3;
+/// How many times a step looks and writes again after unclear answers (5xx, lost answers).
+/// Each attempt looks first and each request has the client's own retry budget, so this only
+/// bounds a service that keeps failing writes.
+const LOST_ANSWER_RETRIES: usize = 8;
 
 fn failure(step: StepKind, error: GraphError, tenant: &Tenant, choices: &Choices) -> StepFailure {
     let role = wellknown::role_name(&choices.role_id);
@@ -194,9 +196,13 @@ async fn steps<T: Transport>(
     // An existing app's service principal, as the plan read it.
     if let Target::Existing(existing) = &choices.target
         && let Some(sp) = &existing.service_principal
+        && run.done.insert(StepKind::ServicePrincipal)
     {
         run.service_principal = Some(sp.id.clone());
-        run.done.insert(StepKind::ServicePrincipal);
+        progress(
+            StepKind::ServicePrincipal,
+            StepStatus::Done { changed: false },
+        );
     }
 
     if !run.done.contains(&StepKind::App) {
@@ -763,8 +769,12 @@ async fn verify<T: Transport>(
     let mut waited = 0;
     let mut pause = 1_000;
     loop {
-        let (granted, roles) = super::grants(client, tenant, sp).await?;
-        let role = roles.iter().any(|r| r.eq_ignore_ascii_case(role_id));
+        // A principal or assignment that replicas do not show yet reads as not there yet.
+        let (granted, role) = match super::grants(client, tenant, sp).await {
+            Ok((granted, roles)) => (granted, roles.iter().any(|r| r.eq_ignore_ascii_case(role_id))),
+            Err(e) if e.is_transient() || matches!(e, GraphError::NotFound(_)) => (false, false),
+            Err(e) => return Err(e),
+        };
         if (granted && role) || waited >= SETTLE_BUDGET_MS {
             return Ok((granted, role));
         }

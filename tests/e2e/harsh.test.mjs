@@ -112,6 +112,9 @@ test('a large tenant: the group-held role on page 2 counts, the app beyond 999 i
 test('an admin whose role is only eligible in PIM is told to activate it and sign in again', async () => {
   await reset('big');
   const { context, page } = await openPage(browser);
+  // An active administrator consents to the page for the organisation first.
+  await signIn(page, BASE_URL, 'groupadmin');
+  await page.locator('#tenant-facts').waitFor({ timeout: 30000 });
   await signIn(page, BASE_URL, 'eligible');
   await page.locator('#tenant-facts').waitFor({ timeout: 30000 });
   assert.match(await page.locator('#warnings').textContent(), /eligible for Global Administrator in Privileged Identity Management.*activate it.*sign in again/s);
