@@ -200,19 +200,17 @@ fn CheckSavedPfx(
             <p>"Pick the PFX you saved and type (or paste) its password. The page opens the file \
                 here, in this browser, and checks that it holds this certificate and its key; the \
                 file is not sent anywhere."</p>
-            <div class="row">
-                <label class="field">
-                    <span>"Saved PFX file"</span>
-                    <input id="check-pfx-file" type="file" accept=".pfx,.p12,application/x-pkcs12"
-                        node_ref=file_input on:change=on_pick disabled=checking />
-                </label>
-                <label class="field">
-                    <span>"Its password"</span>
-                    <input id="check-pfx-password" type="password" autocomplete="off"
-                        prop:value=move || password.get() disabled=checking
-                        on:input=move |ev| set_password.set(event_target_value(&ev)) />
-                </label>
-            </div>
+            <label class="field">
+                <span>"Saved PFX file"</span>
+                <input id="check-pfx-file" type="file" accept=".pfx,.p12,application/x-pkcs12"
+                    node_ref=file_input on:change=on_pick disabled=checking />
+            </label>
+            <label class="field">
+                <span>"Its password"</span>
+                <input id="check-pfx-password" type="password" autocomplete="off"
+                    prop:value=move || password.get() disabled=checking
+                    on:input=move |ev| set_password.set(event_target_value(&ev)) />
+            </label>
             <div class="actions">
                 <button id="check-pfx" disabled=move || !ready() on:click=check>"Check the saved PFX"</button>
             </div>
