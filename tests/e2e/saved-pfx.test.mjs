@@ -83,7 +83,7 @@ test('the check works in the offline certificate panel too, for both flavours', 
   await page.locator('details.offline > summary').click();
   for (const flavour of ['compat', 'modern']) {
     if (flavour === 'modern') await page.locator('input[name=flavour]').nth(1).check();
-    const before = await page.locator('#credential').getAttribute('data-thumbprint').catch(() => null);
+    const before = await page.evaluate(() => document.querySelector('#credential')?.dataset.thumbprint ?? null);
     await page.click('#generate');
     await page.waitForFunction((prev) => {
       const c = document.querySelector('#credential');

@@ -46,7 +46,9 @@ export async function makeAndSave(page, dir, name, { password, prove = true } = 
     await section.locator('#pw-typed').fill(password);
     await section.locator('#pw-confirm').fill(password);
   }
-  const before = await section.locator('#credential').getAttribute('data-thumbprint').catch(() => null);
+  // Read without waiting: before the first generation there is no #credential, and a locator
+  // would wait its whole timeout for it.
+  const before = await page.evaluate(() => document.querySelector('#make #credential')?.dataset.thumbprint ?? null);
   await section.locator('#generate').click();
   await page.waitForFunction((prev) => {
     const c = document.querySelector('#make #credential');
