@@ -20,7 +20,13 @@ after(async () => { await browser?.close(); });
 beforeEach(async () => { await reset('default'); });
 
 async function onboarded(page, timeout = 60000) {
-  await page.locator('#finished').waitFor({ timeout });
+  try {
+    await page.locator('#finished').waitFor({ timeout });
+  } catch (e) {
+    // Say where the run stood: the steps, the current wait and any stop.
+    const text = async (sel) => (await page.locator(sel).first().textContent({ timeout: 1000 }).catch(() => ''))?.trim();
+    throw new Error(`${e.message}\nsteps: ${await text('#steps')}\nwaiting: ${await text('#waiting')}\nerror: ${await text('#apply-error')}`);
+  }
   return (await page.locator('#done-app-id').textContent()).trim();
 }
 
