@@ -112,9 +112,20 @@ def test_unregistered_expired_and_small_certificates_are_refused(sim, forged, tm
     result = token(sim, client, {"private_key_pfx_path": str(other.path("pfx")), "passphrase": other.password})
     assert result.get("error") == "invalid_client" and result.get("error_codes") == [700027], result
 
-    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
-    expired_client, _, _ = register(sim, cert, end=past)
-    result = token(sim, expired_client, {"private_key_pfx_path": str(forged.path("pfx")), "passphrase": forged.password})
+    # An expired certificate, registered with its own dates (Graph refuses dates outside the
+    # certificate's validity, KeyCredentialsInvalidEndDate): the sign-in is refused.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    old_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    old_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired")])
+    expired = (x509.CertificateBuilder().subject_name(old_name).issuer_name(old_name)
+               .public_key(old_key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(days=30))
+               .not_valid_after(now - datetime.timedelta(days=1)).sign(old_key, hashes.SHA256()))
+    expired_client, _, _ = register(sim, expired)
+    old_pem = old_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+    result = token(sim, expired_client, {"private_key": old_pem,
+                                          "thumbprint": expired.fingerprint(hashes.SHA1()).hex().upper()})
     assert result.get("error_codes") == [700027], result
 
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
