@@ -489,17 +489,32 @@ async fn read_until<T: Transport>(
     id: &str,
     ready: impl Fn(&Application) -> bool,
 ) -> Result<(Application, bool), GraphError> {
-    let mut waited = 0;
-    let mut pause = 1_000;
+    let mut settling = Settling::default();
     loop {
         let app: Application = read(client, &requests::read_app(id), Retry::Read).await?;
-        if ready(&app) || waited >= SETTLE_BUDGET_MS {
-            let ok = ready(&app);
+        let ok = ready(&app);
+        if ok || !settling.wait(client).await {
             return Ok((app, ok));
         }
+    }
+}
+
+/// Waiting for replicas to catch up: 1 s doubling to 16 s, within the settle budget.
+#[derive(Default)]
+struct Settling {
+    waited: u64,
+}
+
+impl Settling {
+    /// Waits before the next read; false (without waiting) once the budget is spent.
+    async fn wait<T: Transport>(&mut self, client: &Client<T>) -> bool {
+        if self.waited >= SETTLE_BUDGET_MS {
+            return false;
+        }
+        let pause = (self.waited + 1_000).min(16_000);
         client.pause(WaitReason::Replication, pause).await;
-        waited += pause;
-        pause = (pause * 2).min(16_000);
+        self.waited += pause;
+        true
     }
 }
 
@@ -766,20 +781,19 @@ async fn verify<T: Transport>(
     sp: &str,
     role_id: &str,
 ) -> Result<(bool, bool), GraphError> {
-    let mut waited = 0;
-    let mut pause = 1_000;
+    let mut settling = Settling::default();
     loop {
         // A principal or assignment that replicas do not show yet reads as not there yet.
         let (granted, role) = match super::grants(client, tenant, sp).await {
-            Ok((granted, roles)) => (granted, roles.iter().any(|r| r.eq_ignore_ascii_case(role_id))),
+            Ok((granted, roles)) => (
+                granted,
+                roles.iter().any(|r| r.eq_ignore_ascii_case(role_id)),
+            ),
             Err(e) if e.is_transient() || matches!(e, GraphError::NotFound(_)) => (false, false),
             Err(e) => return Err(e),
         };
-        if (granted && role) || waited >= SETTLE_BUDGET_MS {
+        if (granted && role) || !settling.wait(client).await {
             return Ok((granted, role));
         }
-        client.pause(WaitReason::Replication, pause).await;
-        waited += pause;
-        pause = (pause * 2).min(16_000);
     }
 }

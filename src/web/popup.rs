@@ -46,15 +46,9 @@ pub fn relay_answer(fragment: &str, own_pending: bool) -> bool {
         .is_ok();
     channel.close();
     // The code must not stay in this window's address or history.
-    if let Some(window) = web_sys::window() {
-        if let Ok(history) = window.history() {
-            let url = crate::web::page_url();
-            let clean = url.split('#').next().unwrap_or_default();
-            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(clean));
-        }
-        if sent {
-            let _ = window.close();
-        }
+    super::signin::clean_address();
+    if sent && let Some(window) = web_sys::window() {
+        let _ = window.close();
     }
     sent
 }

@@ -68,7 +68,7 @@ pub fn fragment() -> Option<String> {
 }
 
 /// Removes the fragment (code or error) from the address bar and history.
-fn clean_address() {
+pub fn clean_address() {
     if let Some(window) = web_sys::window()
         && let Ok(history) = window.history()
     {
