@@ -279,9 +279,32 @@ impl<T: Transport> Client<T> {
         }
         HttpRequest {
             method,
-            url: format!("{}{path}", self.base),
+            url: self.url_of(path),
             headers,
             body: body.map(Value::to_string),
+        }
+    }
+
+    /// The service root, without the version (`https://graph.microsoft.com`).
+    fn root(&self) -> &str {
+        self.base
+            .rsplit_once('/')
+            .map_or(self.base.as_str(), |(root, _)| root)
+    }
+
+    /// A path of the beta endpoint on the same Graph (`/reports/…` → `https://…/beta/reports/…`),
+    /// for the few reads v1.0 does not offer
+    /// (<https://learn.microsoft.com/graph/versioning-and-support>).
+    pub fn beta(&self, path: &str) -> String {
+        format!("{}/beta{path}", self.root())
+    }
+
+    /// A path under the configured base, or an address `beta` made (same service, same token).
+    fn url_of(&self, path: &str) -> String {
+        if path.starts_with(&format!("{}/", self.root())) {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
         }
     }
 
@@ -492,9 +515,15 @@ impl<T: Transport> Client<T> {
     /// A `nextLink` as a path under the client's base. The bearer token goes only to the
     /// configured Graph: a link elsewhere is refused.
     fn relative(&self, link: &str) -> Result<String, GraphError> {
+        let beta = self.beta("");
         link.strip_prefix(&self.base)
             .filter(|rest| rest.starts_with('/') || rest.starts_with('?'))
             .map(str::to_owned)
+            .or_else(|| {
+                link.strip_prefix(&beta)
+                    .filter(|rest| rest.starts_with('/'))
+                    .map(|_| link.to_owned())
+            })
             .ok_or_else(|| {
                 GraphError::Unexpected(format!(
                     "the next page of a list points outside {} ({link})",

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod forge;
 pub mod graph;
+pub mod lifecycle;
 pub mod onboard;
 pub mod snippets;
 pub mod wellknown;

@@ -13,7 +13,7 @@ use crate::graph::models::{
 use crate::graph::{BatchItem, Client, GraphError, Retry, Transport, batch_answer, encode, quote};
 use crate::wellknown::{EXCHANGE_APP_ID, MANAGE_AS_APP};
 
-pub use executor::{Applied, Progress, Run, StepFailure, StepStatus};
+pub use executor::{Applied, KeyEdit, Progress, Run, StepFailure, StepStatus, edit_app};
 pub use plan::{
     Action, Blocker, Choices, Existing, Gate, Identity, Plan, Step, StepKind, Target,
     early_warnings, plan,

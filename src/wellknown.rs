@@ -26,6 +26,16 @@ pub mod roles {
     pub const CLOUD_APPLICATION_ADMIN: &str = "158c047a-c907-4556-b7ef-446551a6b5f7";
     /// Exchange Administrator.
     pub const EXCHANGE_ADMIN: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
+    /// Reports Reader.
+    pub const REPORTS_READER: &str = "4a5d8f65-41da-4de4-8968-e035b65339cf";
+    /// Global Reader.
+    pub const GLOBAL_READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+    /// Security Administrator.
+    pub const SECURITY_ADMIN: &str = "194ae4cb-b126-40b2-bd5b-6091b380977d";
+    /// Security Operator.
+    pub const SECURITY_OPERATOR: &str = "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f";
+    /// Security Reader.
+    pub const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
 }
 
 /// An Entra role Exchange Online accepts for app-only PowerShell
@@ -101,6 +111,8 @@ pub fn role_name(id: &str) -> &str {
         roles::PRIVILEGED_ROLE_ADMIN => "Privileged Role Administrator",
         roles::APPLICATION_ADMIN => "Application Administrator",
         roles::CLOUD_APPLICATION_ADMIN => "Cloud Application Administrator",
+        roles::REPORTS_READER => "Reports Reader",
+        roles::SECURITY_OPERATOR => "Security Operator",
         other => exchange_role(other).map_or(other, |r| r.name),
     }
 }

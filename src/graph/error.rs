@@ -112,6 +112,13 @@ impl GraphError {
                 code: None,
                 claims: None,
             }),
+            // A tenant without the licence a report needs answers 403 with its own code
+            // (`Authentication_RequestFromNonPremiumTenantOrB2CTenant`): not a missing role.
+            403 if body.code.starts_with("Authentication_") => Self::Rejected {
+                status,
+                code: body.code.clone(),
+                message,
+            },
             403 => Self::Denied(message),
             404 => Self::NotFound(message),
             429 => Self::Throttled,

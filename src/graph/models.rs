@@ -95,6 +95,9 @@ pub struct Application {
     /// Declared API permissions, raw.
     #[serde(default)]
     pub required_resource_access: Vec<Value>,
+    /// Client secrets, raw (Graph never returns their values on reads).
+    #[serde(default)]
+    pub password_credentials: Vec<Value>,
 }
 
 impl Application {

@@ -568,15 +568,64 @@ async fn new_app<T: Transport>(
     })
 }
 
+/// What a read-modify-write of an app's certificates changes; everything else is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyEdit<'a> {
+    /// A certificate to append (identified: `keyId` set).
+    pub add: Option<&'a Value>,
+    /// `keyId`s (lower-case) of certificates to remove.
+    pub remove: &'a [String],
+    /// Whether `Exchange.ManageAsApp` must be declared too.
+    pub declare_permission: bool,
+}
+
+impl KeyEdit<'_> {
+    fn removes(&self, key_credential: &Value) -> bool {
+        key_id(key_credential).is_some_and(|id| self.remove.contains(&id))
+    }
+
+    /// Whether `app` shows the edit done: the addition there, the removals gone.
+    fn shown_in(&self, app: &Application) -> bool {
+        self.add.is_none_or(|k| holds(&app.key_credentials, k))
+            && !app.key_credentials.iter().any(|k| self.removes(k))
+            && (!self.declare_permission || app.declares_manage_as_app())
+    }
+}
+
 /// Read-modify-write of an existing app, proven by a read afterwards.
 async fn existing_app<T: Transport>(
     client: &Client<T>,
     shown: &Application,
     key_credential: &Value,
 ) -> Result<(AppRef, bool), GraphError> {
+    let edit = KeyEdit {
+        add: Some(key_credential),
+        remove: &[],
+        declare_permission: true,
+    };
+    let (_, wrote) = edit_app(client, shown, edit).await?;
+    Ok((
+        AppRef {
+            id: shown.id.clone(),
+            app_id: shown.app_id.clone(),
+        },
+        wrote,
+    ))
+}
+
+/// Changes an app's certificates (and declares the permission) by read-modify-write, keeping
+/// every certificate and permission the admin was shown (or that appeared since) that the edit
+/// does not remove, and proves it by reading the app back. Returns the app as last read and
+/// whether anything was written.
+pub async fn edit_app<T: Transport>(
+    client: &Client<T>,
+    shown: &Application,
+    edit: KeyEdit<'_>,
+) -> Result<(Application, bool), GraphError> {
     let id = shown.id.as_str();
     let mut kept = Kept::default();
     kept.add(shown);
+    kept.keys.retain(|k| !edit.removes(k));
     // Before writing: everything the plan showed as kept must be in the read the PATCH is built
     // from; a lagging replica gets time, a real removal stops the run before any write.
     let (fresh, complete) = read_until(client, id, |app| kept.complete_in(app)).await?;
@@ -588,31 +637,39 @@ async fn existing_app<T: Transport>(
         )));
     }
     kept.add(&fresh);
-    let reference = AppRef {
-        id: fresh.id.clone(),
-        app_id: fresh.app_id.clone(),
-    };
+    kept.keys.retain(|k| !edit.removes(k));
     let mut current = fresh;
     let mut wrote = false;
     for _ in 0..LOST_ANSWER_RETRIES {
-        let add_cert = !holds(&current.key_credentials, key_credential);
-        let adds_permission = !current.declares_manage_as_app();
+        let add_cert = edit.add.filter(|k| !holds(&current.key_credentials, k));
+        let removes = current.key_credentials.iter().any(|k| edit.removes(k));
+        let adds_permission = edit.declare_permission && !current.declares_manage_as_app();
         let missing = !kept.complete_in(&current);
-        if !add_cert && !adds_permission && !missing {
-            return Ok((reference, wrote));
+        if add_cert.is_none() && !removes && !adds_permission && !missing {
+            return Ok((current, wrote));
         }
-        let mut keys = current.key_credentials.clone();
+        let mut keys: Vec<Value> = current
+            .key_credentials
+            .iter()
+            .filter(|k| !edit.removes(k))
+            .cloned()
+            .collect();
         for k in kept.missing_keys(&current) {
             keys.push(k.clone());
         }
-        if add_cert {
-            keys.push(key_credential.clone());
+        if let Some(k) = add_cert {
+            keys.push(k.clone());
         }
-        let mut permissions = merged_permissions(&current.required_resource_access);
+        let mut permissions = if edit.declare_permission {
+            merged_permissions(&current.required_resource_access)
+        } else {
+            current.required_resource_access.clone()
+        };
         for p in kept.missing_permissions(&current) {
             add_permission(&mut permissions, p);
         }
-        let certificates_change = add_cert || !kept.missing_keys(&current).is_empty();
+        let certificates_change =
+            add_cert.is_some() || removes || !kept.missing_keys(&current).is_empty();
         let permissions_change = adds_permission || !kept.missing_permissions(&current).is_empty();
         let patch = requests::patch_app(
             id,
@@ -628,22 +685,19 @@ async fn existing_app<T: Transport>(
         }
         // After the write: wait until the read shows it (a stale read still has the old
         // collections), then check every kept entry is there.
-        let (after, _) = read_until(client, id, |app| {
-            holds(&app.key_credentials, key_credential) && app.declares_manage_as_app()
-        })
-        .await?;
+        let (after, _) = read_until(client, id, |app| edit.shown_in(app)).await?;
         current = after;
     }
-    if kept.complete_in(&current) && holds(&current.key_credentials, key_credential) {
-        return Ok((reference, wrote));
+    if kept.complete_in(&current) && edit.shown_in(&current) {
+        return Ok((current, wrote));
     }
     Err(GraphError::Drifted(format!(
         "After writing, \"{}\" still lacks {}. Something else is changing the app at the same time.",
         shown.display_name,
-        if holds(&current.key_credentials, key_credential) {
+        if edit.shown_in(&current) {
             kept.describe_missing(&current)
         } else {
-            "the new certificate".to_owned()
+            "the change (the new certificate, or the removal)".to_owned()
         }
     )))
 }

@@ -33,6 +33,7 @@ fn tenant(roles: &[&str]) -> Tenant {
             display_name: "Legacy EXO automation".into(),
             key_credentials: vec![],
             required_resource_access: vec![],
+            password_credentials: vec![],
         }],
         apps_complete: true,
     }
@@ -71,6 +72,7 @@ fn existing(granted: bool, has_role: bool, with_sp: bool) -> Choices {
             json!({"resourceAppId": "00000003-0000-0000-c000-000000000000",
             "resourceAccess": [{"id": "e1fe6dd8-ba31-4d61-89e7-88639da4683d", "type": "Scope"}]}),
         ],
+        password_credentials: vec![],
     };
     Choices {
         target: Target::Existing(Box::new(Existing {
@@ -244,6 +246,7 @@ fn apps_with_the_permission_are_listed_first() {
         display_name: "Zeta".into(),
         key_credentials: vec![],
         required_resource_access: plan::merged_permissions(&[]),
+        password_credentials: vec![],
     });
     assert_eq!(t.apps_for_choice()[0].display_name, "Zeta");
 }

@@ -1,0 +1,1 @@
+//! The inventory as CSV and JSON (being written).

@@ -1,0 +1,1 @@
+//! Expiry reminders as iCalendar (being written).
