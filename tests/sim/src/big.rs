@@ -67,6 +67,8 @@ fn app(name: String) -> Application {
         unique_name: None,
         sign_in_audience: "AzureADMyOrg".into(),
         key_credentials: vec![],
+        password_credentials: vec![],
+        created_date_time: None,
         required_resource_access: vec![],
         spa: json!({ "redirectUris": [] }),
     }
@@ -78,6 +80,7 @@ fn sp(app_id: &str, name: &str) -> ServicePrincipal {
         app_id: app_id.to_owned(),
         display_name: name.to_owned(),
         service_principal_type: "Application".into(),
+        app_owner_organization_id: Some(crate::fixtures::TENANT_ID.into()),
         alternative_names: vec![],
         app_roles: vec![],
     }
@@ -136,6 +139,7 @@ fn add_ops_app(tenant: &mut Tenant, exchange: &str) {
         principal_id: ops_sp.id.clone(),
         principal_display_name: OPS_APP_NAME.into(),
         principal_type: "ServicePrincipal".into(),
+        created_date_time: None,
         resource_id: exchange.to_owned(),
         resource_display_name: "Office 365 Exchange Online".into(),
     });

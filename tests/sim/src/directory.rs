@@ -59,7 +59,7 @@ pub struct RoleDefinition {
 }
 
 /// Built-in role template ids the simulator accepts in role assignments.
-pub const BUILT_IN: [&str; 12] = [
+pub const BUILT_IN: [&str; 14] = [
     roles::GLOBAL_ADMIN,
     roles::PRIVILEGED_ROLE_ADMIN,
     roles::APPLICATION_ADMIN,
@@ -72,6 +72,8 @@ pub const BUILT_IN: [&str; 12] = [
     roles::EXCHANGE_RECIPIENT_ADMIN,
     roles::HELPDESK_ADMIN,
     roles::COMPLIANCE_ADMIN,
+    roles::REPORTS_READER,
+    roles::SECURITY_OPERATOR,
 ];
 
 impl Tenant {

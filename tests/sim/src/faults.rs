@@ -5,7 +5,7 @@
 //! throttling (429 with Retry-After), service unavailable (503), and directory replication lag
 //! (kept in the tenant: objects stay invisible to dependent calls for a while), dropped
 //! connections, short token lifetimes and refusals on demand. Latency applies to every request;
-//! the failures to Graph (`/v1.0`) only. Set at start by
+//! the failures to Graph (`/v1.0` and `/beta`) only. Set at start by
 //! flags or at any time with `POST /_sim/faults`; the `/_sim` endpoints themselves never fail.
 
 use std::time::Duration;
@@ -55,6 +55,12 @@ pub struct Faults {
     pub refresh_error: Option<String>,
     /// The nth Graph request matching answers a Continuous Access Evaluation claims challenge.
     pub claims_challenge: Option<ClaimsChallenge>,
+    /// Seconds before a credential sign-in shows in `/beta/reports/appCredentialSignInActivities`
+    /// (Microsoft aggregates the usage data; it is not real time).
+    pub report_lag_secs: i64,
+    /// The tenant has no Microsoft Entra ID P1/P2 licence: the usage report answers 403
+    /// `Authentication_RequestFromNonPremiumTenantOrB2CTenant`.
+    pub no_premium_licence: bool,
 }
 
 /// One write aimed at: the `nth` request (counted from when the faults were set) with this
@@ -208,7 +214,7 @@ pub async fn apply(State(state): State<Shared>, request: Request, next: Next) ->
         return next.run(request).await;
     }
     // Failures are Graph's; the identity platform only gets the latency.
-    if !request.uri().path().starts_with("/v1.0/") {
+    if !crate::graph::is_graph(request.uri().path()) {
         return next.run(request).await;
     }
     let (faults, n) = {

@@ -17,6 +17,9 @@ use crate::tenant::{
 pub const SPA_CLIENT_ID: &str = "5b0c6a5e-2d4f-4b8e-9c1a-7e3f9d2b6a10";
 /// The fixture tenant's id.
 pub const TENANT_ID: &str = "8f2b6c1e-4a3d-4e5f-9b7a-1c2d3e4f5a6b";
+/// Microsoft's own services tenant: `appOwnerOrganizationId` of first-party service principals
+/// (Exchange Online) and of managed identities.
+pub const MICROSOFT_SERVICES_TENANT: &str = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
 /// The Automation account's managed identity: object (principal) id and client id differ.
 pub const MI_OBJECT_ID: &str = "a1b2c3d4-0000-4000-8000-00000000a001";
 /// The managed identity's client (application) id.
@@ -29,12 +32,13 @@ pub const UAMI_CLIENT_ID: &str = "a1b2c3d4-0000-4000-8000-00000000d001";
 pub const EXISTING_APP_ID: &str = "e0e0e0e0-1111-4222-8333-444455556666";
 
 /// Fixture names, for `--fixture` and the README.
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 6] = [
     "default",
     "no-exchange",
     "existing-app",
     "capped-lifetime",
     "big",
+    "lifecycle",
 ];
 
 /// Builds a fixture tenant; `redirect_uris` are the page addresses registered on the SPA app.
@@ -48,6 +52,7 @@ pub fn build(name: &str, redirect_uris: &[String]) -> Option<Tenant> {
         "existing-app" => add_existing_app(&mut tenant),
         "capped-lifetime" => tenant.max_certificate_lifetime_days = Some(180),
         "big" => crate::big::enlarge(&mut tenant),
+        "lifecycle" => crate::lifecycle::populate(&mut tenant),
         _ => return None,
     }
     Some(tenant)
@@ -68,6 +73,7 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         app_id: EXCHANGE_APP_ID.into(),
         display_name: "Office 365 Exchange Online".into(),
         service_principal_type: "Application".into(),
+        app_owner_organization_id: Some(MICROSOFT_SERVICES_TENANT.into()),
         alternative_names: vec![],
         app_roles: vec![json!({
             "id": MANAGE_AS_APP, "value": "Exchange.ManageAsApp", "isEnabled": true,
@@ -82,6 +88,8 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         unique_name: None,
         sign_in_audience: "AzureADMultipleOrgs".into(),
         key_credentials: vec![],
+        password_credentials: vec![],
+        created_date_time: None,
         required_resource_access: vec![],
         spa: json!({ "redirectUris": redirect_uris }),
     };
@@ -90,6 +98,7 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         app_id: SPA_CLIENT_ID.into(),
         display_name: spa.display_name.clone(),
         service_principal_type: "Application".into(),
+        app_owner_organization_id: Some(TENANT_ID.into()),
         alternative_names: vec![],
         app_roles: vec![],
     };
@@ -98,6 +107,7 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         app_id: MI_CLIENT_ID.into(),
         display_name: "contoso-automation".into(),
         service_principal_type: "ManagedIdentity".into(),
+        app_owner_organization_id: Some(MICROSOFT_SERVICES_TENANT.into()),
         alternative_names: vec![
             "isExplicit=False".into(),
             "/subscriptions/0a1b2c3d-0000-4000-8000-000000000001/resourcegroups/ops/providers/Microsoft.Automation/automationAccounts/contoso-automation".into(),
@@ -109,6 +119,7 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         app_id: UAMI_CLIENT_ID.into(),
         display_name: "ops-runbooks-identity".into(),
         service_principal_type: "ManagedIdentity".into(),
+        app_owner_organization_id: Some(MICROSOFT_SERVICES_TENANT.into()),
         alternative_names: vec![
             "isExplicit=True".into(),
             "/subscriptions/0a1b2c3d-0000-4000-8000-000000000001/resourcegroups/ops/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ops-runbooks-identity".into(),
@@ -146,6 +157,8 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         app_role_assignments: vec![],
         role_assignments: vec![],
         max_certificate_lifetime_days: None,
+        policy_restrict_after: None,
+        credential_sign_ins: vec![],
         consents: vec![],
         groups: vec![],
         role_eligibilities: vec![],
@@ -182,6 +195,8 @@ fn add_existing_app(tenant: &mut Tenant) {
         unique_name: None,
         sign_in_audience: "AzureADMyOrg".into(),
         key_credentials: keys,
+        password_credentials: vec![],
+        created_date_time: None,
         required_resource_access: vec![json!({
             "resourceAppId": "00000003-0000-0000-c000-000000000000",
             "resourceAccess": [
@@ -196,6 +211,7 @@ fn add_existing_app(tenant: &mut Tenant) {
         app_id: EXISTING_APP_ID.into(),
         display_name: app.display_name.clone(),
         service_principal_type: "Application".into(),
+        app_owner_organization_id: Some(TENANT_ID.into()),
         alternative_names: vec![],
         app_roles: vec![],
     });
@@ -244,5 +260,8 @@ pub(crate) fn existing_certificates() -> &'static [ExistingCert; 3] {
 pub fn prewarm() {
     std::thread::spawn(|| {
         let _ = existing_certificates();
+    });
+    std::thread::spawn(|| {
+        let _ = crate::lifecycle::certificates();
     });
 }

@@ -108,6 +108,14 @@ pub fn router(state: Shared) -> Router {
         .route(
             "/v1.0/policies/defaultAppManagementPolicy",
             get(app_management_policy),
+        )
+        .route(
+            "/v1.0/reports/appCredentialSignInActivities",
+            get(crate::report::not_in_v1),
+        )
+        .route(
+            "/beta/reports/appCredentialSignInActivities",
+            get(crate::report::list),
         );
     // Inner requests of a `$batch` meet the same throttling and outages (Graph evaluates them per
     // inner request), though never a dropped connection: the batch answers for them.
@@ -132,6 +140,8 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/_sim/token", post(platform::test_token))
         .route("/_sim/requests", get(request_log))
+        .route("/_sim/fixture", get(crate::lifecycle::facts))
+        .route("/_sim/fixture/key/{key_id}", get(crate::lifecycle::key))
         .route(
             "/_sim/clock",
             get(crate::clock::now).post(crate::clock::advance),
@@ -168,10 +178,16 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
+/// Whether a path is Graph's (`/v1.0/…` or `/beta/…`, one host for both as on
+/// graph.microsoft.com).
+pub fn is_graph(path: &str) -> bool {
+    path.starts_with("/v1.0/") || path.starts_with("/beta/")
+}
+
 /// Graph answers browsers from any origin (SPAs call it directly); preflights succeed without
 /// authentication, and the headers a client needs for retries are readable.
 async fn graph_cors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if !request.uri().path().starts_with("/v1.0/") {
+    if !is_graph(request.uri().path()) {
         return next.run(request).await;
     }
     let origin = request.headers().get(header::ORIGIN).cloned();

@@ -74,13 +74,15 @@ fn tenant_matches(tenant: &Tenant, segment: &str) -> bool {
             .any(|d| d.name.eq_ignore_ascii_case(segment))
 }
 
-/// Client credentials with a certificate: validates and returns the access token's claims.
+/// Client credentials with a certificate: validates and returns the access token's claims and
+/// the `keyId` of the registered certificate that signed the assertion (trust comes from the
+/// application's keyCredentials as they are now: a removed certificate is refused at once).
 pub fn client_credentials(
     tenant: &Tenant,
     endpoint: &Endpoint<'_>,
     form: &[(String, String)],
     now: i64,
-) -> Result<Value, TokenError> {
+) -> Result<(Value, String), TokenError> {
     let get = |k: &str| {
         form.iter()
             .find(|(key, _)| key == k)
@@ -259,7 +261,8 @@ pub fn client_credentials(
         .find(|sp| sp.app_id == client_id)
         .map(|sp| sp.id.clone())
         .unwrap_or_default();
-    exchange_claims(tenant, &sp, client_id, now, 3599)
+    let key_id = credential.key_id.clone().unwrap_or_default();
+    exchange_claims(tenant, &sp, client_id, now, 3599).map(|claims| (claims, key_id))
 }
 
 fn resource_missing(tenant: &Tenant, resource: &str) -> TokenError {

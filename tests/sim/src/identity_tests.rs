@@ -37,7 +37,12 @@ fn credential(bits: Option<usize>, days: u32) -> (RsaPrivateKey, forge::Certific
     (key, made.certificate)
 }
 
-fn assertion(key: &RsaPrivateKey, cert: &forge::Certificate, pss: bool, claims: Value) -> String {
+pub(crate) fn assertion(
+    key: &RsaPrivateKey,
+    cert: &forge::Certificate,
+    pss: bool,
+    claims: Value,
+) -> String {
     let t = cert.thumbprints();
     let header = if pss {
         json!({ "alg": "PS256", "typ": "JWT", "x5t#S256": t.x5t_s256 })
@@ -61,13 +66,18 @@ fn assertion(key: &RsaPrivateKey, cert: &forge::Certificate, pss: bool, claims: 
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
-fn claims(client: &str) -> Value {
+pub(crate) fn claims(client: &str) -> Value {
     let now = crate::ids::now();
     json!({ "aud": format!("{HOST}/contoso.onmicrosoft.com/oauth2/v2.0/token"), "iss": client, "sub": client,
             "jti": crate::ids::guid(), "nbf": now, "exp": now + 600 })
 }
 
-async fn token(app: &axum::Router, client: &str, assertion: &str, scope: &str) -> (u16, Value) {
+pub(crate) async fn token(
+    app: &axum::Router,
+    client: &str,
+    assertion: &str,
+    scope: &str,
+) -> (u16, Value) {
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", client)
         .append_pair("grant_type", "client_credentials")
@@ -83,12 +93,12 @@ async fn token(app: &axum::Router, client: &str, assertion: &str, scope: &str) -
     (status.as_u16(), body)
 }
 
-fn access_claims(body: &Value) -> Value {
+pub(crate) fn access_claims(body: &Value) -> Value {
     let token = body["access_token"].as_str().expect("access token");
     crate::jwt::decode(token).expect("jwt").claims
 }
 
-const EXO: &str = "https://outlook.office365.com/.default";
+pub(crate) const EXO: &str = "https://outlook.office365.com/.default";
 
 /// Registers an app with the certificate and its service principal; returns (appId, spId,
 /// exoSpId), the last empty in a tenant without Exchange Online.

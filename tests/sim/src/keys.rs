@@ -45,8 +45,19 @@ fn certificate(key: &str) -> Result<(Vec<u8>, i64, i64), GraphError> {
 }
 
 impl Tenant {
-    /// Validates written keyCredentials and fills what Graph fills.
-    pub(crate) fn key_credentials(&self, list: &Value) -> Result<Vec<KeyCredential>, GraphError> {
+    /// Validates written keyCredentials and fills what Graph fills. `created` is when the
+    /// application was created (`None`: just now, or unknown): the tenant policy binds only
+    /// applications created after its `restrictForAppsCreatedAfterDateTime` (Learn:
+    /// "keyCredentialConfiguration resource type").
+    pub(crate) fn key_credentials(
+        &self,
+        list: &Value,
+        created: Option<i64>,
+    ) -> Result<Vec<KeyCredential>, GraphError> {
+        let restrict_after = self
+            .policy_restrict_after
+            .unwrap_or(crate::tenant::POLICY_DEFAULT_AFTER);
+        let bound = created.is_none_or(|at| at > restrict_after);
         let mut out: Vec<KeyCredential> = Vec::new();
         let mut thumbprints: Vec<String> = Vec::new();
         for item in list.as_array().map(Vec::as_slice).unwrap_or_default() {
@@ -93,7 +104,7 @@ impl Tenant {
                     "KeyCredentialsInvalidEndDate",
                 ));
             }
-            if let Some(max) = self.max_certificate_lifetime_days
+            if let Some(max) = self.max_certificate_lifetime_days.filter(|_| bound)
                 && (end - start) as f64 / 86_400.0 > f64::from(max)
             {
                 return Err(invalid(

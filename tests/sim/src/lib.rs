@@ -16,10 +16,12 @@ pub mod ids;
 pub mod jwt;
 pub mod keyed;
 pub mod keys;
+pub mod lifecycle;
 pub mod paging;
 pub mod platform;
 pub mod query;
 pub mod replica;
+pub mod report;
 pub mod signin;
 pub mod tenant;
 
@@ -83,6 +85,8 @@ mod faults_tests;
 mod identity_tests;
 #[cfg(test)]
 mod keys_tests;
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod signin_tests;
 #[cfg(test)]

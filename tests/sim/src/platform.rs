@@ -391,13 +391,28 @@ pub async fn token(
                 &pairs,
                 sim.tenant.clock.now(),
             ) {
-                Ok(claims) => Json(json!({
-                    "token_type": "Bearer",
-                    "expires_in": 3599,
-                    "ext_expires_in": 3599,
-                    "access_token": jwt::sign(&sim.key, &sim.kid, &claims),
-                }))
-                .into_response(),
+                Ok((claims, key_id)) => {
+                    // The credential usage report learns of the sign-in; Entra names each
+                    // request in `x-ms-request-id`.
+                    let request_id = crate::ids::guid();
+                    let now = sim.tenant.clock.now();
+                    sim.tenant.record_credential_sign_in(
+                        &client_id,
+                        &key_id,
+                        crate::report::EXCHANGE_RESOURCE,
+                        now,
+                        &request_id,
+                    );
+                    let mut response = Json(json!({
+                        "token_type": "Bearer",
+                        "expires_in": 3599,
+                        "ext_expires_in": 3599,
+                        "access_token": jwt::sign(&sim.key, &sim.kid, &claims),
+                    }))
+                    .into_response();
+                    crate::report::request_id_header(&mut response, &request_id);
+                    response
+                }
                 Err(e) => token_error(&e),
             }
         }

@@ -20,7 +20,7 @@ use crate::tenant::{Tenant, User, roles};
 const OIDC: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 /// The Graph delegated permissions the simulator knows; all but `User.Read` need an admin's
 /// consent.
-pub const GRAPH_SCOPES: [&str; 11] = [
+pub const GRAPH_SCOPES: [&str; 12] = [
     "User.Read",
     "Organization.Read.All",
     "Directory.Read.All",
@@ -32,6 +32,8 @@ pub const GRAPH_SCOPES: [&str; 11] = [
     "Policy.Read.All",
     "RoleEligibilitySchedule.Read.Directory",
     "RoleEligibilitySchedule.ReadWrite.Directory",
+    // The credential usage report (Learn: "List appCredentialSignInActivities").
+    "AuditLog.Read.All",
 ];
 const GRAPH: &str = "https://graph.microsoft.com/";
 /// How long a code may wait for redemption ("about 10 minutes").

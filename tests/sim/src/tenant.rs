@@ -13,6 +13,8 @@ use crate::ids;
 pub const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
 /// `Exchange.ManageAsApp`.
 pub const MANAGE_AS_APP: &str = "dc50a0fb-09a3-484d-be87-e023b12c6440";
+/// `restrictForAppsCreatedAfterDateTime` when a fixture names none (2019-01-01): every app.
+pub const POLICY_DEFAULT_AFTER: i64 = 1_546_300_800;
 /// Graph's own default for `signInAudience` when a create does not set it.
 pub const DEFAULT_AUDIENCE: &str = "AzureADandPersonalMicrosoftAccount";
 
@@ -43,6 +45,10 @@ pub mod roles {
     pub const HELPDESK_ADMIN: &str = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
     /// Compliance Administrator.
     pub const COMPLIANCE_ADMIN: &str = "17315797-102d-40b4-93e0-432062caca18";
+    /// Reports Reader.
+    pub const REPORTS_READER: &str = "4a5d8f65-41da-4de4-8968-e035b65339cf";
+    /// Security Operator.
+    pub const SECURITY_OPERATOR: &str = "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f";
 
     /// The display name of a role template the simulator knows.
     pub fn name(template: &str) -> &'static str {
@@ -59,6 +65,8 @@ pub mod roles {
             EXCHANGE_RECIPIENT_ADMIN => "Exchange Recipient Administrator",
             HELPDESK_ADMIN => "Helpdesk Administrator",
             COMPLIANCE_ADMIN => "Compliance Administrator",
+            REPORTS_READER => "Reports Reader",
+            SECURITY_OPERATOR => "Security Operator",
             _ => "Directory role",
         }
     }
@@ -120,6 +128,32 @@ pub struct KeyCredential {
     pub custom_key_identifier: Option<String>,
 }
 
+/// A client secret registered on an application (Learn: "passwordCredential resource type"):
+/// reads carry `hint` (the first characters) but never `secretText`, which Graph returns only
+/// once, when `addPassword` makes the secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordCredential {
+    /// Id of the secret.
+    pub key_id: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The first three characters of the secret.
+    #[serde(default)]
+    pub hint: Option<String>,
+    /// Validity start.
+    pub start_date_time: String,
+    /// Validity end.
+    pub end_date_time: String,
+    /// Always null for secrets made by `addPassword`.
+    #[serde(default)]
+    pub custom_key_identifier: Option<String>,
+    /// The secret itself: kept by the simulator, never serialised (never on a read).
+    #[serde(skip)]
+    pub secret_text: Option<String>,
+}
+
 /// An app registration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -137,6 +171,12 @@ pub struct Application {
     pub sign_in_audience: String,
     /// Certificates.
     pub key_credentials: Vec<KeyCredential>,
+    /// Client secrets (never with their `secretText`).
+    #[serde(default)]
+    pub password_credentials: Vec<PasswordCredential>,
+    /// When the application was created (UTC, `Z`).
+    #[serde(default)]
+    pub created_date_time: Option<String>,
     /// Declared API permissions (kept as Graph's JSON: the simulator stores what it is sent).
     pub required_resource_access: Vec<Value>,
     /// `spa.redirectUris`.
@@ -155,6 +195,10 @@ pub struct ServicePrincipal {
     pub display_name: String,
     /// `Application` or `ManagedIdentity`.
     pub service_principal_type: String,
+    /// The tenant where the application object lives (another tenant for a multi-tenant
+    /// vendor app; Microsoft's services tenant for first-party apps and managed identities).
+    #[serde(default)]
+    pub app_owner_organization_id: Option<String>,
     /// For managed identities: the Azure resource ids.
     pub alternative_names: Vec<String>,
     /// App roles this principal offers as a resource.
@@ -175,6 +219,9 @@ pub struct AppRoleAssignment {
     pub principal_display_name: String,
     /// Always `ServicePrincipal` here.
     pub principal_type: String,
+    /// When the grant was made (UTC, `Z`).
+    #[serde(default)]
+    pub created_date_time: Option<String>,
     /// The resource's service principal object id.
     pub resource_id: String,
     /// The resource's display name.
@@ -217,6 +264,14 @@ pub struct Tenant {
     pub role_assignments: Vec<RoleAssignment>,
     /// The tenant app-management policy's maximum certificate lifetime, if any.
     pub max_certificate_lifetime_days: Option<u32>,
+    /// The policy's `restrictForAppsCreatedAfterDateTime` (Unix seconds): applications created
+    /// before it are exempt. `None`: 2019-01-01, i.e. every application.
+    #[serde(default)]
+    pub policy_restrict_after: Option<i64>,
+    /// Credential sign-ins the usage report is built from
+    /// (`/beta/reports/appCredentialSignInActivities`).
+    #[serde(default)]
+    pub credential_sign_ins: Vec<crate::report::CredentialSignIn>,
     /// Security groups (role-assignable ones can hold directory roles).
     #[serde(default)]
     pub groups: Vec<crate::directory::Group>,
@@ -384,7 +439,7 @@ impl Tenant {
             .as_str()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| GraphError::bad_request("Property 'displayName' is required."))?;
-        let key_credentials = self.key_credentials(&body["keyCredentials"])?;
+        let key_credentials = self.key_credentials(&body["keyCredentials"], None)?;
         let unique_name = body["uniqueName"].as_str().map(str::to_owned);
         if let Some(name) = &unique_name {
             self.unique_name_taken(name, "")?;
@@ -399,6 +454,8 @@ impl Tenant {
                 .unwrap_or(DEFAULT_AUDIENCE)
                 .to_owned(),
             key_credentials,
+            password_credentials: vec![],
+            created_date_time: Some(ids::rfc3339(self.clock.now())),
             required_resource_access: array(&body["requiredResourceAccess"]),
             spa: body
                 .get("spa")
@@ -414,11 +471,15 @@ impl Tenant {
     /// `PATCH /applications/{id}`: collections given in the body replace the stored ones whole,
     /// as Graph's PATCH does ("including only the new certificate will replace the existing").
     pub fn update_application(&mut self, id: &str, body: &Value) -> Result<(), GraphError> {
+        let current = self.application(id)?.clone();
+        let created = current
+            .created_date_time
+            .as_deref()
+            .and_then(ids::parse_rfc3339);
         let key_credentials = match body.get("keyCredentials") {
-            Some(list) => Some(self.key_credentials(list)?),
+            Some(list) => Some(self.key_credentials(list, created)?),
             None => None,
         };
-        let current = self.application(id)?.clone();
         if let Some(name) = body["uniqueName"].as_str() {
             match &current.unique_name {
                 Some(set) if set != name => {
@@ -498,7 +559,7 @@ impl Tenant {
                 json!({
                     "restrictionType": "asymmetricKeyLifetime",
                     "maxLifetime": format!("P{days}D"),
-                    "restrictForAppsCreatedAfterDateTime": "2019-01-01T00:00:00Z",
+                    "restrictForAppsCreatedAfterDateTime": ids::rfc3339(self.policy_restrict_after.unwrap_or(POLICY_DEFAULT_AFTER)),
                 })
             })
             .into_iter()
@@ -540,6 +601,7 @@ impl Tenant {
             app_id: app_id.to_owned(),
             display_name: app.display_name.clone(),
             service_principal_type: "Application".into(),
+            app_owner_organization_id: Some(self.id.clone()),
             alternative_names: vec![],
             app_roles: vec![],
         };
@@ -592,6 +654,7 @@ impl Tenant {
             principal_id,
             principal_display_name: principal.display_name,
             principal_type: "ServicePrincipal".into(),
+            created_date_time: Some(ids::rfc3339(self.clock.now())),
             resource_id,
             resource_display_name: resource_sp.display_name,
         };
