@@ -48,6 +48,10 @@ pub struct Pending {
     pub verifier: PkceVerifier,
     /// `Date.now()` when the sign-in started.
     pub created_ms: f64,
+    /// Graph permissions asked for beyond `GRAPH_SCOPES` (incremental consent: the inventory's
+    /// `AuditLog.Read.All`), asked for again when the code is redeemed.
+    #[serde(default)]
+    pub extra_scopes: Vec<String>,
 }
 
 impl fmt::Debug for Pending {
@@ -66,10 +70,22 @@ impl Pending {
         rng: &mut impl CryptoRng,
         now_ms: f64,
         login_hint: Option<&str>,
+        extra_scopes: &[&str],
     ) -> (Self, Url) {
-        let pending = Self::fresh(rng, now_ms);
-        let url = authorize_url(config, &pending.0, &pending.1, login_hint);
-        (pending.0, url)
+        let (mut pending, challenge) = Self::fresh(rng, now_ms);
+        pending.extra_scopes = extra_scopes.iter().map(|s| (*s).to_owned()).collect();
+        let url = authorize_url(config, &pending, &challenge, login_hint);
+        (pending, url)
+    }
+
+    /// The scopes this sign-in asks for: `scope()` plus its extra ones.
+    pub fn scope(&self) -> String {
+        let mut all = scope();
+        for extra in &self.extra_scopes {
+            all.push(' ');
+            all.push_str(extra);
+        }
+        all
     }
 
     /// Starts a sign-in again in the middle of a run (the popup): at the admin's own tenant
@@ -83,8 +99,10 @@ impl Pending {
         now_ms: f64,
         login_hint: &str,
         claims: Option<&str>,
+        extra_scopes: &[&str],
     ) -> (Self, Url) {
-        let (pending, challenge) = Self::fresh(rng, now_ms);
+        let (mut pending, challenge) = Self::fresh(rng, now_ms);
+        pending.extra_scopes = extra_scopes.iter().map(|s| (*s).to_owned()).collect();
         let mut url = authorize_url(tenant_config, &pending, &challenge, Some(login_hint));
         let pairs: Vec<(String, String)> = url
             .query_pairs()
@@ -111,6 +129,7 @@ impl Pending {
             nonce: random_token(rng),
             verifier,
             created_ms: now_ms,
+            extra_scopes: vec![],
         };
         (pending, challenge)
     }
@@ -148,7 +167,7 @@ pub fn authorize_url(
             .append_pair("response_type", "code")
             .append_pair("redirect_uri", config.redirect_uri.as_str())
             .append_pair("response_mode", "fragment")
-            .append_pair("scope", &scope())
+            .append_pair("scope", &pending.scope())
             .append_pair("state", &pending.state)
             .append_pair("nonce", &pending.nonce)
             .append_pair("code_challenge", challenge.as_str())
@@ -174,7 +193,7 @@ pub fn token_request_body(config: &Config, pending: &Pending, code: &str) -> Str
         .append_pair("code", code)
         .append_pair("redirect_uri", config.redirect_uri.as_str())
         .append_pair("code_verifier", pending.verifier.secret())
-        .append_pair("scope", &scope())
+        .append_pair("scope", &pending.scope())
         .finish()
 }
 

@@ -26,6 +26,9 @@ pub enum Path {
     Certificate,
     /// An Azure Automation managed identity: no certificate at all.
     ManagedIdentity,
+    /// Day two: every credential holding Exchange.ManageAsApp, its expiry and last use, and
+    /// rotation.
+    Inventory,
 }
 
 impl Path {
@@ -34,12 +37,13 @@ impl Path {
         match self {
             Self::Certificate => "certificate",
             Self::ManagedIdentity => "identity",
+            Self::Inventory => "inventory",
         }
     }
 
     /// The path `as_str` named.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Certificate, Self::ManagedIdentity]
+        [Self::Certificate, Self::ManagedIdentity, Self::Inventory]
             .into_iter()
             .find(|p| p.as_str() == text)
     }

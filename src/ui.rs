@@ -2,9 +2,11 @@
 
 mod apply;
 mod certificate;
+mod change;
 mod downloads;
 mod finished;
 mod identity;
+mod inventory;
 mod onboarding;
 mod start;
 

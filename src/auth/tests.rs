@@ -45,6 +45,7 @@ fn authorize_url_carries_everything_entra_needs_and_no_secret() {
         &mut rng(),
         1000.0,
         Some("admin@contoso.onmicrosoft.com"),
+        &[],
     );
     assert_eq!(
         url.origin().ascii_serialization(),
@@ -80,7 +81,7 @@ fn authorize_url_carries_everything_entra_needs_and_no_secret() {
 #[test]
 fn token_request_redeems_with_the_verifier_at_the_same_authority() {
     let c = config();
-    let (pending, _) = Pending::start(&c, &mut rng(), 0.0, None);
+    let (pending, _) = Pending::start(&c, &mut rng(), 0.0, None, &[]);
     assert_eq!(
         token_url(&c).as_str(),
         "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
@@ -98,7 +99,7 @@ fn token_request_redeems_with_the_verifier_at_the_same_authority() {
 
 #[test]
 fn redirects_are_read_and_checked_against_the_pending_sign_in() {
-    let (pending, _) = Pending::start(&config(), &mut rng(), 0.0, None);
+    let (pending, _) = Pending::start(&config(), &mut rng(), 0.0, None, &[]);
     let ok = Redirect::parse(&format!(
         "#code=abc%2Bdef&state={}&session_state=x",
         pending.state
@@ -214,7 +215,7 @@ fn id_token(claims: serde_json::Value) -> String {
 fn the_id_token_must_be_for_this_sign_in_client_and_authority() {
     let config = config();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
-    let (pending, _) = Pending::start(&config, &mut rng, 0.0, None);
+    let (pending, _) = Pending::start(&config, &mut rng, 0.0, None, &[]);
     let tid = "8f2b6c1e-4a3d-4e5f-9b7a-1c2d3e4f5a6b";
     let good = serde_json::json!({"nonce": pending.nonce, "aud": config.client_id, "tid": tid,
         "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"), "preferred_username": "ada@contoso.com"});
@@ -261,6 +262,7 @@ fn a_sign_in_again_goes_to_the_admins_tenant_for_the_same_account_with_the_claim
         0.0,
         "admin@contoso.onmicrosoft.com",
         Some(claims),
+        &[],
     );
     assert_eq!(url.path(), format!("/{tenant}/oauth2/v2.0/authorize"));
     let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
@@ -288,4 +290,29 @@ fn a_sign_in_again_goes_to_the_admins_tenant_for_the_same_account_with_the_claim
         matches!(&other, Err(SignInError::OtherAccount(u)) if u == "admin@contoso.onmicrosoft.com")
     );
     assert!(who(tenant, "a").same_as(&who("other", "a")).is_err());
+}
+
+#[test]
+fn extra_scopes_are_asked_for_at_authorize_and_at_redemption() {
+    let audit = "https://graph.microsoft.com/AuditLog.Read.All";
+    let c = config();
+    let (pending, url) = Pending::start(&c, &mut rng(), 0.0, None, &[audit]);
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert!(q["scope"].starts_with(&scope()));
+    assert!(q["scope"].ends_with(audit));
+    let body: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(token_request_body(&c, &pending, "code").as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(body["scope"], q["scope"]);
+    // Carried across the redirect in sessionStorage: an older pending sign-in without the
+    // field still reads.
+    let text = serde_json::to_string(&pending).expect("json");
+    let back: Pending = serde_json::from_str(&text).expect("back");
+    assert_eq!(back.scope(), pending.scope());
+    let (plain, _) = Pending::start(&c, &mut rng(), 0.0, None, &[]);
+    let mut old: serde_json::Value = serde_json::to_value(&plain).expect("json");
+    old.as_object_mut().expect("object").remove("extraScopes");
+    let old: Pending = serde_json::from_value(old).expect("old form");
+    assert_eq!(old.scope(), scope());
 }

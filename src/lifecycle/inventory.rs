@@ -197,6 +197,48 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The same principal with its app as read again (after a change): certificates recomputed
+    /// at `now`, each keeping the last use known for it (a new one: never used, when the report
+    /// was readable).
+    pub fn refreshed(&self, app: Application, now: i64) -> Self {
+        let sp = ServicePrincipal {
+            id: self.service_principal_id.clone(),
+            app_id: self.app_id.clone(),
+            display_name: self.display_name.clone(),
+            service_principal_type: Some("Application".into()),
+            alternative_names: vec![],
+            app_roles: vec![],
+        };
+        let known = self
+            .certificates
+            .iter()
+            .any(|c| c.last_used != LastUse::Unknown);
+        let usage = if known {
+            Usage::Read(vec![])
+        } else {
+            Usage::Unavailable(UsageGap::Failed(String::new()))
+        };
+        let mut out = principal(
+            &sp,
+            Some(app),
+            self.roles.clone(),
+            self.granted.clone(),
+            &usage,
+            now,
+        );
+        for c in &mut out.certificates {
+            if let Some(old) = self.certificates.iter().find(|o| o.key_id == c.key_id) {
+                c.last_used = old.last_used.clone();
+            }
+        }
+        for s in &mut out.secrets {
+            if let Some(old) = self.secrets.iter().find(|o| o.key_id == s.key_id) {
+                s.last_used = old.last_used.clone();
+            }
+        }
+        out
+    }
+
     /// The certificate statuses that matter most first: expired, then expiring, then valid.
     pub fn worst(&self) -> Option<Status> {
         self.certificates.iter().map(|c| c.status).min()

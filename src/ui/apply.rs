@@ -76,8 +76,13 @@ impl Applying {
         let claims = self.sign_in.get_untracked().and_then(|s| s.claims);
         self.sign_in_error.set(None);
         leptos::task::spawn_local(async move {
-            match crate::web::popup::sign_in_again(&account.config, &account.who, claims.as_deref())
-                .await
+            match crate::web::popup::sign_in_again(
+                &account.config,
+                &account.who,
+                claims.as_deref(),
+                &[],
+            )
+            .await
             {
                 Ok(signed) => {
                     client.replace_tokens(

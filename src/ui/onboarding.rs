@@ -12,7 +12,7 @@ use super::certificate::{CertificatePanel, Generation};
 use crate::auth::Identity;
 use crate::config::Config;
 use crate::graph::Client;
-use crate::onboard::{self, Choices, Gate, Target, Tenant};
+use crate::onboard::{self, Choices, Gate, Path, Target, Tenant};
 use crate::web::fetch::Fetch;
 use crate::wellknown::roles;
 
@@ -65,13 +65,31 @@ pub fn Onboarding(signed: Signed) -> impl IntoView {
     }
 }
 
-/// The two paths after sign-in, starting with the one chosen before it.
+/// The three tabs after sign-in, starting with the path chosen before it.
 #[component]
 fn Paths(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
-    let (identity, set_identity) =
-        signal(crate::web::signin::take_chosen_path() == Some(super::start::Path::ManagedIdentity));
+    let (tab, set_tab) =
+        signal(crate::web::signin::take_chosen_path().unwrap_or(super::start::Path::Certificate));
     let (t1, c1) = (tenant.clone(), client.clone());
+    let (t2, c2) = (tenant.clone(), client.clone());
     let tenant_card = tenant.clone();
+    let tab_choice = move |value: Path, id: &'static str, title: &'static str| {
+        view! {
+            <label class="path" class:selected=move || tab.get() == value>
+                <input type="radio" name="flow" id=id prop:checked=move || tab.get() == value
+                    on:change=move |_| set_tab.set(value) />
+                <span class="path-title">{title}</span>
+            </label>
+        }
+    };
+    // The inventory is read when its tab is first opened, then stays.
+    let inventory_opened = RwSignal::new(false);
+    Effect::new(move |_| {
+        if tab.get() == Path::Inventory {
+            inventory_opened.set(true);
+        }
+    });
+    let inventory = StoredValue::new_local((t2, c2));
     view! {
         <h2>"Tenant"</h2>
         <dl class="facts" id="tenant-facts">
@@ -86,21 +104,20 @@ fn Paths(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
             }}</dd>
         </dl>
 
-        <div class="paths tabs" role="radiogroup" aria-label="What should run unattended?">
-            <label class="path" class:selected=move || !identity.get()>
-                <input type="radio" name="flow" id="flow-certificate" prop:checked=move || !identity.get()
-                    on:change=move |_| set_identity.set(false) />
-                <span class="path-title">"Certificate for scripts"</span>
-            </label>
-            <label class="path" class:selected=move || identity.get()>
-                <input type="radio" name="flow" id="flow-identity" prop:checked=move || identity.get()
-                    on:change=move |_| set_identity.set(true) />
-                <span class="path-title">"Managed identity (Azure Automation)"</span>
-            </label>
+        <div class="paths tabs" role="radiogroup" aria-label="What to do">
+            {tab_choice(Path::Certificate, "flow-certificate", "Certificate for scripts")}
+            {tab_choice(Path::ManagedIdentity, "flow-identity", "Managed identity (Azure Automation)")}
+            {tab_choice(Path::Inventory, "flow-inventory", "Inventory and rotation")}
         </div>
-        // Both stay mounted: switching tabs must not lose a plan or a certificate in progress.
-        <div hidden=move || identity.get()><Flow tenant=t1 client=c1 /></div>
-        <div hidden=move || !identity.get()><super::identity::IdentityFlow tenant client /></div>
+        // All stay mounted: switching tabs must not lose a plan or a certificate in progress.
+        <div hidden=move || tab.get() != Path::Certificate><Flow tenant=t1 client=c1 /></div>
+        <div hidden=move || tab.get() != Path::ManagedIdentity><super::identity::IdentityFlow tenant client /></div>
+        <div hidden=move || tab.get() != Path::Inventory>
+            {move || inventory_opened.get().then(|| {
+                let (tenant, client) = inventory.get_value();
+                view! { <super::inventory::InventoryTab tenant client /> }
+            })}
+        </div>
     }
 }
 

@@ -61,6 +61,13 @@ pub fn StartScreen(
                 title="Managed identity (Azure Automation)"
                 detail="A runbook connects with -ManagedIdentity: nothing to store, nothing to renew."
             />
+            <PathChoice
+                value=Path::Inventory
+                current=path
+                set=set_path
+                title="Inventory and rotation (day two)"
+                detail="Every credential that runs Exchange unattended: expiry, last use, rotation without downtime. Also asks to read sign-in activity (AuditLog.Read.All)."
+            />
         </fieldset>
         <SignIn config error=sign_in_error path />
         <Show when=move || path.get() == Path::Certificate>

@@ -60,6 +60,7 @@ pub async fn sign_in_again(
     config: &Config,
     who: &Identity,
     claims: Option<&str>,
+    extra_scopes: &[&str],
 ) -> Result<SignedIn, SignInError> {
     let tenant = auth::tenant_config(config, &who.tenant_id);
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
@@ -69,6 +70,7 @@ pub async fn sign_in_again(
         js_sys::Date::now(),
         &who.username,
         claims,
+        extra_scopes,
     );
     let window = web_sys::window().ok_or(SignInError::PopupBlocked)?;
     // Listen before opening, so no answer can arrive unheard.

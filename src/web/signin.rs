@@ -44,7 +44,13 @@ pub fn start(config: &Config, path: Path) -> Result<(), String> {
         let _ = store.set_item(PATH_KEY, path.as_str());
     }
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let (pending, url) = Pending::start(config, &mut rng, now_ms(), None);
+    // The inventory's last-use column needs AuditLog.Read.All: asked for only on that path.
+    let extra: &[&str] = if path == Path::Inventory {
+        &[crate::lifecycle::AUDIT_SCOPE]
+    } else {
+        &[]
+    };
+    let (pending, url) = Pending::start(config, &mut rng, now_ms(), None, extra);
     let text = serde_json::to_string(&pending).map_err(|e| e.to_string())?;
     storage()
         .ok_or("this browser blocks sessionStorage, which the sign-in needs for one redirect")?
@@ -125,7 +131,7 @@ pub async fn complete(
         refresh_token: signed.refresh_token.clone().map(Secret::new),
         token_url: auth::tenant_token_url(config, &signed.identity.tenant_id).to_string(),
         client_id: config.client_id.clone(),
-        scope: auth::scope(),
+        scope: pending.scope(),
     };
     let client = Client::new(
         Fetch,
