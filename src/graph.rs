@@ -574,9 +574,23 @@ impl<T: Transport> Client<T> {
         &self,
         items: &[BatchItem],
     ) -> Result<Vec<Result<Value, GraphError>>, GraphError> {
+        // Graph refuses a batch whose ids repeat: a label used for many items (one per
+        // principal) gets its position appended.
+        let wire: Vec<String> = items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| {
+                if items.iter().filter(|o| o.id == it.id).count() > 1 {
+                    format!("{}-{i}", it.id)
+                } else {
+                    it.id.to_owned()
+                }
+            })
+            .collect();
         let requests: Vec<Value> = items
             .iter()
-            .map(|it| json!({"id": it.id, "method": "GET", "url": it.url}))
+            .zip(&wire)
+            .map(|(it, id)| json!({"id": id, "method": "GET", "url": it.url}))
             .collect();
         let body = json!({ "requests": requests });
         let r = self
@@ -586,7 +600,7 @@ impl<T: Transport> Client<T> {
         let mut answers: Vec<Option<Result<Value, GraphError>>> = vec![None; items.len()];
         let mut retry_after: Option<f64> = None;
         for response in parsed["responses"].as_array().into_iter().flatten() {
-            let Some(i) = items.iter().position(|it| response["id"] == it.id) else {
+            let Some(i) = wire.iter().position(|id| response["id"] == id.as_str()) else {
                 continue;
             };
             let status = response["status"].as_u64().unwrap_or(0) as u16;

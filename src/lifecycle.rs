@@ -30,7 +30,9 @@ pub use change::{Change, Refusal};
 pub use inventory::{Inventory, Principal, Usage, UsageGap};
 
 /// Roles that may read the sign-in activity report
-/// (<https://learn.microsoft.com/graph/api/reportroot-list-appcredentialsigninactivities?view=graph-rest-beta>).
+/// (<https://learn.microsoft.com/graph/api/reportroot-list-appcredentialsigninactivities?view=graph-rest-beta>,
+/// completed from the sign-in reports' list in
+/// <https://learn.microsoft.com/entra/identity/monitoring-health/concept-sign-ins>).
 pub const REPORT_READERS: [&str; 6] = [
     roles::GLOBAL_ADMIN,
     roles::GLOBAL_READER,
@@ -177,10 +179,17 @@ pub async fn read<T: Transport>(
     })
 }
 
-/// The sign-in activity report, or why it cannot be read: the tenant's licence (its own 403
-/// code), then the admin's roles (known from the sign-in), else the missing consent.
+/// The sign-in activity report, or why it cannot be read. Graph's reporting APIs name the
+/// reason in their 403's code
+/// (<https://learn.microsoft.com/entra/identity/monitoring-health/howto-analyze-activity-logs-with-microsoft-graph>,
+/// "Common errors"): the permission, the admin's role, or the tenant's licence. A bare
+/// `Authorization_RequestDenied` is told apart by the roles the sign-in showed.
 async fn usage<T: Transport>(client: &Client<T>, tenant: &Tenant) -> Usage {
     let path = client.beta("/reports/appCredentialSignInActivities");
+    let reads_reports = tenant
+        .admin_roles
+        .iter()
+        .any(|r| REPORT_READERS.contains(&r.as_str()));
     match client
         .get_all::<inventory::Activity>(&path, Retry::Read)
         .await
@@ -191,18 +200,19 @@ async fn usage<T: Transport>(client: &Client<T>, tenant: &Tenant) -> Usage {
         )),
         Err(GraphError::Rejected {
             status: 403, code, ..
-        }) if code.contains("NonPremium") => Usage::Unavailable(UsageGap::Licence),
-        Err(GraphError::Denied(_)) => Usage::Unavailable(
-            if tenant
-                .admin_roles
-                .iter()
-                .any(|r| REPORT_READERS.contains(&r.as_str()))
-            {
-                UsageGap::Consent
-            } else {
-                UsageGap::Role
-            },
-        ),
+        }) => Usage::Unavailable(match code.as_str() {
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant" => UsageGap::Licence,
+            // Consent alone would not help an admin without a reading role: say the role.
+            "Authentication_MSGraphPermissionMissing" if reads_reports => UsageGap::Consent,
+            "Authentication_MSGraphPermissionMissing" => UsageGap::Role,
+            "Authentication_RequestFromUnsupportedUserRole" => UsageGap::Role,
+            other => UsageGap::Failed(format!("Graph refused with {other}")),
+        }),
+        Err(GraphError::Denied(_)) => Usage::Unavailable(if reads_reports {
+            UsageGap::Consent
+        } else {
+            UsageGap::Role
+        }),
         Err(e) => Usage::Unavailable(UsageGap::Failed(e.to_string())),
     }
 }
