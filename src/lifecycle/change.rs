@@ -102,7 +102,9 @@ pub fn check(
     let Change::Remove(ids) = change else {
         return Ok(vec![]);
     };
-    let ids: Vec<String> = ids.iter().map(|i| i.to_ascii_lowercase()).collect();
+    let mut ids: Vec<String> = ids.iter().map(|i| i.to_ascii_lowercase()).collect();
+    ids.sort();
+    ids.dedup();
     let removing: Vec<&Certificate> = principal
         .certificates
         .iter()

@@ -419,7 +419,11 @@ fn read_der(der: &[u8]) -> (Option<String>, Option<u32>) {
 /// One certificate from a raw keyCredential.
 pub fn certificate(raw: &Value, app_id: &str, usage: &Usage, now: i64) -> Certificate {
     let text = |k: &str| raw[k].as_str().unwrap_or_default().to_owned();
-    let der = raw["key"].as_str().and_then(|k| STANDARD.decode(k).ok());
+    // Only bytes that are a certificate count: anything else falls back to what Graph says.
+    let der = raw["key"]
+        .as_str()
+        .and_then(|k| STANDARD.decode(k).ok())
+        .filter(|d| x509_cert::Certificate::from_der(d).is_ok());
     let (subject, key_bits) = der.as_deref().map_or((None, None), read_der);
     // The certificate itself is the truth; `customKeyIdentifier` is whatever the uploader set
     // (Graph's default is the thumbprint).

@@ -37,6 +37,9 @@ pub fn CertificatePanel(
     #[prop(optional)] pfx_saved: Option<RwSignal<bool>>,
     #[prop(optional, into)] max_days: Option<Signal<Option<u32>>>,
     #[prop(optional, into)] locked: Option<Signal<bool>>,
+    /// Prefixes every element id, for a second panel on the page (the inventory's rotation).
+    #[prop(optional)]
+    prefix: &'static str,
 ) -> impl IntoView {
     // Once the tenant is being changed, the certificate is the one being uploaded: no remaking.
     let locked = move || locked.is_some_and(|l| l.get());
@@ -99,13 +102,13 @@ pub fn CertificatePanel(
             <legend>"Certificate"</legend>
             <label class="field">
                 <span>"Name (certificate subject, CN)"</span>
-                <input id="cert-subject" type="text" maxlength="64" prop:value=move || subject.get()
+                <input id=format!("{prefix}cert-subject") type="text" maxlength="64" prop:value=move || subject.get()
                     on:input=move |ev| set_subject.set(event_target_value(&ev)) />
             </label>
             <div class="row">
                 <label class="field">
                     <span>"Key"</span>
-                    <select id="cert-size" on:change=move |ev| {
+                    <select id=format!("{prefix}cert-size") on:change=move |ev| {
                         let bits = event_target_value(&ev).parse().unwrap_or(2048);
                         set_size.set(KeySize::from_bits(bits).unwrap_or_default());
                     }>
@@ -116,7 +119,7 @@ pub fn CertificatePanel(
                 </label>
                 <label class="field">
                     <span>"Valid for"</span>
-                    <select id="cert-days" on:change=move |ev| set_days.set(event_target_value(&ev).parse().unwrap_or(365))>
+                    <select id=format!("{prefix}cert-days") on:change=move |ev| set_days.set(event_target_value(&ev).parse().unwrap_or(365))>
                         {move || {
                             let cap = cap();
                             let mut choices: Vec<(u32, String)> = [(90, "3 months"), (180, "6 months"), (365, "12 months (recommended)"), (730, "24 months")]
@@ -135,28 +138,32 @@ pub fn CertificatePanel(
                     </select>
                 </label>
             </div>
-            <FlavourChoice flavour set_flavour />
-            <PasswordFields choice set_choice generated typed set_typed confirm set_confirm />
+            <FlavourChoice flavour set_flavour prefix />
+            <PasswordFields choice set_choice generated typed set_typed confirm set_confirm prefix />
         </fieldset>
         <div class="actions">
-            <button id="generate" class="primary" disabled=move || running() || locked() || problem().is_some() on:click=start>
+            <button id=format!("{prefix}generate") class="primary" disabled=move || running() || locked() || problem().is_some() on:click=start>
                 "Make the certificate"
             </button>
             <Show when=running>
-                <button id="cancel-generate" on:click=cancel>"Cancel"</button>
+                <button id=format!("{prefix}cancel-generate") on:click=cancel>"Cancel"</button>
             </Show>
         </div>
         <p class="status error" role="alert">{problem}</p>
-        <GenerationStatus generation password=Signal::derive(move || password().ok()) pfx_saved />
+        <GenerationStatus generation password=Signal::derive(move || password().ok()) pfx_saved prefix />
     }
 }
 
 #[component]
-fn FlavourChoice(flavour: ReadSignal<Flavour>, set_flavour: WriteSignal<Flavour>) -> impl IntoView {
+fn FlavourChoice(
+    flavour: ReadSignal<Flavour>,
+    set_flavour: WriteSignal<Flavour>,
+    prefix: &'static str,
+) -> impl IntoView {
     let option = move |value: Flavour, title: &'static str, detail: &'static str| {
         view! {
             <label class="choice">
-                <input type="radio" name="flavour" prop:checked=move || flavour.get() == value
+                <input type="radio" name=format!("{prefix}flavour") prop:checked=move || flavour.get() == value
                     on:change=move |_| set_flavour.set(value) />
                 <span><strong>{title}</strong>" " {detail}</span>
             </label>
@@ -182,24 +189,25 @@ fn PasswordFields(
     set_typed: WriteSignal<String>,
     confirm: ReadSignal<String>,
     set_confirm: WriteSignal<String>,
+    prefix: &'static str,
 ) -> impl IntoView {
     view! {
         <div class="field" role="radiogroup" aria-label="PFX password">
             <span>"PFX password"</span>
             <label class="choice">
-                <input type="radio" name="pw" prop:checked=move || choice.get() == PasswordChoice::Generated
+                <input type="radio" name=format!("{prefix}pw") prop:checked=move || choice.get() == PasswordChoice::Generated
                     on:change=move |_| set_choice.set(PasswordChoice::Generated) />
                 <span>"Generate a strong one (about 138 bits); shown once when the certificate is made"</span>
             </label>
             <label class="choice">
-                <input id="pw-own" type="radio" name="pw" prop:checked=move || choice.get() == PasswordChoice::Typed
+                <input id=format!("{prefix}pw-own") type="radio" name=format!("{prefix}pw") prop:checked=move || choice.get() == PasswordChoice::Typed
                     on:change=move |_| set_choice.set(PasswordChoice::Typed) />
                 <span>"Use my own"</span>
             </label>
             <Show when=move || choice.get() == PasswordChoice::Typed>
-                <input id="pw-typed" type="password" autocomplete="new-password" placeholder="Password"
+                <input id=format!("{prefix}pw-typed") type="password" autocomplete="new-password" placeholder="Password"
                     prop:value=move || typed.get() on:input=move |ev| set_typed.set(event_target_value(&ev)) />
-                <input id="pw-confirm" type="password" autocomplete="new-password" placeholder="Same password again"
+                <input id=format!("{prefix}pw-confirm") type="password" autocomplete="new-password" placeholder="Same password again"
                     prop:value=move || confirm.get() on:input=move |ev| set_confirm.set(event_target_value(&ev)) />
             </Show>
         </div>
@@ -211,6 +219,7 @@ fn GenerationStatus(
     generation: RwSignal<Generation>,
     password: Signal<Option<Password>>,
     pfx_saved: Option<RwSignal<bool>>,
+    prefix: &'static str,
 ) -> impl IntoView {
     move || {
         match generation.get() {
@@ -218,15 +227,15 @@ fn GenerationStatus(
         Generation::Running(text) => view! {
             <div class="progress" role="status" aria-live="polite">
                 <progress></progress>
-                <span id="generate-progress">{text}</span>
+                <span id=format!("{prefix}generate-progress")>{text}</span>
             </div>
         }
         .into_any(),
         Generation::Failed(text) => {
-            view! { <p id="generate-error" class="status error" role="alert">{text}</p> }.into_any()
+            view! { <p id=format!("{prefix}generate-error") class="status error" role="alert">{text}</p> }.into_any()
         }
         Generation::Done(forged, seconds) => view! {
-            <super::downloads::Downloads forged seconds password=password.get_untracked() pfx_saved />
+            <super::downloads::Downloads forged seconds password=password.get_untracked() pfx_saved prefix />
         }
         .into_any(),
     }

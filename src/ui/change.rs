@@ -210,7 +210,7 @@ pub fn ChangePanel(
             <button id="change-close" class="close" on:click=move |_| selected.set(None)>"Close"</button>
             {rotate.then(|| view! {
                 <p>"A new certificate is added; every certificate the app has now is kept until you say the scripts use the new one."</p>
-                <CertificatePanel generation pfx_saved max_days=Signal::derive(move || max_days)
+                <CertificatePanel prefix="rotate-" generation pfx_saved max_days=Signal::derive(move || max_days)
                     locked=Signal::derive(move || !matches!(run.get(), Run::Idle | Run::Failed(..))) />
             })}
             {(!rotate).then(|| view! {

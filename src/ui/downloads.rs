@@ -21,6 +21,8 @@ pub fn Downloads(
     seconds: f64,
     password: Option<Password>,
     pfx_saved: Option<RwSignal<bool>>,
+    /// Prefixes every element id (see `CertificatePanel`).
+    prefix: &'static str,
 ) -> impl IntoView {
     let base = file_stem(&forged.subject);
     let (saved, set_saved) = signal(Vec::<String>::new());
@@ -56,7 +58,7 @@ pub fn Downloads(
     let button = move |ext: &'static str, label: &'static str, id: &'static str| {
         let file = file.clone();
         view! {
-            <button id=id on:click=move |_| {
+            <button id=format!("{prefix}{id}") on:click=move |_| {
                 let (name, mime, bytes) = file(ext);
                 if download::save(&name, mime, &bytes).is_ok() {
                     set_saved.update(|s| s.push(name));
@@ -67,7 +69,7 @@ pub fn Downloads(
     let secret = password.map(|p| p.expose().to_owned()).unwrap_or_default();
     let secret_for_copy = secret.clone();
     view! {
-        <section id="credential" class="card done"
+        <section id=format!("{prefix}credential") class="card done"
             data-thumbprint=forged.thumbprint.clone()
             data-flavour=forged.flavour.clone()
             data-bits=forged.bits
@@ -77,15 +79,15 @@ pub fn Downloads(
             data-pfx-ms=format!("{:.1}", forged.pfx_ms)>
             <h2>"Certificate made in " {format!("{seconds:.1}")} " s"</h2>
             <dl class="facts">
-                <dt>"Thumbprint (SHA-1)"</dt><dd><code id="thumbprint">{forged.thumbprint.clone()}</code></dd>
+                <dt>"Thumbprint (SHA-1)"</dt><dd><code id=format!("{prefix}thumbprint")>{forged.thumbprint.clone()}</code></dd>
                 <dt>"Subject"</dt><dd>"CN=" {forged.subject.clone()}</dd>
                 <dt>"Valid"</dt><dd>{forged.not_before.clone()} " to " {forged.not_after.clone()}</dd>
                 <dt>"Key"</dt><dd>"RSA " {forged.bits} ", " {flavour_label(&forged.flavour)}</dd>
             </dl>
             <div class="password">
                 <p>"PFX password: store it now in your password manager; this page forgets it when closed."</p>
-                <code id="pfx-password">{secret}</code>
-                <button id="copy-password" on:click=move |_| {
+                <code id=format!("{prefix}pfx-password")>{secret}</code>
+                <button id=format!("{prefix}copy-password") on:click=move |_| {
                     let text = secret_for_copy.clone();
                     leptos::task::spawn_local(async move {
                         set_copied.set(download::copy(&text).await.is_ok());
@@ -104,7 +106,7 @@ pub fn Downloads(
                     if s.is_empty() { "Nothing saved yet.".to_owned() } else { format!("Offered for saving: {}", s.join(", ")) }
                 }}
             </p>
-            <CheckSavedPfx cer=forged.cer.clone() thumbprint=forged.thumbprint.clone() pfx_saved />
+            <CheckSavedPfx cer=forged.cer.clone() thumbprint=forged.thumbprint.clone() pfx_saved prefix />
         </section>
     }
 }
@@ -134,6 +136,7 @@ fn CheckSavedPfx(
     cer: String,
     thumbprint: String,
     pfx_saved: Option<RwSignal<bool>>,
+    prefix: &'static str,
 ) -> impl IntoView {
     let file = StoredValue::new_local(None::<(web_sys::Blob, String)>);
     let (picked, set_picked) = signal(None::<String>);
@@ -195,39 +198,39 @@ fn CheckSavedPfx(
     let ready = move || picked.get().is_some() && !password.get().is_empty() && !checking();
 
     view! {
-        <div class="check-pfx" id="check-pfx-section">
+        <div class="check-pfx" id=format!("{prefix}check-pfx-section")>
             <h3>"Prove the PFX is saved"</h3>
             <p>"Pick the PFX you saved and type (or paste) its password. The page opens the file \
                 here, in this browser, and checks that it holds this certificate and its key; the \
                 file is not sent anywhere."</p>
             <label class="field">
                 <span>"Saved PFX file"</span>
-                <input id="check-pfx-file" type="file" accept=".pfx,.p12,application/x-pkcs12"
+                <input id=format!("{prefix}check-pfx-file") type="file" accept=".pfx,.p12,application/x-pkcs12"
                     node_ref=file_input on:change=on_pick disabled=checking />
             </label>
             <label class="field">
                 <span>"Its password"</span>
-                <input id="check-pfx-password" type="password" autocomplete="off"
+                <input id=format!("{prefix}check-pfx-password") type="password" autocomplete="off"
                     prop:value=move || password.get() disabled=checking
                     on:input=move |ev| set_password.set(event_target_value(&ev)) />
             </label>
             <div class="actions">
-                <button id="check-pfx" disabled=move || !ready() on:click=check>"Check the saved PFX"</button>
+                <button id=format!("{prefix}check-pfx") disabled=move || !ready() on:click=check>"Check the saved PFX"</button>
             </div>
             {move || match state.get() {
                 Check::Idle => view! {
-                    <p id="check-pfx-status" class="status" data-state="idle">
+                    <p id=format!("{prefix}check-pfx-status") class="status" data-state="idle">
                         "Not checked yet: nothing is written to the tenant before this check passes."
                     </p>
                 }.into_any(),
                 Check::Checking => view! {
-                    <p id="check-pfx-status" class="status" role="status" data-state="checking">"Opening the file…"</p>
+                    <p id=format!("{prefix}check-pfx-status") class="status" role="status" data-state="checking">"Opening the file…"</p>
                 }.into_any(),
                 Check::Proven(text) => view! {
-                    <p id="check-pfx-status" class="status ok" role="status" data-state="proven">{text}</p>
+                    <p id=format!("{prefix}check-pfx-status") class="status ok" role="status" data-state="proven">{text}</p>
                 }.into_any(),
                 Check::Refused(text) => view! {
-                    <p id="check-pfx-status" class="status error" role="alert" data-state="refused">{text}</p>
+                    <p id=format!("{prefix}check-pfx-status") class="status error" role="alert" data-state="refused">{text}</p>
                 }.into_any(),
             }}
         </div>
