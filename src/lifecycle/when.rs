@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn graph_dates_are_read_in_every_form_graph_writes() {
-        let z = parse("2027-01-31T23:59:59Z").unwrap();
+        let z = parse("2027-01-31T23:59:59Z").expect("a Graph date");
         assert_eq!(rfc3339(z), "2027-01-31T23:59:59Z");
         assert_eq!(parse("2027-01-31T23:59:59.1234567Z"), Some(z));
         assert_eq!(parse("2027-02-01T00:59:59+01:00"), Some(z));
@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn days_left_round_down() {
-        let now = parse("2026-12-02T12:00:00Z").unwrap();
+        let now = parse("2026-12-02T12:00:00Z").expect("a Graph date");
         assert_eq!(days_between(now, now + DAY - 1), 0);
         assert_eq!(days_between(now, now + DAY), 1);
         assert_eq!(days_between(now, now - 1), -1);

@@ -36,36 +36,40 @@ export async function signIn(page, baseUrl, user = 'admin', { action = 'accept',
 /**
  * Makes the certificate in the onboarding section, saves every file and, unless `prove` is
  * false, proves the saved PFX (picks it back with its password): what Apply waits for. With
- * `password`, types that password instead of taking the generated one. Returns what it saved.
+ * `password`, types that password instead of taking the generated one. `section` and `prefix`
+ * name another certificate panel (the inventory's rotation: `#change`, `rotate-`). Returns what
+ * it saved.
  */
-export async function makeAndSave(page, dir, name, { password, prove = true } = {}) {
-  const section = page.locator('#make');
-  await section.locator('#cert-subject').fill(name);
+export async function makeAndSave(page, dir, name, { password, prove = true, section: where = '#make', prefix = '' } = {}) {
+  const section = page.locator(where);
+  const id = (x) => `#${prefix}${x}`;
+  await section.locator(id('cert-subject')).fill(name);
   if (password !== undefined) {
-    await section.locator('#pw-own').check();
-    await section.locator('#pw-typed').fill(password);
-    await section.locator('#pw-confirm').fill(password);
+    await section.locator(id('pw-own')).check();
+    await section.locator(id('pw-typed')).fill(password);
+    await section.locator(id('pw-confirm')).fill(password);
   }
   // Read without waiting: before the first generation there is no #credential, and a locator
   // would wait its whole timeout for it.
-  const before = await page.evaluate(() => document.querySelector('#make #credential')?.dataset.thumbprint ?? null);
-  await section.locator('#generate').click();
-  await page.waitForFunction((prev) => {
-    const c = document.querySelector('#make #credential');
+  const credential = `${where} ${id('credential')}`;
+  const before = await page.evaluate((sel) => document.querySelector(sel)?.dataset.thumbprint ?? null, credential);
+  await section.locator(id('generate')).click();
+  await page.waitForFunction(([sel, prev]) => {
+    const c = document.querySelector(sel);
     return c && c.dataset.thumbprint !== prev;
-  }, before, { timeout: 120000 });
-  const shown = (await section.locator('#pfx-password').textContent()).trim();
+  }, [credential, before], { timeout: 120000 });
+  const shown = (await section.locator(id('pfx-password')).textContent()).trim();
   const files = {};
-  for (const [id, ext] of [['#save-pfx', 'pfx'], ['#save-cer', 'cer'], ['#save-pem', 'pem'], ['#save-key', 'key.pem']]) {
-    const [download] = await Promise.all([page.waitForEvent('download'), section.locator(id).click()]);
+  for (const [button, ext] of [['save-pfx', 'pfx'], ['save-cer', 'cer'], ['save-pem', 'pem'], ['save-key', 'key.pem']]) {
+    const [download] = await Promise.all([page.waitForEvent('download'), section.locator(id(button)).click()]);
     const path = join(dir, `${name}.${ext}`);
     await download.saveAs(path);
     files[ext] = readFileSync(path);
     files[`${ext}Path`] = path;
   }
-  const made = { password: shown, files, thumbprint: (await section.locator('#thumbprint').textContent()).trim() };
+  const made = { password: shown, files, thumbprint: (await section.locator(id('thumbprint')).textContent()).trim() };
   if (prove) {
-    const status = await checkSavedPfx(page, files.pfxPath, shown);
+    const status = await checkSavedPfx(page, files.pfxPath, shown, { prefix });
     if (status.state !== 'proven') throw new Error(`the saved PFX was not proven: ${status.text}`);
   }
   return made;
@@ -75,30 +79,41 @@ export async function makeAndSave(page, dir, name, { password, prove = true } = 
  * Picks `path` back in the certificate panel's check, types `password`, presses Check and
  * waits for the verdict: `{ state: 'proven' | 'refused', text }`.
  */
-export async function checkSavedPfx(page, path, password) {
-  const check = page.locator('#check-pfx-section');
-  await check.locator('#check-pfx-file').setInputFiles(path);
-  await check.locator('#check-pfx-password').fill(password);
-  await check.locator('#check-pfx').click();
-  await page.waitForFunction(() => /^(proven|refused)$/.test(
-    document.querySelector('#check-pfx-status')?.dataset.state ?? ''), null, { timeout: 60000 });
-  const status = check.locator('#check-pfx-status');
+export async function checkSavedPfx(page, path, password, { prefix = '' } = {}) {
+  const check = page.locator(`#${prefix}check-pfx-section`);
+  await check.locator(`#${prefix}check-pfx-file`).setInputFiles(path);
+  await check.locator(`#${prefix}check-pfx-password`).fill(password);
+  await check.locator(`#${prefix}check-pfx`).click();
+  await page.waitForFunction((sel) => /^(proven|refused)$/.test(
+    document.querySelector(sel)?.dataset.state ?? ''), `#${prefix}check-pfx-status`, { timeout: 60000 });
+  const status = check.locator(`#${prefix}check-pfx-status`);
   return { state: await status.getAttribute('data-state'), text: (await status.textContent()).trim() };
 }
 
-/** Asks MSAL for Python, with the PFX, for an Exchange token from the simulator (over HTTPS). */
-export function msalToken({ appId, pfxPath, password }) {
+/**
+ * Asks MSAL for Python for an Exchange token from the simulator (over HTTPS), with a PFX
+ * (`pfxPath`, `password`) or a PEM key and its thumbprint (`keyPem`, `thumbprint`); returns
+ * MSAL's answer as it is (`access_token`, or `error` and `error_description`).
+ */
+export function msalResult({ appId, pfxPath, password, keyPem, thumbprint }) {
   const script = `
 import json, sys, msal
-base, ca, app_id, pfx, password = sys.argv[1:6]
+base, ca, app_id, pfx, password, key_pem, thumbprint = sys.argv[1:8]
+credential = ({"private_key_pfx_path": pfx, "passphrase": password} if pfx
+              else {"private_key": key_pem, "thumbprint": thumbprint})
 app = msal.ConfidentialClientApplication(app_id, authority=f"{base}/contoso.onmicrosoft.com", verify=ca,
-    instance_discovery=False, client_credential={"private_key_pfx_path": pfx, "passphrase": password})
+    instance_discovery=False, client_credential=credential)
 print(json.dumps(app.acquire_token_for_client(scopes=["https://outlook.office365.com/.default"])))
 `;
   const out = execFileSync(process.env.PYTHON ?? 'python3',
-    ['-c', script, process.env.SIM_HTTPS_URL, process.env.SIM_CA, appId, pfxPath, password],
+    ['-c', script, process.env.SIM_HTTPS_URL, process.env.SIM_CA, appId, pfxPath ?? '', password ?? '', keyPem ?? '', thumbprint ?? ''],
     { env: { ...process.env, REQUESTS_CA_BUNDLE: process.env.SIM_CA, CURL_CA_BUNDLE: process.env.SIM_CA } });
-  const result = JSON.parse(out.toString());
+  return JSON.parse(out.toString());
+}
+
+/** `msalResult`, which must bring a token: returns its claims. */
+export function msalToken(credential) {
+  const result = msalResult(credential);
   if (!result.access_token) throw new Error(`MSAL got no token: ${JSON.stringify(result)}`);
   const payload = result.access_token.split('.')[1];
   return JSON.parse(Buffer.from(payload, 'base64url').toString());
