@@ -204,9 +204,17 @@ pub fn ChangePanel(
         .roles
         .iter()
         .any(|r| wellknown::exchange_role(r).is_some_and(|x| x.compliance));
+    // The panel opens below a table that may be long: take the focus there (and the screen
+    // reader's attention), as a dialog would.
+    let heading = NodeRef::<leptos::html::H2>::new();
+    Effect::new(move |_| {
+        if let Some(h) = heading.get() {
+            let _ = h.focus();
+        }
+    });
     view! {
         <section class="card" id="change" data-mode=format!("{mode:?}") aria-labelledby="change-title">
-            <h2 id="change-title">{title} ": " {name.clone()}</h2>
+            <h2 id="change-title" tabindex="-1" node_ref=heading>{title} ": " {name.clone()}</h2>
             <button id="change-close" class="close" on:click=move |_| selected.set(None)>"Close"</button>
             {rotate.then(|| view! {
                 <p>"A new certificate is added; every certificate the app has now is kept until you say the scripts use the new one."</p>

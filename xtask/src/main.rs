@@ -278,6 +278,21 @@ fn bench(args: &[String]) -> Result<()> {
             &mut onboarding,
         )
     });
+    let mut inventory = Command::new("node");
+    inventory
+        .current_dir(root.join("tests/e2e"))
+        .arg("../bench/inventory.mjs")
+        .env("BASE_URL", server.url())
+        .env("SIM_URL", sim.url());
+    if args.iter().any(|a| a == "--quick") {
+        inventory.arg("--quick");
+    }
+    let result = result.and_then(|()| {
+        step(
+            "the day-two inventory against the simulated tenant, 100 ms per request",
+            &mut inventory,
+        )
+    });
     server.stop();
     result?;
     step(
