@@ -56,18 +56,9 @@ pub fn day(unix: i64) -> String {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of Unix seconds; empty outside 1970–9999.
 pub fn rfc3339(unix: i64) -> String {
-    date_time(unix)
-        .map(|t| {
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                t.year(),
-                t.month(),
-                t.day(),
-                t.hour(),
-                t.minutes(),
-                t.seconds()
-            )
-        })
+    u64::try_from(unix)
+        .ok()
+        .and_then(|u| crate::forge::UnixTime(u).rfc3339().ok())
         .unwrap_or_default()
 }
 

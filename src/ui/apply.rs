@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Identity;
 use crate::config::Config;
-use crate::graph::{Client, GraphError, Secret, SignInRequired, WaitReason};
+use crate::graph::{Client, GraphError, Secret, SignInRequired, Wait, WaitReason};
 use crate::onboard::{self, Action, Applied, Choices, Plan, Run, StepKind, StepStatus, Tenant};
 use crate::web::fetch::Fetch;
 use crate::wellknown::{self, EXCHANGE_ROLES, roles};
@@ -132,13 +132,7 @@ impl Applying {
         sign_in.set(None);
         let now = || js_sys::Date::new_0().to_iso_string().as_string();
         client.on_wait(move |w| {
-            let why = match w.reason {
-                WaitReason::Throttled => "Microsoft Graph asked to slow down",
-                WaitReason::Unavailable => "Microsoft Graph is briefly unavailable",
-                WaitReason::Replication => "waiting for the directory to replicate the new objects",
-                WaitReason::Network => "the network failed",
-            };
-            waiting.set(Some(format!("{why}: trying again in {:.1} s…", w.seconds)));
+            waiting.set(Some(wait_text(&w)));
             log.update(|l| {
                 l.push(
                     json!({"at": now(), "wait": format!("{:?}", w.reason), "seconds": w.seconds}),
@@ -196,6 +190,17 @@ impl Applying {
             });
         });
     }
+}
+
+/// What the page says while the client waits before trying again.
+pub(super) fn wait_text(w: &Wait) -> String {
+    let why = match w.reason {
+        WaitReason::Throttled => "Microsoft Graph asked to slow down",
+        WaitReason::Unavailable => "Microsoft Graph is briefly unavailable",
+        WaitReason::Replication => "waiting for the directory to replicate the change",
+        WaitReason::Network => "the network failed",
+    };
+    format!("{why}: trying again in {:.1} s…", w.seconds)
 }
 
 /// The live steps, the current wait and the failure of an apply run.

@@ -8,9 +8,9 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use serde_json::Value;
 
-use super::apply::{Account, Snippets};
+use super::apply::{Account, Snippets, wait_text};
 use super::certificate::{CertificatePanel, Generation};
-use crate::graph::{Client, GraphError, Secret, SignInRequired, WaitReason};
+use crate::graph::{Client, GraphError, Secret, SignInRequired};
 use crate::lifecycle::change::{self, Change, Refusal};
 use crate::lifecycle::inventory::Certificate;
 use crate::lifecycle::{self, Principal, when};
@@ -127,15 +127,7 @@ pub fn ChangePanel(
         let client = client.get_value();
         let principal = p.get_value();
         run.set(Run::Running);
-        client.on_wait(move |w| {
-            let why = match w.reason {
-                WaitReason::Throttled => "Microsoft Graph asked to slow down",
-                WaitReason::Unavailable => "Microsoft Graph is briefly unavailable",
-                WaitReason::Replication => "waiting for the directory to show the change",
-                WaitReason::Network => "the network failed",
-            };
-            waiting.set(Some(format!("{why}: trying again in {:.1} s…", w.seconds)));
-        });
+        client.on_wait(move |w| waiting.set(Some(wait_text(&w))));
         leptos::task::spawn_local(async move {
             let result = lifecycle::apply(&client, &principal, &c, &removing).await;
             waiting.set(None);

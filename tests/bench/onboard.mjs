@@ -6,24 +6,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { launch, BASE_URL } from '../e2e/lib/browser.mjs';
+import { sequential } from './trips.mjs';
 import { reset, faults, sim, signIn, makeAndSave } from '../e2e/lib/onboard.mjs';
 
 const LATENCY_MS = 100;
 const runs = process.argv.includes('--quick') ? 1 : 3;
 const dir = join(tmpdir(), `unattended-bench-${process.pid}`);
 mkdirSync(dir, { recursive: true });
-
-/** Requests that overlap in time form one round trip; a new one starts when all before ended. */
-function sequential(requests) {
-  const sorted = [...requests].sort((a, b) => a.startMs - b.startMs);
-  let trips = 0;
-  let busyUntil = -Infinity;
-  for (const r of sorted) {
-    if (r.startMs >= busyUntil) trips += 1;
-    busyUntil = Math.max(busyUntil, r.endMs);
-  }
-  return trips;
-}
 
 const browser = await launch();
 const results = [];
