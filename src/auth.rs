@@ -52,6 +52,10 @@ pub struct Pending {
     /// `AuditLog.Read.All`), asked for again when the code is redeemed.
     #[serde(default)]
     pub extra_scopes: Vec<String>,
+    /// The tenant the admin asked to sign in to (domain or id), when not the configured
+    /// authority's: the code is redeemed at that tenant's token endpoint too.
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 impl fmt::Debug for Pending {
@@ -130,6 +134,7 @@ impl Pending {
             verifier,
             created_ms: now_ms,
             extra_scopes: vec![],
+            tenant: None,
         };
         (pending, challenge)
     }
@@ -291,6 +296,62 @@ impl Identity {
         } else {
             Err(SignInError::OtherAccount(self.username.clone()))
         }
+    }
+}
+
+/// Why a tenant typed on the start screen cannot be signed in to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantChoiceError(pub String);
+
+impl fmt::Display for TenantChoiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "\"{}\" is not a tenant: type its domain (contoso.onmicrosoft.com, contoso.com) or its tenant id (a GUID), or leave it empty to sign in to your own.",
+            self.0
+        )
+    }
+}
+
+/// The tenant a guest, a GDAP partner or a consultant asks to sign in to: a verified domain or a
+/// tenant id, lower-cased; `None` when left empty (the admin's home tenant through the
+/// configured authority). Either form may stand in the authority's path
+/// (<https://learn.microsoft.com/entra/identity-platform/msal-client-application-configuration#authority>).
+pub fn tenant_choice(text: &str) -> Result<Option<String>, TenantChoiceError> {
+    let t = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let refuse = || Err(TenantChoiceError(text.trim().to_owned()));
+    if ["organizations", "common", "consumers"].contains(&t.as_str()) {
+        return refuse();
+    }
+    let guid = t.len() == 36
+        && t.char_indices().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let labels: Vec<&str> = t.split('.').collect();
+    let domain = t.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| label_ok(l))
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()));
+    if guid || domain {
+        Ok(Some(t))
+    } else {
+        refuse()
     }
 }
 

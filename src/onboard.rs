@@ -58,6 +58,8 @@ pub struct Tenant {
     pub name: String,
     /// The initial `*.onmicrosoft.com` domain.
     pub initial_domain: String,
+    /// Every verified domain (lower-case), to recognise a tenant asked for by domain.
+    pub domains: Vec<String>,
     /// The admin's sign-in name.
     pub admin_upn: String,
     /// The admin's object id.
@@ -83,6 +85,12 @@ pub struct Tenant {
 }
 
 impl Tenant {
+    /// Whether this is the tenant asked for on the start screen (by id or verified domain).
+    pub fn is(&self, asked: &str) -> bool {
+        self.id.eq_ignore_ascii_case(asked)
+            || self.domains.iter().any(|d| d.eq_ignore_ascii_case(asked))
+    }
+
     /// Apps that already declare `Exchange.ManageAsApp` first, then by name.
     pub fn apps_for_choice(&self) -> Vec<&Application> {
         let mut apps: Vec<&Application> = self.apps.iter().collect();
@@ -134,6 +142,11 @@ pub async fn discover<T: Transport>(client: &Client<T>) -> Result<Tenant, GraphE
     let (admin_roles_complete, apps_complete) = (roles.complete, apps.complete);
     let mut tenant = Tenant {
         initial_domain: org.initial_domain().unwrap_or_default().to_owned(),
+        domains: org
+            .verified_domains
+            .iter()
+            .map(|d| d.name.to_ascii_lowercase())
+            .collect(),
         id: org.id,
         name: org.display_name.unwrap_or_default(),
         admin_upn: me.user_principal_name,

@@ -49,10 +49,11 @@ pub fn App() -> impl IntoView {
         redirect.set_value(None);
         leptos::task::spawn_local(async move {
             match crate::web::signin::complete(&config, answer).await {
-                Ok((client, who)) => signed.set(Some(onboarding::Signed {
+                Ok((client, who, asked)) => signed.set(Some(onboarding::Signed {
                     client: std::rc::Rc::new(client),
                     who: who.identity,
                     config,
+                    asked_tenant: asked,
                 })),
                 Err(e) => sign_in_error.set(Some(e.to_string())),
             }

@@ -316,3 +316,49 @@ fn extra_scopes_are_asked_for_at_authorize_and_at_redemption() {
     let old: Pending = serde_json::from_value(old).expect("old form");
     assert_eq!(old.scope(), scope());
 }
+
+#[test]
+fn a_tenant_is_chosen_by_domain_or_id_and_anything_else_is_refused_with_what_to_type() {
+    assert_eq!(tenant_choice("  "), Ok(None));
+    assert_eq!(
+        tenant_choice(" Contoso.OnMicrosoft.com. "),
+        Ok(Some("contoso.onmicrosoft.com".into()))
+    );
+    assert_eq!(
+        tenant_choice("9E2C7A31-4B5D-4F60-8A1B-2C3D4E5F6A7B"),
+        Ok(Some("9e2c7a31-4b5d-4f60-8a1b-2c3d4e5f6a7b".into()))
+    );
+    assert_eq!(
+        tenant_choice("mail.fabrikam.co.uk"),
+        Ok(Some("mail.fabrikam.co.uk".into()))
+    );
+    for bad in [
+        "contoso",
+        "organizations",
+        "common",
+        "https://login.microsoftonline.com/contoso.com",
+        "conto so.com",
+        "-contoso.com",
+        "contoso.123",
+        "9e2c7a31-4b5d-4f60-8a1b-2c3d4e5f6a7",
+        "admin@contoso.com",
+    ] {
+        let e = tenant_choice(bad).expect_err(bad);
+        assert!(e.to_string().contains("tenant id"), "{e}");
+    }
+}
+
+#[test]
+fn a_chosen_tenant_is_the_authority_and_travels_with_the_pending_sign_in() {
+    let c = tenant_config(&config(), "contoso.onmicrosoft.com");
+    let (mut pending, url) = Pending::start(&c, &mut rng(), 0.0, None, &[]);
+    assert_eq!(url.path(), "/contoso.onmicrosoft.com/oauth2/v2.0/authorize");
+    assert_eq!(
+        token_url(&c).path(),
+        "/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    );
+    pending.tenant = Some("contoso.onmicrosoft.com".into());
+    let back: Pending =
+        serde_json::from_str(&serde_json::to_string(&pending).expect("json")).expect("back");
+    assert_eq!(back.tenant.as_deref(), Some("contoso.onmicrosoft.com"));
+}

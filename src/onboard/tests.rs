@@ -12,6 +12,7 @@ fn tenant(roles: &[&str]) -> Tenant {
         id: "t".into(),
         name: "Contoso".into(),
         initial_domain: "contoso.onmicrosoft.com".into(),
+        domains: vec!["contoso.onmicrosoft.com".into()],
         admin_upn: "ada@contoso.onmicrosoft.com".into(),
         admin_id: "ada".into(),
         admin_roles: roles.iter().map(|r| (*r).to_owned()).collect(),

@@ -25,6 +25,8 @@ pub struct Signed {
     pub who: Identity,
     /// The page's configuration, for a sign-in again.
     pub config: Config,
+    /// The tenant typed on the start screen (domain or id), if any.
+    pub asked_tenant: Option<String>,
 }
 
 /// A new app's alternate key (`uniqueName`): random, made once per page, so the create is an
@@ -51,6 +53,7 @@ pub fn Onboarding(signed: Signed) -> impl IntoView {
     }));
     // Views must be Send; the client (Rc, RefCell) stays on this thread behind a handle.
     let client = StoredValue::new_local(signed.client.clone());
+    let asked = signed.asked_tenant.clone();
     view! {
         <section class="card" id="tenant" aria-live="polite">
             {move || match discovery.get() {
@@ -59,7 +62,7 @@ pub fn Onboarding(signed: Signed) -> impl IntoView {
                     <p id="tenant-error" class="status error" role="alert">{e.to_string()}</p>
                     <button on:click=move |_| discovery.refetch()>"Retry"</button>
                 }.into_any(),
-                Some(Ok(tenant)) => view! { <Paths tenant=Rc::new(tenant) client=client.get_value() /> }.into_any(),
+                Some(Ok(tenant)) => view! { <Paths tenant=Rc::new(tenant) client=client.get_value() asked=asked.clone() /> }.into_any(),
             }}
         </section>
     }
@@ -67,7 +70,7 @@ pub fn Onboarding(signed: Signed) -> impl IntoView {
 
 /// The three tabs after sign-in, starting with the path chosen before it.
 #[component]
-fn Paths(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
+fn Paths(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>, asked: Option<String>) -> impl IntoView {
     let (tab, set_tab) =
         signal(crate::web::signin::take_chosen_path().unwrap_or(super::start::Path::Certificate));
     let (t1, c1) = (tenant.clone(), client.clone());
@@ -92,8 +95,14 @@ fn Paths(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
     let inventory = StoredValue::new_local((t2, c2));
     view! {
         <h2>"Tenant"</h2>
+        {asked.filter(|a| !tenant_card.is(a)).map(|a| view! {
+            <p id="tenant-mismatch" class="status error" role="alert">
+                {format!("You asked for {a}, but this sign-in is to {} ({}): an account of that tenant, or one that cannot be a guest there, was used. Nothing is written unless you go on here; to work on {a}, reload and sign in with an account it knows.", tenant_card.name, tenant_card.initial_domain)}
+            </p>
+        })}
         <dl class="facts" id="tenant-facts">
             <dt>"Organization"</dt><dd id="tenant-name">{tenant_card.name.clone()}</dd>
+            <dt>"Tenant id"</dt><dd><code id="tenant-id">{tenant_card.id.clone()}</code></dd>
             <dt>"Initial domain"</dt><dd><code id="initial-domain">{tenant_card.initial_domain.clone()}</code></dd>
             <dt>"Signed in as"</dt><dd id="admin">{tenant_card.admin_upn.clone()} " (" {role_names(&tenant_card.admin_roles)} ")"</dd>
             <dt>"Certificate lifetime"</dt>

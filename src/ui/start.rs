@@ -14,6 +14,7 @@ pub fn StartScreen(
     sign_in_error: Signal<Option<String>>,
 ) -> impl IntoView {
     let (path, set_path) = signal(Path::Certificate);
+    let (tenant, set_tenant) = signal(String::new());
     let hosts = move || match config.get() {
         Some(Ok(c)) => (
             c.authority.host_str().unwrap_or_default().to_owned(),
@@ -69,7 +70,25 @@ pub fn StartScreen(
                 detail="Every credential that runs Exchange unattended: expiry, last use, rotation without downtime. Also asks to read sign-in activity (AuditLog.Read.All)."
             />
         </fieldset>
-        <SignIn config error=sign_in_error path />
+        <details class="card tenant-choice" open=move || !tenant.get().is_empty()>
+            <summary>"Sign in to another tenant (guest, GDAP partner, consultant)"</summary>
+            <label class="field">
+                <span>"The customer's tenant: a domain or the tenant id"</span>
+                <input id="tenant-choice" type="text" autocomplete="off" spellcheck="false"
+                    placeholder="contoso.onmicrosoft.com"
+                    aria-describedby="tenant-choice-status"
+                    prop:value=move || tenant.get()
+                    on:input=move |ev| set_tenant.set(event_target_value(&ev)) />
+            </label>
+            <p id="tenant-choice-status" class="status" class:error=move || crate::auth::tenant_choice(&tenant.get()).is_err()>
+                {move || match crate::auth::tenant_choice(&tenant.get()) {
+                    Ok(None) => "Empty: you sign in to your own (home) tenant.".to_owned(),
+                    Ok(Some(t)) => format!("You sign in to {t}; the page shows which tenant that is before anything is written."),
+                    Err(e) => e.to_string(),
+                }}
+            </p>
+        </details>
+        <SignIn config error=sign_in_error path tenant=tenant.into() />
         <Show when=move || path.get() == Path::Certificate>
             <details class="card offline">
                 <summary>"Only make a certificate, without signing in"</summary>
@@ -108,6 +127,7 @@ fn SignIn(
     config: Signal<ConfigState>,
     error: Signal<Option<String>>,
     path: ReadSignal<Path>,
+    tenant: Signal<String>,
 ) -> impl IntoView {
     let (busy, set_busy) = signal(false);
     let explanation = move || match (config.get(), error.get()) {
@@ -120,9 +140,12 @@ fn SignIn(
         ),
     };
     let click = move |_| {
+        let Ok(chosen) = crate::auth::tenant_choice(&tenant.get_untracked()) else {
+            return;
+        };
         if let Some(Ok(c)) = config.get_untracked() {
             set_busy.set(true);
-            if let Err(e) = crate::web::signin::start(&c, path.get_untracked()) {
+            if let Err(e) = crate::web::signin::start(&c, path.get_untracked(), chosen.as_deref()) {
                 set_busy.set(false);
                 leptos::logging::warn!("sign-in could not start: {e}");
             }
@@ -131,7 +154,7 @@ fn SignIn(
     view! {
         <div class="signin">
             <button id="sign-in" class="primary" on:click=click
-                disabled=move || busy.get() || !matches!(config.get(), Some(Ok(_)))
+                disabled=move || busy.get() || !matches!(config.get(), Some(Ok(_))) || crate::auth::tenant_choice(&tenant.get()).is_err()
                 aria-describedby="sign-in-status">
                 "Sign in with Microsoft"
             </button>

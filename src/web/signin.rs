@@ -38,8 +38,9 @@ pub fn has_pending() -> bool {
 }
 
 /// Starts a sign-in: remembers the pending one (and the chosen path) and sends the browser to
-/// the identity platform.
-pub fn start(config: &Config, path: Path) -> Result<(), String> {
+/// the identity platform: the configured authority, or the tenant the admin typed (a guest, a
+/// GDAP partner or a consultant signs in to the customer's tenant, not their home one).
+pub fn start(config: &Config, path: Path, tenant: Option<&str>) -> Result<(), String> {
     if let Some(store) = storage() {
         let _ = store.set_item(PATH_KEY, path.as_str());
     }
@@ -50,7 +51,9 @@ pub fn start(config: &Config, path: Path) -> Result<(), String> {
     } else {
         &[]
     };
-    let (pending, url) = Pending::start(config, &mut rng, now_ms(), None, extra);
+    let authority = tenant.map_or_else(|| config.clone(), |t| auth::tenant_config(config, t));
+    let (mut pending, url) = Pending::start(&authority, &mut rng, now_ms(), None, extra);
+    pending.tenant = tenant.map(str::to_owned);
     let text = serde_json::to_string(&pending).map_err(|e| e.to_string())?;
     storage()
         .ok_or("this browser blocks sessionStorage, which the sign-in needs for one redirect")?
@@ -110,10 +113,11 @@ pub async fn redeem(
 
 /// Finishes the sign-in the page came back from: checks state, redeems the code (the browser
 /// adds `Origin`), checks the ID token, and returns a Graph client for the admin's tenant.
+/// Also returns the tenant the admin asked for, if any, to compare with the one signed in to.
 pub async fn complete(
     config: &Config,
     redirect: Redirect,
-) -> Result<(Client<Fetch>, SignedIn), SignInError> {
+) -> Result<(Client<Fetch>, SignedIn, Option<String>), SignInError> {
     clean_address();
     let store = storage();
     let pending = store
@@ -125,7 +129,12 @@ pub async fn complete(
         let _ = s.remove_item(PENDING_KEY);
     }
     let pending = pending.ok_or(SignInError::NoPendingSignIn)?;
-    let signed = redeem(config, &pending, redirect).await?;
+    // The code goes back to the token endpoint of the tenant it was issued for.
+    let authority = pending
+        .tenant
+        .as_deref()
+        .map_or_else(|| config.clone(), |t| auth::tenant_config(config, t));
+    let signed = redeem(&authority, &pending, redirect).await?;
     let session = Session {
         access_token: Secret::new(signed.access_token.clone()),
         refresh_token: signed.refresh_token.clone().map(Secret::new),
@@ -139,5 +148,5 @@ pub async fn complete(
         session,
         Policy::default(),
     );
-    Ok((client, signed))
+    Ok((client, signed, pending.tenant))
 }
