@@ -9,6 +9,7 @@
 //!   named files of `tests/e2e`), against a fresh release build and simulated tenant.
 //! - `cargo xtask build [--config FILE] [--out DIR]`: a release build ready to deploy.
 
+mod hosting;
 mod sandbox;
 mod seal;
 mod serve;
@@ -117,7 +118,10 @@ fn build_cmd(args: &[String]) -> Result<()> {
     let out = flag(args, "--out")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("dist"));
-    build(&out, flag(args, "--config").map(Path::new))
+    let config = flag(args, "--config").map(Path::new);
+    build(&out, config)?;
+    eprintln!("{}", hosting::where_to_serve(&out, config));
+    Ok(())
 }
 
 /// `trunk build --release --offline`, then seal the output (CSP, boot module, SRI, config).
@@ -204,8 +208,10 @@ fn e2e(args: &[String]) -> Result<()> {
 
 /// Builds and serves the test page beside a simulated tenant, runs `node --test` on `files` (all
 /// of `tests/e2e` when empty), then stops both. Downloads land in `artefacts` (emptied first).
+/// The same build is also served under a sub-path (see [`serve_under_sub_path`]).
 fn browser_tests(root: &Path, artefacts: &Path, files: &[String]) -> Result<()> {
     let (server, dist, sim) = serve_test_build(root)?;
+    let sub = serve_under_sub_path(root, &dist)?;
     let _ = std::fs::remove_dir_all(artefacts);
     let result = step(
         "browser end-to-end tests (Playwright + Chromium)",
@@ -223,13 +229,64 @@ fn browser_tests(root: &Path, artefacts: &Path, files: &[String]) -> Result<()> 
                 "SIM_CA",
                 sim.https().map(|h| h.1.clone()).unwrap_or_default(),
             )
+            .env("SUBPATH_BASE_URL", sub.server.url())
+            .env("SUBPATH_SIM_URL", sub.sim.url())
             .env("PYTHON", root.join("tests/interop/.venv/bin/python"))
             .env("DIST_DIR", &dist)
             .env("BROWSER_ARTEFACTS", artefacts),
     );
     server.stop();
+    sub.server.stop();
     drop(sim);
+    drop(sub.sim);
     result
+}
+
+/// The test build again, served as a GitHub Pages project site would serve it: under
+/// `/some/sub/path/` only (404 outside it), with no security headers (Pages cannot send any).
+struct SubPath {
+    server: serve::Server,
+    sim: sandbox::Sandbox,
+}
+
+/// Serves a copy of the sealed test build under `/some/sub/path/` on a port of its own, beside a
+/// second simulated tenant whose page app has that address as its SPA redirect URI (the
+/// simulator registers one address). The copy differs from `dist` only in `config.json` and
+/// the CSP's `connect-src` that follows from it: the code and every integrity hash are the
+/// same bytes, not a second build.
+fn serve_under_sub_path(root: &Path, dist: &Path) -> Result<SubPath> {
+    let copy = root.join("target").join("e2e-dist-subpath");
+    let _ = std::fs::remove_dir_all(&copy);
+    copy_dir(dist, &copy)?;
+    let server = serve::Server::start_with(
+        &copy,
+        0,
+        serve::Site {
+            base: "/some/sub/path/".into(),
+            security_headers: false,
+            log: false,
+        },
+    )?;
+    let sim = sandbox::Sandbox::start(root, 0, &server.url(), false, None)?;
+    let config = root.join("target").join("e2e-subpath-config.json");
+    std::fs::write(&config, sim.config(&server.url())).map_err(|e| e.to_string())?;
+    seal::retarget(&copy, &config)?;
+    Ok(SubPath { server, sim })
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds the release page for the browser tests and benchmarks, pointed at a simulated tenant
