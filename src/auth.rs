@@ -24,13 +24,15 @@ pub use pkce::{PkceChallenge, PkceVerifier, pkce_pair};
 
 /// Delegated Microsoft Graph permissions the page asks for, each needed by one step (README,
 /// "Deploy"): reading the tenant, creating the app and its certificate, granting
-/// `Exchange.ManageAsApp`, assigning the Entra role, reading the app-management policy.
-pub const GRAPH_SCOPES: [&str; 5] = [
-    "https://graph.microsoft.com/User.Read",
-    "https://graph.microsoft.com/Application.ReadWrite.All",
-    "https://graph.microsoft.com/AppRoleAssignment.ReadWrite.All",
-    "https://graph.microsoft.com/RoleManagement.ReadWrite.Directory",
-    "https://graph.microsoft.com/Policy.Read.All",
+/// `Exchange.ManageAsApp`, assigning the Entra role, reading the app-management policy. Scopes
+/// name them under the cloud's Graph resource (`scope_for`): a token for one cloud's Graph is
+/// refused by another's.
+pub const GRAPH_PERMISSIONS: [&str; 5] = [
+    "User.Read",
+    "Application.ReadWrite.All",
+    "AppRoleAssignment.ReadWrite.All",
+    "RoleManagement.ReadWrite.Directory",
+    "Policy.Read.All",
 ];
 
 /// A pending sign-in gets this long to come back (the code itself lives about 10 minutes).
@@ -48,10 +50,13 @@ pub struct Pending {
     pub verifier: PkceVerifier,
     /// `Date.now()` when the sign-in started.
     pub created_ms: f64,
-    /// Graph permissions asked for beyond `GRAPH_SCOPES` (incremental consent: the inventory's
-    /// `AuditLog.Read.All`), asked for again when the code is redeemed.
+    /// Graph permissions asked for beyond `GRAPH_PERMISSIONS` (incremental consent: the
+    /// inventory's `AuditLog.Read.All`), asked for again when the code is redeemed.
     #[serde(default)]
     pub extra_scopes: Vec<String>,
+    /// The Graph resource of the configured cloud, which the scopes name.
+    #[serde(default = "worldwide_graph")]
+    pub resource: String,
     /// The tenant the admin asked to sign in to (domain or id), when not the configured
     /// authority's: the code is redeemed at that tenant's token endpoint too.
     #[serde(default)]
@@ -78,18 +83,14 @@ impl Pending {
     ) -> (Self, Url) {
         let (mut pending, challenge) = Self::fresh(rng, now_ms);
         pending.extra_scopes = extra_scopes.iter().map(|s| (*s).to_owned()).collect();
+        pending.resource = config.cloud.graph_resource();
         let url = authorize_url(config, &pending, &challenge, login_hint);
         (pending, url)
     }
 
-    /// The scopes this sign-in asks for: `scope()` plus its extra ones.
+    /// The scopes this sign-in asks for: `scope_for` its cloud, plus its extra ones.
     pub fn scope(&self) -> String {
-        let mut all = scope();
-        for extra in &self.extra_scopes {
-            all.push(' ');
-            all.push_str(extra);
-        }
-        all
+        scope_for(&self.resource, &self.extra_scopes)
     }
 
     /// Starts a sign-in again in the middle of a run (the popup): at the admin's own tenant
@@ -107,6 +108,7 @@ impl Pending {
     ) -> (Self, Url) {
         let (mut pending, challenge) = Self::fresh(rng, now_ms);
         pending.extra_scopes = extra_scopes.iter().map(|s| (*s).to_owned()).collect();
+        pending.resource = tenant_config.cloud.graph_resource();
         let mut url = authorize_url(tenant_config, &pending, &challenge, Some(login_hint));
         let pairs: Vec<(String, String)> = url
             .query_pairs()
@@ -134,6 +136,7 @@ impl Pending {
             verifier,
             created_ms: now_ms,
             extra_scopes: vec![],
+            resource: worldwide_graph(),
             tenant: None,
         };
         (pending, challenge)
@@ -202,13 +205,33 @@ pub fn token_request_body(config: &Config, pending: &Pending, code: &str) -> Str
         .finish()
 }
 
-/// `openid profile offline_access` plus the Graph permissions (one resource per token request).
-/// `offline_access` brings a refresh token, kept in memory only, so an access token that expires
-/// mid-run is renewed without a redirect that would lose the key being uploaded.
-pub fn scope() -> String {
-    let mut scopes = vec!["openid", "profile", "offline_access"];
-    scopes.extend(GRAPH_SCOPES);
+fn worldwide_graph() -> String {
+    crate::cloud::Cloud::Worldwide.graph_resource()
+}
+
+/// `openid profile offline_access` plus the Graph permissions (and `extra` ones) under
+/// `resource`, the cloud's Graph (one resource per token request). `offline_access` brings a
+/// refresh token, kept in memory only, so an access token that expires mid-run is renewed
+/// without a redirect that would lose the key being uploaded.
+pub fn scope_for(resource: &str, extra: &[String]) -> String {
+    let resource = resource.trim_end_matches('/');
+    let mut scopes: Vec<String> = ["openid", "profile", "offline_access"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    scopes.extend(
+        GRAPH_PERMISSIONS
+            .iter()
+            .map(|p| (*p).to_owned())
+            .chain(extra.iter().cloned())
+            .map(|p| format!("{resource}/{p}")),
+    );
     scopes.join(" ")
+}
+
+/// The worldwide scopes, without extras.
+pub fn scope() -> String {
+    scope_for(&worldwide_graph(), &[])
 }
 
 fn endpoint(config: &Config, name: &str) -> Url {

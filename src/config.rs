@@ -11,6 +11,8 @@ use std::fmt;
 use serde::Deserialize;
 use url::Url;
 
+pub use crate::cloud::Cloud;
+
 /// The host of the global Microsoft identity platform; anything else is a sandbox or a mistake.
 pub const MICROSOFT_LOGIN_HOST: &str = "login.microsoftonline.com";
 /// The host of Microsoft Graph (global cloud).
@@ -21,21 +23,15 @@ pub const MICROSOFT_GRAPH_HOST: &str = "graph.microsoft.com";
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawConfig {
     client_id: String,
-    #[serde(default = "default_authority")]
-    authority: String,
-    #[serde(default = "default_graph_base_url")]
-    graph_base_url: String,
+    #[serde(default)]
+    cloud: Option<String>,
+    #[serde(default)]
+    authority: Option<String>,
+    #[serde(default)]
+    graph_base_url: Option<String>,
     redirect_uri: String,
     #[serde(default)]
     sandbox: bool,
-}
-
-fn default_authority() -> String {
-    format!("https://{MICROSOFT_LOGIN_HOST}/organizations")
-}
-
-fn default_graph_base_url() -> String {
-    format!("https://{MICROSOFT_GRAPH_HOST}/v1.0")
 }
 
 /// The validated runtime configuration.
@@ -51,6 +47,9 @@ pub struct Config {
     pub redirect_uri: Url,
     /// True when the page talks to the local simulated tenant instead of Microsoft's cloud.
     pub sandbox: bool,
+    /// The cloud the tenants live in: its Graph resource names the scopes, its environment the
+    /// final PowerShell lines; its hosts are the defaults of `authority` and `graphBaseUrl`.
+    pub cloud: Cloud,
 }
 
 /// Why the configuration could not be used. Each message says what to do about it.
@@ -80,6 +79,8 @@ pub enum ConfigError {
         /// What was written.
         value: String,
     },
+    /// `cloud` names no cloud the page knows.
+    UnknownCloud(String),
     /// `redirectUri` is not this page, so the identity platform would send the admin elsewhere.
     RedirectElsewhere {
         /// The configured redirect URI.
@@ -105,7 +106,7 @@ impl fmt::Display for ConfigError {
             Self::Malformed(why) => write!(
                 f,
                 "config.json is not valid: {why}. It must be a JSON object with clientId and \
-                 redirectUri (and optionally authority and graphBaseUrl); see the README."
+                 redirectUri (and optionally cloud, authority and graphBaseUrl); see the README."
             ),
             Self::InvalidClientId(value) => write!(
                 f,
@@ -127,6 +128,12 @@ impl fmt::Display for ConfigError {
                 f,
                 "{field} in config.json (\"{value}\") uses plain http. Use https; plain http is \
                  only accepted for 127.0.0.1 or localhost (the local sandbox)."
+            ),
+            Self::UnknownCloud(value) => write!(
+                f,
+                "cloud in config.json is \"{value}\", which is not a cloud the page knows. Use \
+                 \"worldwide\" (also for GCC), \"gcchigh\", \"dod\" or \"china\", or leave it out \
+                 for worldwide."
             ),
             Self::RedirectElsewhere { configured, page } => write!(
                 f,
@@ -156,17 +163,27 @@ impl Config {
         if !is_guid(&client_id) || client_id == "00000000-0000-0000-0000-000000000000" {
             return Err(ConfigError::InvalidClientId(raw.client_id));
         }
-        let authority = endpoint("authority", &raw.authority)?;
+        let cloud = match raw.cloud.as_deref() {
+            None => Cloud::Worldwide,
+            Some(name) => {
+                Cloud::parse(name).ok_or_else(|| ConfigError::UnknownCloud(name.into()))?
+            }
+        };
+        let raw_authority = raw.authority.unwrap_or_else(|| cloud.default_authority());
+        let raw_graph = raw
+            .graph_base_url
+            .unwrap_or_else(|| cloud.default_graph_base_url());
+        let authority = endpoint("authority", &raw_authority)?;
         if authority.path_segments().map_or(0, |s| s.count()) != 1 || authority.path() == "/" {
             return Err(ConfigError::InvalidUrl {
                 field: "authority",
-                value: raw.authority,
+                value: raw_authority,
                 reason: "it must name exactly one tenant segment, e.g. \
                          https://login.microsoftonline.com/organizations"
                     .into(),
             });
         }
-        let graph_base_url = endpoint("graphBaseUrl", &raw.graph_base_url)?;
+        let graph_base_url = endpoint("graphBaseUrl", &raw_graph)?;
         let redirect_uri = absolute("redirectUri", &raw.redirect_uri)?;
         if redirect_uri.fragment().is_some() {
             return Err(ConfigError::InvalidUrl {
@@ -181,13 +198,15 @@ impl Config {
             graph_base_url,
             redirect_uri,
             sandbox: raw.sandbox,
+            cloud,
         })
     }
 
-    /// True when the page is not talking to Microsoft's global cloud: either the file says so,
-    /// or the authority is some other host. The page then shows a *Sandbox* badge.
+    /// True when the page is not talking to Microsoft: either the file says so, or the
+    /// authority is not the configured cloud's identity platform. The page then shows a
+    /// *Sandbox* badge.
     pub fn is_sandbox(&self) -> bool {
-        self.sandbox || self.authority.host_str() != Some(MICROSOFT_LOGIN_HOST)
+        self.sandbox || self.authority.host_str() != Some(self.cloud.login_host())
     }
 
     /// The origins the page must be allowed to `fetch` from (CSP `connect-src`), besides itself.

@@ -42,8 +42,9 @@ pub const REPORT_READERS: [&str; 6] = [
     roles::SECURITY_READER,
 ];
 
-/// The delegated permission the last-use column needs (admin consent).
-pub const AUDIT_SCOPE: &str = "https://graph.microsoft.com/AuditLog.Read.All";
+/// The delegated Graph permission the last-use column needs (admin consent), named under the
+/// cloud's Graph resource when asked for.
+pub const AUDIT_SCOPE: &str = "AuditLog.Read.All";
 
 /// What `appRoleAssignedTo` is read with.
 const ASSIGNED_TO_SELECT: &str =

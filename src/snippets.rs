@@ -3,6 +3,8 @@
 //! <https://learn.microsoft.com/powershell/exchange/connect-exo-powershell-managed-identity>)
 //! and an expiry reminder. Pure text from the run's facts.
 
+use crate::cloud::Cloud;
+
 /// A titled block of PowerShell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snippet {
@@ -25,6 +27,30 @@ pub struct CertificateFacts {
     pub pfx_file: String,
     /// Whether the role also covers Security & Compliance PowerShell.
     pub compliance: bool,
+    /// The cloud (national clouds add `-ExchangeEnvironmentName` and the SCC endpoints).
+    pub cloud: Cloud,
+}
+
+/// ` -ExchangeEnvironmentName …` for a national cloud, nothing for worldwide.
+fn environment(cloud: Cloud) -> String {
+    cloud
+        .exchange_environment()
+        .map(|e| format!(" -ExchangeEnvironmentName {e}"))
+        .unwrap_or_default()
+}
+
+/// ` -ConnectionUri … -AzureADAuthorizationEndpointUri …` for a national cloud.
+fn compliance_endpoints(cloud: Cloud) -> String {
+    cloud
+        .compliance_endpoints()
+        .map(|(uri, auth)| {
+            format!(
+                " `\n    -ConnectionUri {} -AzureADAuthorizationEndpointUri {}",
+                quoted(uri),
+                quoted(auth)
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// PowerShell quoting: single quotes, doubled inside.
@@ -39,13 +65,14 @@ pub fn certificate(facts: &CertificateFacts) -> Vec<Snippet> {
     let org = quoted(&facts.organization);
     let thumb = quoted(&facts.thumbprint);
     let pfx = quoted(&format!("C:\\secure\\{}", facts.pfx_file));
+    let env = environment(facts.cloud);
     let mut out = vec![
         Snippet {
             title: "Any OS (PowerShell 7) or Windows PowerShell 5.1, with the PFX file",
             text: format!(
                 "# Requires the ExchangeOnlineManagement module 3.x: Install-Module ExchangeOnlineManagement\n\
                  $pw = Read-Host -AsSecureString 'PFX password'\n\
-                 Connect-ExchangeOnline -AppId {app} -Organization {org} `\n    -CertificateFilePath {pfx} -CertificatePassword $pw"
+                 Connect-ExchangeOnline -AppId {app} -Organization {org}{env} `\n    -CertificateFilePath {pfx} -CertificatePassword $pw"
             ),
         },
         Snippet {
@@ -54,7 +81,7 @@ pub fn certificate(facts: &CertificateFacts) -> Vec<Snippet> {
                 "# Once, as the account that runs the scheduled task:\n\
                  Import-PfxCertificate -FilePath {pfx} -CertStoreLocation Cert:\\CurrentUser\\My -Password (Read-Host -AsSecureString 'PFX password')\n\
                  # In the script:\n\
-                 Connect-ExchangeOnline -AppId {app} -Organization {org} -CertificateThumbprint {thumb}"
+                 Connect-ExchangeOnline -AppId {app} -Organization {org}{env} -CertificateThumbprint {thumb}"
             ),
         },
         Snippet {
@@ -62,7 +89,7 @@ pub fn certificate(facts: &CertificateFacts) -> Vec<Snippet> {
             text: format!(
                 "# Automation account → Certificates → Add a certificate: the PFX, its password, name 'EXO-App'\n\
                  $cert = Get-AutomationCertificate -Name 'EXO-App'\n\
-                 Connect-ExchangeOnline -AppId {app} -Organization {org} -Certificate $cert"
+                 Connect-ExchangeOnline -AppId {app} -Organization {org}{env} -Certificate $cert"
             ),
         },
     ];
@@ -76,7 +103,8 @@ pub fn certificate(facts: &CertificateFacts) -> Vec<Snippet> {
     out.push(Snippet {
         title: "Security & Compliance PowerShell (same certificate)",
         text: format!(
-            "{caveat}Connect-IPPSSession -AppId {app} -Organization {org} -CertificateThumbprint {thumb}"
+            "{caveat}Connect-IPPSSession -AppId {app} -Organization {org} -CertificateThumbprint {thumb}{}",
+            compliance_endpoints(facts.cloud)
         ),
     });
     out
@@ -86,14 +114,19 @@ pub fn certificate(facts: &CertificateFacts) -> Vec<Snippet> {
 /// `Connect-ExchangeOnline -ManagedIdentity` (with `-ManagedIdentityAccountId`, the *client* id,
 /// for a user-assigned identity), as the first command of the runbook
 /// (<https://learn.microsoft.com/powershell/exchange/connect-exo-powershell-managed-identity>).
-pub fn managed_identity(organization: &str, user_assigned_client_id: Option<&str>) -> Vec<Snippet> {
+pub fn managed_identity(
+    organization: &str,
+    user_assigned_client_id: Option<&str>,
+    cloud: Cloud,
+) -> Vec<Snippet> {
     let org = quoted(organization);
+    let env = environment(cloud);
     let connect = match user_assigned_client_id {
         Some(client_id) => format!(
-            "Connect-ExchangeOnline -ManagedIdentity -Organization {org} -ManagedIdentityAccountId {}",
+            "Connect-ExchangeOnline -ManagedIdentity -Organization {org}{env} -ManagedIdentityAccountId {}",
             quoted(client_id)
         ),
-        None => format!("Connect-ExchangeOnline -ManagedIdentity -Organization {org}"),
+        None => format!("Connect-ExchangeOnline -ManagedIdentity -Organization {org}{env}"),
     };
     vec![
         Snippet {
@@ -186,6 +219,7 @@ mod tests {
             thumbprint: "83213AEAC56D61C97AEE5C1528F4AC5EBA7321C1".into(),
             pfx_file: "O'Brien.pfx".into(),
             compliance: false,
+            cloud: Cloud::Worldwide,
         };
         let s = certificate(&facts);
         assert_eq!(s.len(), 4);
@@ -207,16 +241,34 @@ mod tests {
         );
         assert!(s[1].text.contains("Cert:\\CurrentUser\\My"));
         assert!(s[2].text.contains("Get-AutomationCertificate"));
-        let with_scc = certificate(&CertificateFacts {
+        let scc = CertificateFacts {
             compliance: true,
             ..facts
-        });
+        };
+        let with_scc = certificate(&scc);
         assert!(with_scc[3].text.starts_with("Connect-IPPSSession -AppId"));
+        assert!(!s.iter().any(|x| x.text.contains("ExchangeEnvironmentName")));
+        // A national cloud names its environment on every Exchange line, and the SCC endpoints.
+        let high = certificate(&CertificateFacts {
+            cloud: Cloud::GccHigh,
+            ..scc
+        });
+        for x in &high[..3] {
+            assert!(
+                x.text
+                    .contains(" -ExchangeEnvironmentName O365USGovGCCHigh"),
+                "{}",
+                x.text
+            );
+        }
+        assert!(high[3].text.contains(
+            "-ConnectionUri 'https://ps.compliance.protection.office365.us/powershell-liveid/' -AzureADAuthorizationEndpointUri 'https://login.microsoftonline.us/organizations'"
+        ));
     }
 
     #[test]
     fn managed_identity_lines_use_the_client_id_only_for_user_assigned() {
-        let system = managed_identity("contoso.onmicrosoft.com", None);
+        let system = managed_identity("contoso.onmicrosoft.com", None, Cloud::Worldwide);
         assert!(system[1].text.starts_with(
             "Connect-ExchangeOnline -ManagedIdentity -Organization 'contoso.onmicrosoft.com'\n"
         ));
@@ -224,6 +276,12 @@ mod tests {
         let user = managed_identity(
             "contoso.onmicrosoft.com",
             Some("a1b2c3d4-0000-4000-8000-00000000d001"),
+            Cloud::China,
+        );
+        assert!(
+            user[1]
+                .text
+                .contains(" -ExchangeEnvironmentName O365China ")
         );
         assert!(
             user[1]

@@ -294,12 +294,12 @@ fn a_sign_in_again_goes_to_the_admins_tenant_for_the_same_account_with_the_claim
 
 #[test]
 fn extra_scopes_are_asked_for_at_authorize_and_at_redemption() {
-    let audit = "https://graph.microsoft.com/AuditLog.Read.All";
+    let audit = "AuditLog.Read.All";
     let c = config();
     let (pending, url) = Pending::start(&c, &mut rng(), 0.0, None, &[audit]);
     let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
     assert!(q["scope"].starts_with(&scope()));
-    assert!(q["scope"].ends_with(audit));
+    assert!(q["scope"].ends_with(" https://graph.microsoft.com/AuditLog.Read.All"));
     let body: std::collections::HashMap<String, String> =
         url::form_urlencoded::parse(token_request_body(&c, &pending, "code").as_bytes())
             .into_owned()
@@ -361,4 +361,24 @@ fn a_chosen_tenant_is_the_authority_and_travels_with_the_pending_sign_in() {
     let back: Pending =
         serde_json::from_str(&serde_json::to_string(&pending).expect("json")).expect("back");
     assert_eq!(back.tenant.as_deref(), Some("contoso.onmicrosoft.com"));
+}
+
+#[test]
+fn each_cloud_asks_for_its_own_graph() {
+    for cloud in crate::cloud::CLOUDS {
+        let mut c = config();
+        c.cloud = cloud;
+        let (pending, url) = Pending::start(&c, &mut rng(), 0.0, None, &["AuditLog.Read.All"]);
+        let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let resource = cloud.graph_resource();
+        for s in q["scope"].split(' ').skip(3) {
+            assert!(s.starts_with(&format!("{resource}/")), "{cloud:?}: {s}");
+        }
+        assert!(q["scope"].contains(&format!("{resource}/AuditLog.Read.All")));
+        let body: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(token_request_body(&c, &pending, "code").as_bytes())
+                .into_owned()
+                .collect();
+        assert_eq!(body["scope"], q["scope"]);
+    }
 }

@@ -169,3 +169,45 @@ fn every_message_tells_what_to_do() {
         assert!(text.len() > 60, "too terse to act on: {text}");
     }
 }
+
+#[test]
+fn a_national_cloud_brings_its_own_hosts_and_is_no_sandbox() {
+    let c = Config::from_json(&json(CLIENT, r#","cloud":"gcchigh""#)).expect("valid");
+    assert_eq!(c.cloud, Cloud::GccHigh);
+    assert_eq!(
+        c.authority.as_str(),
+        "https://login.microsoftonline.us/organizations"
+    );
+    assert_eq!(c.graph_base_url.as_str(), "https://graph.microsoft.us/v1.0");
+    assert!(!c.is_sandbox());
+    assert_eq!(
+        c.connect_origins(),
+        [
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us"
+        ]
+    );
+    let dod = Config::from_json(&json(CLIENT, r#","cloud":"DoD""#)).expect("valid");
+    assert_eq!(
+        dod.graph_base_url.as_str(),
+        "https://dod-graph.microsoft.us/v1.0"
+    );
+    // A worldwide authority under a national cloud is not that cloud: badged.
+    let mixed = Config::from_json(&json(
+        CLIENT,
+        r#","cloud":"china","authority":"https://login.microsoftonline.com/organizations""#,
+    ))
+    .expect("valid");
+    assert!(mixed.is_sandbox());
+}
+
+#[test]
+fn an_unknown_cloud_says_which_names_work() {
+    let e = Config::from_json(&json(CLIENT, r#","cloud":"germany""#)).expect_err("unknown");
+    assert_eq!(e, ConfigError::UnknownCloud("germany".into()));
+    let text = e.to_string();
+    assert!(
+        text.contains("gcchigh") && text.contains("worldwide"),
+        "{text}"
+    );
+}

@@ -24,6 +24,13 @@ pub(super) struct Account {
     pub(super) config: Config,
 }
 
+/// The cloud of this sign-in (the final lines name its environment).
+pub(super) fn cloud() -> crate::cloud::Cloud {
+    use_context::<StoredValue<Account, LocalStorage>>()
+        .map(|a| a.with_value(|a| a.config.cloud))
+        .unwrap_or_default()
+}
+
 /// Where applying stands.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Apply {

@@ -192,6 +192,7 @@ pub fn ChangePanel(
     let certificates = principal.certificates.clone();
     let expired = change::expired(&principal).len();
     let organization = tenant.initial_domain.clone();
+    let cloud = super::apply::cloud();
     let compliance = principal
         .roles
         .iter()
@@ -300,6 +301,7 @@ pub fn ChangePanel(
                         thumbprint: f.thumbprint.clone(),
                         pfx_file: format!("{}.pfx", super::downloads::file_stem(&f.subject)),
                         compliance,
+                        cloud,
                     });
                     view! {
                         <div id="change-result" class="status" role="status">

@@ -31,6 +31,7 @@ pub fn Finished(
         thumbprint: forged.thumbprint.clone(),
         pfx_file: format!("{}.pfx", super::downloads::file_stem(&forged.subject)),
         compliance: role_info.is_some_and(|r| r.compliance),
+        cloud: super::apply::cloud(),
     };
     let snippets = snippets::certificate(&facts);
     let reminder = {

@@ -178,8 +178,11 @@ fn IdentityFinished(
 ) -> impl IntoView {
     let sp = identity.service_principal.clone();
     let user_assigned = identity.user_assigned();
-    let lines =
-        snippets::managed_identity(&organization, user_assigned.then_some(sp.app_id.as_str()));
+    let lines = snippets::managed_identity(
+        &organization,
+        user_assigned.then_some(sp.app_id.as_str()),
+        super::apply::cloud(),
+    );
     let run_log = serde_json::to_string_pretty(&serde_json::json!({
         "tool": "unattended", "organization": organization, "managedIdentity": {
             "displayName": sp.display_name, "objectId": sp.id, "clientId": sp.app_id,

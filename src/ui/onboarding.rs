@@ -103,6 +103,7 @@ fn Paths(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>, asked: Option<String>) -
         <dl class="facts" id="tenant-facts">
             <dt>"Organization"</dt><dd id="tenant-name">{tenant_card.name.clone()}</dd>
             <dt>"Tenant id"</dt><dd><code id="tenant-id">{tenant_card.id.clone()}</code></dd>
+            <dt>"Cloud"</dt><dd id="cloud">{super::apply::cloud().label()}</dd>
             <dt>"Initial domain"</dt><dd><code id="initial-domain">{tenant_card.initial_domain.clone()}</code></dd>
             <dt>"Signed in as"</dt><dd id="admin">{tenant_card.admin_upn.clone()} " (" {role_names(&tenant_card.admin_roles)} ")"</dd>
             <dt>"Certificate lifetime"</dt>

@@ -53,26 +53,39 @@ fn found(location: &str) -> Response {
     response
 }
 
-fn session_user<'a>(sim: &'a Sim, headers: &HeaderMap) -> Option<&'a User> {
+/// The account id the session cookie holds (the home account: a guest's session is theirs).
+fn session_id(headers: &HeaderMap) -> Option<String> {
     let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    let id = cookies.split(';').find_map(|c| {
+    cookies.split(';').find_map(|c| {
         c.trim()
             .strip_prefix(SESSION_COOKIE)
             .and_then(|r| r.strip_prefix('='))
-    })?;
-    sim.tenant.users.iter().find(|u| u.id == id)
+            .map(str::to_owned)
+    })
 }
 
-/// Issues a code for `user`, remembers the session, and sends the browser back.
-fn issue_code(sim: &mut Sim, request: Authorize, user_id: &str) -> Response {
+/// The session's user in the current tenant: the account itself, or its B2B guest object here.
+fn session_user<'a>(sim: &'a Sim, headers: &HeaderMap) -> Option<&'a User> {
+    let id = session_id(headers)?;
+    sim.tenant
+        .users
+        .iter()
+        .find(|u| u.id == id || u.home.as_ref().is_some_and(|h| h.user_id == id))
+}
+
+/// Issues a code for `user` in the current tenant, remembers the session, and sends the
+/// browser back.
+fn issue_code(sim: &mut Sim, request: Authorize, user: &User) -> Response {
     let code = signin::opaque();
     let location = signin::redirect_url(&request, &[("code", &code)]);
+    let session = user.home.as_ref().map_or(&user.id, |h| &h.user_id).clone();
     sim.codes.insert(
         code,
         (
             Code {
                 request,
-                user_id: user_id.to_owned(),
+                tenant_id: sim.tenant.id.clone(),
+                user_id: user.id.clone(),
                 issued: sim.tenant.clock.now(),
             },
             false,
@@ -80,14 +93,14 @@ fn issue_code(sim: &mut Sim, request: Authorize, user_id: &str) -> Response {
     );
     let mut response = found(&location);
     if let Ok(cookie) = HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={user_id}; Path=/; HttpOnly; SameSite=Lax"
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax"
     )) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response
 }
 
-fn error_page(e: &TokenError) -> Response {
+pub(crate) fn error_page(e: &TokenError) -> Response {
     let body = format!(
         "<!doctype html><meta charset=utf-8><title>Sign in</title><h1>Sorry, but we’re having trouble signing you in.</h1><p id=error>AADSTS{}: {}</p>",
         e.code,
@@ -96,7 +109,7 @@ fn error_page(e: &TokenError) -> Response {
     (StatusCode::BAD_REQUEST, Html(body)).into_response()
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -112,7 +125,42 @@ pub async fn authorize(
     Query(params): Params,
 ) -> Response {
     let mut sim = lock(&state);
-    let request = match signin::authorize(&sim.tenant, &tenant, &params) {
+    // `organizations`/`common` start in the first tenant; a silent sign-in there goes to the
+    // home tenant of the session's account. A tenant id or domain picks that tenant.
+    let at = match sim.locate(&tenant) {
+        Ok(None) if signin::is_alias(&tenant) && params.get("prompt").is_some_and(|p| p == "none") => {
+            session_id(&headers).and_then(|id| sim.home_of(&id)).flatten()
+        }
+        Ok(at) => at,
+        Err(()) => return error_page(&unknown_tenant(&tenant)),
+    };
+    sim.within(at, |sim| authorize_in(sim, &tenant, &headers, &uri, &params))
+}
+
+/// AADSTS90002, as Entra answers a tenant it does not know.
+pub(crate) fn unknown_tenant(segment: &str) -> TokenError {
+    TokenError::new(
+        "invalid_request",
+        90002,
+        format!("Tenant '{segment}' not found."),
+    )
+}
+
+/// The application `client_id` names, seen from the current tenant.
+fn client_app(sim: &Sim, params: &HashMap<String, String>) -> Option<crate::tenant::Application> {
+    sim.client(params.get("client_id").map(String::as_str).unwrap_or_default())
+        .map(|(app, _)| app)
+}
+
+fn authorize_in(
+    sim: &mut Sim,
+    tenant: &str,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    params: &HashMap<String, String>,
+) -> Response {
+    let client = client_app(sim, params);
+    let request = match signin::authorize(&sim.tenant, client.as_ref(), tenant, params, sim.cloud) {
         Ok(r) => r,
         Err(Refusal::Page(e)) => return error_page(&e),
         Err(Refusal::Redirect(e)) => {
@@ -127,12 +175,12 @@ pub async fn authorize(
         }
     };
     if request.prompt.as_deref() == Some("none") {
-        let user = session_user(&sim, &headers).cloned();
+        let user = session_user(sim, headers).cloned();
         let hint_ok = |u: &User| {
             request
                 .login_hint
                 .as_ref()
-                .is_none_or(|h| h.eq_ignore_ascii_case(&u.user_principal_name))
+                .is_none_or(|h| h.eq_ignore_ascii_case(sign_in_name(u)))
         };
         let refusal = match &user {
             None => Some(TokenError::new(
@@ -156,7 +204,7 @@ pub async fn authorize(
         };
         return match (refusal, user) {
             (Some(e), _) => found(&signin::error_redirect(&request, &e)),
-            (None, Some(u)) => issue_code(&mut sim, request, &u.id),
+            (None, Some(u)) => issue_code(sim, request, &u),
             (None, None) => found(&signin::error_redirect(
                 &request,
                 &TokenError::new("login_required", 50058, "No user is signed in."),
@@ -164,11 +212,68 @@ pub async fn authorize(
         };
     }
     Html(sign_in_page(
-        &sim,
+        sim,
         &request,
         uri.query().unwrap_or_default(),
     ))
     .into_response()
+}
+
+/// What a user types to sign in: their own UPN, or a guest's home address.
+pub(crate) fn sign_in_name(user: &User) -> &str {
+    user.home
+        .as_ref()
+        .map_or(&user.user_principal_name, |h| &h.user_principal_name)
+}
+
+/// The accounts a sign-in page offers: at `organizations`/`common` the members of every tenant
+/// (each signs in to their home tenant), at a tenant its members and guests.
+pub(crate) fn offered_users(sim: &Sim, alias: bool) -> Vec<(User, String)> {
+    if alias {
+        sim.tenants()
+            .flat_map(|t| {
+                t.users
+                    .iter()
+                    .filter(|u| u.home.is_none())
+                    .map(|u| (t.with_active_roles(u), t.display_name.clone()))
+            })
+            .collect()
+    } else {
+        sim.tenant
+            .users
+            .iter()
+            .map(|u| (sim.tenant.with_active_roles(u), sim.tenant.display_name.clone()))
+            .collect()
+    }
+}
+
+/// The radio buttons of a sign-in page.
+pub(crate) fn user_choices(sim: &Sim, alias: bool, login_hint: Option<&str>) -> String {
+    let several = sim.others.len() > 0;
+    offered_users(sim, alias)
+        .iter()
+        .enumerate()
+        .map(|(i, (u, tenant))| {
+            let roles: Vec<&str> = u.roles.iter().map(|r| crate::tenant::roles::name(r)).collect();
+            let checked = login_hint.map_or(i == 0, |h| h.eq_ignore_ascii_case(sign_in_name(u)));
+            let mut notes = Vec::new();
+            if u.home.is_some() {
+                notes.push("guest".to_owned());
+            }
+            if several {
+                notes.push(tenant.clone());
+            }
+            notes.push(if roles.is_empty() { "no admin role".to_owned() } else { roles.join(", ") });
+            format!(
+                "<li><label><input type=radio name=user value=\"{}\"{}> {} &lt;{}&gt; <small>{}</small></label></li>",
+                u.id,
+                if checked { " checked" } else { "" },
+                escape(&u.display_name),
+                escape(sign_in_name(u)),
+                escape(&notes.join(" · "))
+            )
+        })
+        .collect()
 }
 
 fn empty_request() -> Authorize {
@@ -190,31 +295,11 @@ fn empty_request() -> Authorize {
 
 fn sign_in_page(sim: &Sim, request: &Authorize, query: &str) -> String {
     let client = sim
-        .tenant
-        .applications
-        .iter()
-        .find(|a| a.app_id == request.client_id)
-        .map(|a| a.display_name.clone())
+        .client(&request.client_id)
+        .map(|(a, _)| a.display_name)
         .unwrap_or_default();
-    let users: String = sim
-        .tenant
-        .users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let active = sim.tenant.active_roles(u);
-            let roles: Vec<&str> = active.iter().map(|r| crate::tenant::roles::name(r)).collect();
-            let checked = request.login_hint.as_ref().map_or(i == 0, |h| h.eq_ignore_ascii_case(&u.user_principal_name));
-            format!(
-                "<li><label><input type=radio name=user value=\"{}\"{}> {} &lt;{}&gt; <small>{}</small></label></li>",
-                u.id,
-                if checked { " checked" } else { "" },
-                escape(&u.display_name),
-                escape(&u.user_principal_name),
-                if roles.is_empty() { "no admin role".to_owned() } else { roles.join(", ") }
-            )
-        })
-        .collect();
+    let alias = signin::is_alias(&request.authority);
+    let users = user_choices(sim, alias, request.login_hint.as_deref());
     let scopes: String = request
         .graph_scopes
         .iter()
@@ -256,7 +341,24 @@ pub async fn authorize_answer(
     .into_owned()
     .collect();
     let mut sim = lock(&state);
-    let request = match signin::authorize(&sim.tenant, &tenant, &params) {
+    let picked = form.get("user").cloned().unwrap_or_default();
+    // At `organizations`/`common` the picked account's home tenant is the one signed in to.
+    let at = match sim.locate(&tenant) {
+        Ok(None) if signin::is_alias(&tenant) => sim.home_of(&picked).flatten(),
+        Ok(at) => at,
+        Err(()) => return error_page(&unknown_tenant(&tenant)),
+    };
+    sim.within(at, |sim| answer_in(sim, &tenant, &params, &form))
+}
+
+fn answer_in(
+    sim: &mut Sim,
+    tenant: &str,
+    params: &HashMap<String, String>,
+    form: &HashMap<String, String>,
+) -> Response {
+    let client = client_app(sim, params);
+    let request = match signin::authorize(&sim.tenant, client.as_ref(), tenant, params, sim.cloud) {
         Ok(r) => r,
         Err(Refusal::Page(e) | Refusal::Redirect(e)) => return error_page(&e),
     };
@@ -298,13 +400,44 @@ pub async fn authorize_answer(
             ));
         }
         let for_org = admin && form.get("org").map(String::as_str) == Some("on");
+        ensure_client_principal(sim, &request.client_id);
         sim.tenant.consents.push(signin::Consent {
             client_id: request.client_id.clone(),
             user_id: (!for_org).then(|| user.id.clone()),
             scopes: missing,
         });
     }
-    issue_code(&mut sim, request, &user.id)
+    issue_code(sim, request, &user)
+}
+
+/// Consent to a multi-tenant application registered in another tenant creates its service
+/// principal here (Learn: "Application and service principal objects in Microsoft Entra ID":
+/// consent creates the service principal in each tenant where the app is used), owned by the
+/// app's home tenant.
+pub(crate) fn ensure_client_principal(sim: &mut Sim, client_id: &str) {
+    if sim
+        .tenant
+        .service_principals
+        .iter()
+        .any(|sp| sp.app_id == client_id)
+    {
+        return;
+    }
+    let Some((app, home)) = sim.client(client_id) else {
+        return;
+    };
+    let sp = crate::tenant::ServicePrincipal {
+        id: crate::ids::guid(),
+        app_id: app.app_id,
+        display_name: app.display_name,
+        service_principal_type: "Application".into(),
+        app_owner_organization_id: Some(home),
+        alternative_names: vec![],
+        app_roles: vec![],
+    };
+    let now = sim.tenant.clock.now_ms();
+    sim.tenant.created.insert(sp.id.clone(), now);
+    sim.tenant.service_principals.push(sp);
 }
 
 /// Form fields of a token request.
@@ -330,7 +463,9 @@ fn cors(mut response: Response, origin: Option<&str>, allowed: bool) -> Response
 pub async fn token_preflight(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let sim = lock(&state);
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
-    let allowed = origin.is_some_and(|o| signin::any_spa_origin(&sim.tenant, o));
+    let allowed = origin.is_some_and(|o| {
+        signin::any_spa_origin(sim.tenants().flat_map(|t| t.applications.iter()), o)
+    });
     let mut response = StatusCode::NO_CONTENT.into_response();
     if allowed {
         let h = response.headers_mut();
@@ -363,17 +498,68 @@ pub async fn token(
     let mut sim = lock(&state);
     let browser_origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
     let client_id = form.get("client_id").cloned().unwrap_or_default();
-    let allowed =
-        browser_origin.is_some_and(|o| signin::spa_origin_allowed(&sim.tenant, &client_id, o));
+    let allowed = browser_origin.is_some_and(|o| {
+        signin::spa_origin_allowed(sim.client(&client_id).map(|(a, _)| a).as_ref(), o)
+    });
     let here = origin(
         if https.is_some() { "https" } else { sim.scheme },
         &headers,
         &uri,
     );
     let grant = form.get("grant_type").cloned().unwrap_or_default();
-    let response = match grant.as_str() {
+    let user_grant = grant == "authorization_code" || grant == "refresh_token";
+    let located = sim.locate(&tenant);
+    if user_grant && located.is_err() {
+        return cors(token_error(&unknown_tenant(&tenant)), browser_origin, allowed);
+    }
+    // A code or refresh token is answered in the tenant it was issued in; client credentials
+    // in the tenant the path names (an unknown one is refused there, AADSTS90002).
+    let issued_in = match grant.as_str() {
+        "authorization_code" => form
+            .get("code")
+            .and_then(|c| sim.codes.get(c))
+            .map(|(c, _)| c.tenant_id.clone()),
+        "refresh_token" => form
+            .get("refresh_token")
+            .and_then(|r| sim.refresh_tokens.get(r))
+            .map(|r| r.tenant_id.clone()),
+        _ => None,
+    };
+    if grant == "refresh_token"
+        && let (Some(tid), Ok(Some(_)) | Ok(None)) = (&issued_in, &located)
+        && !signin::is_alias(&tenant)
+        && sim.locate(tid) != located
+    {
+        return cors(
+            token_error(&TokenError::new(
+                "invalid_grant",
+                700005,
+                "Provided refresh token is intended to use against other tenant, thus rejected.",
+            )),
+            browser_origin,
+            allowed,
+        );
+    }
+    let at = match &issued_in {
+        Some(tid) => sim.locate(tid).ok().flatten(),
+        None => located.ok().flatten(),
+    };
+    let response = sim.within(at, |sim| token_in(sim, &tenant, &grant, form, browser_origin, &here));
+    cors(response, browser_origin, allowed)
+}
+
+fn token_in(
+    sim: &mut Sim,
+    tenant: &str,
+    grant: &str,
+    form: HashMap<String, String>,
+    browser_origin: Option<&str>,
+    here: &str,
+) -> Response {
+    let client_id = form.get("client_id").cloned().unwrap_or_default();
+    match grant {
         "authorization_code" | "refresh_token" => {
-            user_tokens(&mut sim, &tenant, &form, browser_origin, &here)
+            user_tokens(sim, tenant, &form, browser_origin, here)
         }
         "client_credentials" if browser_origin.is_some() => token_error(&TokenError::new(
             "invalid_request",
@@ -385,11 +571,12 @@ pub async fn token(
             match identity::client_credentials(
                 &sim.tenant,
                 &Endpoint {
-                    origin: &here,
-                    tenant: &tenant,
+                    origin: here,
+                    tenant,
                 },
                 &pairs,
                 sim.tenant.clock.now(),
+                sim.cloud,
             ) {
                 Ok((claims, key_id)) => {
                     // The credential usage report learns of the sign-in; Entra names each
@@ -421,8 +608,7 @@ pub async fn token(
             70003,
             format!("The app requested an unsupported grant type '{other}'."),
         )),
-    };
-    cors(response, browser_origin, allowed)
+    }
 }
 
 fn user_tokens(
@@ -437,20 +623,8 @@ fn user_tokens(
         origin,
         now: sim.tenant.clock.now(),
     };
-    if !signin::authority_fits(&sim.tenant, authority) {
-        return token_error(&TokenError::new(
-            "invalid_request",
-            90002,
-            format!("Tenant '{authority}' not found."),
-        ));
-    }
     let client_id = form.get("client_id").cloned().unwrap_or_default();
-    if !sim
-        .tenant
-        .applications
-        .iter()
-        .any(|a| a.app_id == client_id)
-    {
+    if sim.client(&client_id).is_none() {
         return token_error(&TokenError::new(
             "unauthorized_client",
             700016,
@@ -499,6 +673,10 @@ fn user_tokens(
         ));
     };
     let lifetime = sim.faults.token_lifetime_secs.unwrap_or(3599) as i64;
+    let issuer_origin = match sim.issuer {
+        crate::cloud::Issuer::Request => issuer_origin,
+        crate::cloud::Issuer::Cloud => sim.cloud.v2_issuer(),
+    };
     let tokens = signin::tokens(
         &sim.tenant,
         &sim.tenant.consents,
@@ -509,6 +687,7 @@ fn user_tokens(
         openid,
         at.now,
         lifetime,
+        sim.cloud,
     );
     let mut body = json!({
         "token_type": "Bearer",
@@ -528,6 +707,7 @@ fn user_tokens(
             rt,
             Refresh {
                 client_id,
+                tenant_id: sim.tenant.id.clone(),
                 user_id: user.id,
                 signed_in,
             },
@@ -577,8 +757,18 @@ pub async fn discovery(
         &uri,
     );
     let base = format!("{here}/{tenant}");
+    // The issuer of the tenant the path names (the first tenant for the aliases), at the
+    // address called unless the simulator plays the real cloud's issuer.
+    let tid = match sim.locate(&tenant) {
+        Ok(Some(i)) => sim.others[i].id.clone(),
+        _ => sim.tenant.id.clone(),
+    };
+    let issuer_origin = match sim.issuer {
+        crate::cloud::Issuer::Request => here.clone(),
+        crate::cloud::Issuer::Cloud => sim.cloud.v2_issuer().to_owned(),
+    };
     let response = Json(json!({
-        "issuer": format!("{here}/{}/v2.0", sim.tenant.id),
+        "issuer": format!("{issuer_origin}/{tid}/v2.0"),
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
         "jwks_uri": format!("{base}/discovery/v2.0/keys"),
@@ -641,12 +831,13 @@ pub async fn managed_identity_token(
         .get("resource")
         .map(String::as_str)
         .unwrap_or_default();
-    if resource.trim_end_matches('/') != "https://outlook.office365.com" {
-        return bad(
-            "The simulator issues managed-identity tokens for https://outlook.office365.com only.",
-        );
-    }
     let sim = lock(&state);
+    let exchange = sim.cloud.exchange();
+    if !resource.trim_end_matches('/').eq_ignore_ascii_case(exchange) {
+        return bad(&format!(
+            "The simulator issues managed-identity tokens for {exchange} only."
+        ));
+    }
     let identities: Vec<&crate::tenant::ServicePrincipal> = sim
         .tenant
         .service_principals
@@ -676,7 +867,7 @@ pub async fn managed_identity_token(
         return bad("Identity not found");
     };
     let now = sim.tenant.clock.now();
-    match identity::exchange_claims(&sim.tenant, &sp.id, &sp.app_id, now, 86_399) {
+    match identity::exchange_claims(&sim.tenant, &sp.id, &sp.app_id, now, 86_399, sim.cloud) {
         Ok(claims) => Json(json!({
             "access_token": jwt::sign(&sim.key, &sim.kid, &claims),
             "client_id": sp.app_id,
@@ -684,7 +875,7 @@ pub async fn managed_identity_token(
             "expires_on": (now + 86_399).to_string(),
             "ext_expires_in": "86399",
             "not_before": now.to_string(),
-            "resource": "https://outlook.office365.com",
+            "resource": exchange,
             "token_type": "Bearer",
         }))
         .into_response(),
@@ -696,7 +887,23 @@ pub async fn managed_identity_token(
 /// fixture user without the browser round trip, for tests of Graph itself (the interactive
 /// flow has its own tests). `scopes` default to the five the page asks for.
 pub async fn test_token(State(state): State<Shared>, Json(body): Json<Value>) -> Response {
-    let sim = lock(&state);
+    let mut sim = lock(&state);
+    // `"tenant"`: a user of another tenant of the fixture (id or domain).
+    let at = match body["tenant"].as_str().map(|t| sim.locate(t)) {
+        None => None,
+        Some(Ok(at)) => at,
+        Some(Err(())) => {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": "no such tenant in this fixture"})),
+            )
+                .into_response();
+        }
+    };
+    sim.within(at, |sim| test_token_in(sim, &body))
+}
+
+fn test_token_in(sim: &mut Sim, body: &Value) -> Response {
     let name = body["user"].as_str().unwrap_or("admin");
     let Some(user) = sim
         .tenant
@@ -716,12 +923,9 @@ pub async fn test_token(State(state): State<Shared>, Json(body): Json<Value>) ->
     };
     let scopes: Vec<String> = body["scopes"].as_array().map_or_else(
         || {
-            unattended::auth::GRAPH_SCOPES
+            unattended::auth::GRAPH_PERMISSIONS
                 .iter()
-                .map(|s| {
-                    s.trim_start_matches("https://graph.microsoft.com/")
-                        .to_owned()
-                })
+                .map(|s| (*s).to_owned())
                 .collect()
         },
         |a| {
@@ -746,6 +950,7 @@ pub async fn test_token(State(state): State<Shared>, Json(body): Json<Value>) ->
         false,
         sim.tenant.clock.now(),
         lifetime,
+        sim.cloud,
     );
     Json(json!({ "access_token": jwt::sign(&sim.key, &sim.kid, &tokens.access), "expires_in": lifetime })).into_response()
 }
