@@ -15,6 +15,7 @@ pub mod forge;
 pub mod graph;
 pub mod lifecycle;
 pub mod onboard;
+pub mod session;
 pub mod snippets;
 pub mod wellknown;
 #[cfg(all(test, target_arch = "wasm32"))]

@@ -8,6 +8,7 @@ mod finished;
 mod identity;
 mod inventory;
 mod onboarding;
+mod session;
 mod start;
 
 use leptos::prelude::*;
@@ -28,6 +29,23 @@ pub fn App() -> impl IntoView {
     let sandbox = move || matches!(state.get(), Some(Ok(c)) if c.is_sandbox());
     let signed = RwSignal::new_local(None::<onboarding::Signed>);
     let sign_in_error = RwSignal::new(None::<String>);
+    // The consultant's session: every tenant done so far (no secrets), and whether a tenant was
+    // already done in this page (the next sign-in then happens in a popup, keeping all this).
+    let session: session::Session = RwSignal::new(vec![]);
+    provide_context(session);
+    let forgot = RwSignal::new(None::<String>);
+    let signed_before = RwSignal::new(false);
+    let next_tenant = move |_| {
+        if let Some(s) = signed.get_untracked() {
+            forgot.set(Some(format!(
+                "Signed out of {} on this page: its tokens and any certificate and key made for it are gone from memory. The identity platform's own session stays, so the next sign-in asks which account to use.",
+                s.who.username
+            )));
+        }
+        signed.set(None);
+        signed_before.set(true);
+        sign_in_error.set(None);
+    };
     // A sign-in again, answered in this window (the popup): hand the answer to the page that
     // opened it, and only say so here.
     let relayed = crate::web::signin::fragment()
@@ -68,17 +86,27 @@ pub fn App() -> impl IntoView {
                     "Sandbox"
                 </span>
             </Show>
-            {move || signed.get().map(|s| view! { <span class="who" id="who">{s.who.username}</span> })}
+            {move || signed.get().map(|s| view! {
+                <span class="who" id="who">{s.who.username}</span>
+                <button id="next-tenant" class="small" on:click=next_tenant
+                    title="Forget this tenant's tokens and keys and sign in to another, keeping the session summary">
+                    "Next tenant"
+                </button>
+            })}
         </header>
         <main id="main">
             {relayed.then(|| view! {
                 <p id="relayed" role="status">"Signed in again. This window closes by itself; if it does not, close it and go back to the page that opened it."</p>
             })}
+            <session::Summary session forgot />
             {move || match (signed.get(), completing.get()) {
                 _ if relayed => ().into_any(),
                 (Some(s), _) => view! { <onboarding::Onboarding signed=s /> }.into_any(),
                 (None, true) => view! { <p id="completing" role="status">"Finishing the sign-in…"</p> }.into_any(),
-                (None, false) => view! { <StartScreen config=state sign_in_error=sign_in_error.into() /> }.into_any(),
+                (None, false) => view! {
+                    <StartScreen config=state sign_in_error
+                        next=signed_before.get_untracked().then_some(signed) />
+                }.into_any(),
             }}
         </main>
         <footer class="footer">

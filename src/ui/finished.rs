@@ -84,6 +84,18 @@ pub fn Finished(
     let file = super::downloads::file_stem(&forged.subject);
     let ics_name = format!("{file}-renewal.ics");
     let log_name = format!("{file}-run-log.json");
+    super::session::record(crate::session::Row {
+        at: super::session::now_iso(),
+        tenant: tenant.name.clone(),
+        tenant_id: tenant.id.clone(),
+        domain: tenant.initial_domain.clone(),
+        what: "certificate",
+        name: app_name.clone(),
+        app_id: applied.app.app_id.clone(),
+        thumbprint: forged.thumbprint.clone(),
+        expires: forged.not_after.clone(),
+        log: log_name.clone(),
+    });
     view! {
         <section class="card done" id="finished">
             <h2>"Done: the app can now run Exchange Online PowerShell unattended"</h2>

@@ -161,6 +161,7 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
         {move || match (applying.apply.get(), identity_now()) {
             (Apply::Done(_), Some(i)) => view! {
                 <IdentityFinished identity=i organization=tenant_handle.with_value(|t| t.initial_domain.clone())
+                    tenant=tenant_handle.with_value(|t| (t.name.clone(), t.id.clone()))
                     role=role.get_untracked() log=applying.log.get_untracked() />
             }.into_any(),
             _ => ().into_any(),
@@ -173,10 +174,24 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
 fn IdentityFinished(
     identity: Identity,
     organization: String,
+    /// The tenant's name and id, for the session summary.
+    tenant: (String, String),
     role: String,
     log: Vec<Value>,
 ) -> impl IntoView {
     let sp = identity.service_principal.clone();
+    super::session::record(crate::session::Row {
+        at: super::session::now_iso(),
+        tenant: tenant.0,
+        tenant_id: tenant.1,
+        domain: organization.clone(),
+        what: "managed identity",
+        name: sp.display_name.clone(),
+        app_id: sp.app_id.clone(),
+        thumbprint: String::new(),
+        expires: String::new(),
+        log: String::new(),
+    });
     let user_assigned = identity.user_assigned();
     let lines = snippets::managed_identity(
         &organization,

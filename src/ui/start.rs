@@ -11,7 +11,10 @@ pub use crate::onboard::Path;
 #[component]
 pub fn StartScreen(
     config: Signal<ConfigState>,
-    sign_in_error: Signal<Option<String>>,
+    sign_in_error: RwSignal<Option<String>>,
+    /// After a tenant is done in this page: sign in to the next one in a popup and hand it here,
+    /// so the session summary stays (a redirect would reload the page).
+    next: Option<RwSignal<Option<super::onboarding::Signed>, LocalStorage>>,
 ) -> impl IntoView {
     let (path, set_path) = signal(Path::Certificate);
     let (tenant, set_tenant) = signal(String::new());
@@ -88,7 +91,7 @@ pub fn StartScreen(
                 }}
             </p>
         </details>
-        <SignIn config error=sign_in_error path tenant=tenant.into() />
+        <SignIn config error=sign_in_error path tenant=tenant.into() next />
         <Show when=move || path.get() == Path::Certificate>
             <details class="card offline">
                 <summary>"Only make a certificate, without signing in"</summary>
@@ -125,9 +128,10 @@ fn PathChoice(
 #[component]
 fn SignIn(
     config: Signal<ConfigState>,
-    error: Signal<Option<String>>,
+    error: RwSignal<Option<String>>,
     path: ReadSignal<Path>,
     tenant: Signal<String>,
+    next: Option<RwSignal<Option<super::onboarding::Signed>, LocalStorage>>,
 ) -> impl IntoView {
     let (busy, set_busy) = signal(false);
     let explanation = move || match (config.get(), error.get()) {
@@ -143,6 +147,30 @@ fn SignIn(
         let Ok(chosen) = crate::auth::tenant_choice(&tenant.get_untracked()) else {
             return;
         };
+        if let (Some(Ok(c)), Some(signed)) = (config.get_untracked(), next) {
+            set_busy.set(true);
+            let path = path.get_untracked();
+            crate::web::signin::remember_path(path);
+            leptos::task::spawn_local(async move {
+                let extra = crate::web::signin::extra_scopes(path);
+                match crate::web::popup::sign_in_fresh(&c, chosen.as_deref(), extra).await {
+                    Ok((who, pending)) => {
+                        let client = crate::web::signin::client_for(&c, &who, &pending);
+                        signed.set(Some(super::onboarding::Signed {
+                            client: std::rc::Rc::new(client),
+                            who: who.identity,
+                            config: c,
+                            asked_tenant: pending.tenant,
+                        }));
+                    }
+                    Err(e) => {
+                        set_busy.set(false);
+                        error.set(Some(e.to_string()));
+                    }
+                }
+            });
+            return;
+        }
         if let Some(Ok(c)) = config.get_untracked() {
             set_busy.set(true);
             if let Err(e) = crate::web::signin::start(&c, path.get_untracked(), chosen.as_deref()) {

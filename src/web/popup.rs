@@ -72,6 +72,40 @@ pub async fn sign_in_again(
         claims,
         extra_scopes,
     );
+    let signed = in_popup(&tenant, &pending, &url).await?;
+    who.same_as(&signed.identity)?;
+    Ok(signed)
+}
+
+/// In the page: a new sign-in in a popup (the consultant's next tenant, without reloading the
+/// page and losing the session summary): any account (`prompt=select_account`), to `tenant`
+/// when given. Returns the sign-in and its pending request (scopes, tenant asked for).
+pub async fn sign_in_fresh(
+    config: &Config,
+    tenant: Option<&str>,
+    extra_scopes: &[&str],
+) -> Result<(SignedIn, Pending), SignInError> {
+    let authority = tenant.map_or_else(|| config.clone(), |t| auth::tenant_config(config, t));
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let (mut pending, url) = Pending::start(
+        &authority,
+        &mut rng,
+        js_sys::Date::now(),
+        None,
+        extra_scopes,
+    );
+    pending.tenant = tenant.map(str::to_owned);
+    let signed = in_popup(&authority, &pending, &url).await?;
+    Ok((signed, pending))
+}
+
+/// Opens `url` in the sign-in popup, waits for the answer on the request's channel (within the
+/// pending sign-in's lifetime), then checks and redeems it at `authority`.
+async fn in_popup(
+    authority: &Config,
+    pending: &Pending,
+    url: &url::Url,
+) -> Result<SignedIn, SignInError> {
     let window = web_sys::window().ok_or(SignInError::PopupBlocked)?;
     // Listen before opening, so no answer can arrive unheard.
     let channel = web_sys::BroadcastChannel::new(&channel_name(&pending.state))
@@ -119,7 +153,5 @@ pub async fn sign_in_again(
         _ => return Err(SignInError::Expired),
     };
     let redirect = Redirect::parse(&fragment).ok_or(SignInError::StateMismatch)?;
-    let signed = super::signin::redeem(&tenant, &pending, redirect).await?;
-    who.same_as(&signed.identity)?;
-    Ok(signed)
+    super::signin::redeem(authority, pending, redirect).await
 }

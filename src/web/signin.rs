@@ -23,6 +23,23 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
+/// Remembers the path chosen on the start screen for the screen after sign-in.
+pub fn remember_path(path: Path) {
+    if let Some(store) = storage() {
+        let _ = store.set_item(PATH_KEY, path.as_str());
+    }
+}
+
+/// The Graph permissions a path asks for beyond the onboarding's: the inventory's last-use
+/// column needs AuditLog.Read.All, asked for only on that path (incremental consent).
+pub fn extra_scopes(path: Path) -> &'static [&'static str] {
+    if path == Path::Inventory {
+        &[crate::lifecycle::AUDIT_SCOPE]
+    } else {
+        &[]
+    }
+}
+
 /// The path chosen before signing in, read once and forgotten.
 pub fn take_chosen_path() -> Option<Path> {
     let store = storage()?;
@@ -41,16 +58,9 @@ pub fn has_pending() -> bool {
 /// the identity platform: the configured authority, or the tenant the admin typed (a guest, a
 /// GDAP partner or a consultant signs in to the customer's tenant, not their home one).
 pub fn start(config: &Config, path: Path, tenant: Option<&str>) -> Result<(), String> {
-    if let Some(store) = storage() {
-        let _ = store.set_item(PATH_KEY, path.as_str());
-    }
+    remember_path(path);
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    // The inventory's last-use column needs AuditLog.Read.All: asked for only on that path.
-    let extra: &[&str] = if path == Path::Inventory {
-        &[crate::lifecycle::AUDIT_SCOPE]
-    } else {
-        &[]
-    };
+    let extra = extra_scopes(path);
     let authority = tenant.map_or_else(|| config.clone(), |t| auth::tenant_config(config, t));
     let (mut pending, url) = Pending::start(&authority, &mut rng, now_ms(), None, extra);
     pending.tenant = tenant.map(str::to_owned);
@@ -135,6 +145,13 @@ pub async fn complete(
         .as_deref()
         .map_or_else(|| config.clone(), |t| auth::tenant_config(config, t));
     let signed = redeem(&authority, &pending, redirect).await?;
+    let client = client_for(config, &signed, &pending);
+    Ok((client, signed, pending.tenant))
+}
+
+/// The Graph client of a completed sign-in: tokens in memory, renewed at the signed-in
+/// tenant's token endpoint with the sign-in's own scopes.
+pub fn client_for(config: &Config, signed: &SignedIn, pending: &Pending) -> Client<Fetch> {
     let session = Session {
         access_token: Secret::new(signed.access_token.clone()),
         refresh_token: signed.refresh_token.clone().map(Secret::new),
@@ -142,11 +159,10 @@ pub async fn complete(
         client_id: config.client_id.clone(),
         scope: pending.scope(),
     };
-    let client = Client::new(
+    Client::new(
         Fetch,
         config.graph_base_url.as_str(),
         session,
         Policy::default(),
-    );
-    Ok((client, signed, pending.tenant))
+    )
 }
