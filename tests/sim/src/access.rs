@@ -154,6 +154,7 @@ pub fn caller(
     key: &rsa::RsaPublicKey,
     headers: &HeaderMap,
     now: i64,
+    cloud: crate::cloud::Cloud,
 ) -> Result<Caller, GraphError> {
     let unauthenticated = |message: &str| GraphError {
         status: 401,
@@ -177,7 +178,8 @@ pub fn caller(
         ));
     }
     let claims = &jwt.claims;
-    if claims["aud"] != "https://graph.microsoft.com" && claims["aud"] != GRAPH_APP_ID {
+    // This cloud's Graph only: a token for another cloud's Graph is refused like any foreign one.
+    if claims["aud"] != cloud.graph() && claims["aud"] != GRAPH_APP_ID {
         return Err(unauthenticated(
             "Access token validation failure. Invalid audience.",
         ));
@@ -206,6 +208,18 @@ pub fn caller(
         .map(|s| s.split(' ').map(str::to_owned).collect())
         .unwrap_or_default();
     Ok(Caller { user, scopes })
+}
+
+/// The tenant id (`tid`) a bearer token names, read without checking it: which tenant a Graph
+/// request is for (the checks then run against that tenant).
+pub fn token_tenant(headers: &HeaderMap) -> Option<String> {
+    let token = headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    let jwt = crate::jwt::decode(token).ok()?;
+    jwt.claims["tid"].as_str().map(str::to_owned)
 }
 
 /// Microsoft Graph's application id (the `aud` of v2 Graph tokens).

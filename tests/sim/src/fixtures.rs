@@ -9,8 +9,8 @@ use unattended::forge::{self, Flavour, KeySize, Password, Request, UnixTime};
 
 use crate::ids;
 use crate::tenant::{
-    Application, Domain, EXCHANGE_APP_ID, KeyCredential, MANAGE_AS_APP, ServicePrincipal, Tenant,
-    User, roles,
+    Application, Domain, EXCHANGE_APP_ID, Home, KeyCredential, MANAGE_AS_APP, ServicePrincipal,
+    Tenant, User, roles,
 };
 
 /// The page's own SPA registration in every fixture (what `config.json` names as clientId).
@@ -31,21 +31,46 @@ pub const UAMI_CLIENT_ID: &str = "a1b2c3d4-0000-4000-8000-00000000d001";
 /// The existing app of the `existing-app` fixture.
 pub const EXISTING_APP_ID: &str = "e0e0e0e0-1111-4222-8333-444455556666";
 
+/// `consultant`: the second customer tenant, Fabrikam.
+pub const FABRIKAM_TENANT_ID: &str = "fab1ca7e-0000-4000-8000-00000000fab1";
+/// `consultant`: Fabrikam's Global Administrator, `admin@fabrikam.onmicrosoft.com`.
+pub const FABRIKAM_ADMIN_ID: &str = "fab1ca7e-0000-4000-8000-00000000a001";
+/// `consultant`: Fabrikam's user without a role, `user@fabrikam.onmicrosoft.com`.
+pub const FABRIKAM_USER_ID: &str = "fab1ca7e-0000-4000-8000-00000000a002";
+/// `consultant`: the consultant's own account, a member of Contoso without admin roles.
+pub const CONSULTANT_HOME_ID: &str = "c0c0c0c0-0000-4000-8000-00000000c001";
+/// `consultant`: the consultant's B2B guest object in Fabrikam (Global Administrator there).
+pub const CONSULTANT_GUEST_ID: &str = "c0c0c0c0-0000-4000-8000-00000000f001";
+/// The consultant's sign-in name (their home UPN in Contoso).
+pub const CONSULTANT_UPN: &str = "consultant@partner.example";
+
 /// Fixture names, for `--fixture` and the README.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     "default",
     "no-exchange",
     "existing-app",
     "capped-lifetime",
     "big",
     "lifecycle",
+    "consultant",
 ];
 
-/// Builds a fixture tenant; `redirect_uris` are the page addresses registered on the SPA app.
+/// Builds a fixture: its first tenant (Contoso, what `/organizations`, `/_sim/state` and the
+/// test helpers address) and any further customer tenants (`consultant`: Fabrikam).
+pub fn build_all(name: &str, redirect_uris: &[String]) -> Option<(Tenant, Vec<Tenant>)> {
+    if name == "consultant" {
+        return Some(consultant(redirect_uris));
+    }
+    build(name, redirect_uris).map(|t| (t, vec![]))
+}
+
+/// Builds a fixture's first tenant; `redirect_uris` are the page addresses registered on the
+/// SPA app.
 pub fn build(name: &str, redirect_uris: &[String]) -> Option<Tenant> {
     let mut tenant = contoso(redirect_uris);
     match name {
         "default" => {}
+        "consultant" => return Some(consultant(redirect_uris).0),
         "no-exchange" => tenant
             .service_principals
             .retain(|sp| sp.app_id != EXCHANGE_APP_ID),
@@ -64,11 +89,14 @@ pub(crate) fn user(name: &str, display: &str, roles: &[&str]) -> User {
         user_principal_name: format!("{name}@contoso.onmicrosoft.com"),
         display_name: display.into(),
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        user_type: None,
+        home: None,
     }
 }
 
-fn contoso(redirect_uris: &[String]) -> Tenant {
-    let exchange = ServicePrincipal {
+/// The Office 365 Exchange Online service principal as every tenant with Exchange has it.
+fn exchange_sp() -> ServicePrincipal {
+    ServicePrincipal {
         id: ids::guid(),
         app_id: EXCHANGE_APP_ID.into(),
         display_name: "Office 365 Exchange Online".into(),
@@ -80,7 +108,11 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
             "allowedMemberTypes": ["Application"], "displayName": "Manage Exchange As Application",
             "description": "Allows the app to manage the organization's Exchange environment without any user interaction."
         })],
-    };
+    }
+}
+
+fn contoso(redirect_uris: &[String]) -> Tenant {
+    let exchange = exchange_sp();
     let spa = Application {
         id: ids::guid(),
         app_id: SPA_CLIENT_ID.into(),
@@ -171,6 +203,99 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         born: Default::default(),
         stale: Default::default(),
     }
+}
+
+/// `consultant`: Contoso (the consultant's home tenant: `partner.example` is one of its verified
+/// domains and `consultant@partner.example` a member without admin roles; the page's SPA
+/// registration, multi-tenant, declares the page's delegated Graph permissions so
+/// `…/.default` names them) and Fabrikam, a second customer tenant where the consultant is a
+/// B2B guest holding Global Administrator, with its own admin and user, Exchange Online and no
+/// service principal for the page yet (consent creates it).
+fn consultant(redirect_uris: &[String]) -> (Tenant, Vec<Tenant>) {
+    let mut contoso = contoso(redirect_uris);
+    contoso.domains.push(Domain {
+        name: "partner.example".into(),
+        is_initial: false,
+        is_default: false,
+    });
+    contoso.users.push(User {
+        id: CONSULTANT_HOME_ID.into(),
+        user_principal_name: CONSULTANT_UPN.into(),
+        display_name: "Casey Consultant".into(),
+        roles: vec![],
+        user_type: None,
+        home: None,
+    });
+    if let Some(spa) = contoso
+        .applications
+        .iter_mut()
+        .find(|a| a.app_id == SPA_CLIENT_ID)
+    {
+        // Delegated permission ids from Learn's "Microsoft Graph permissions reference".
+        spa.required_resource_access = vec![json!({
+            "resourceAppId": crate::access::GRAPH_APP_ID,
+            "resourceAccess": crate::signin::DELEGATED_IDS
+                .iter()
+                .map(|(id, _)| json!({ "id": id, "type": "Scope" }))
+                .collect::<Vec<_>>(),
+        })];
+    }
+    let person = |id: &str, upn: &str, display: &str, roles: &[&str]| User {
+        id: id.into(),
+        user_principal_name: upn.into(),
+        display_name: display.into(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        user_type: None,
+        home: None,
+    };
+    // A B2B guest's UPN in the resource tenant is the home address with `@` as `_`, then
+    // `#EXT#@` and the resource tenant's initial domain (Learn: "Properties of a Microsoft Entra
+    // B2B collaboration user": the UPN "contains an #EXT# identifier").
+    let guest = User {
+        user_type: Some("Guest".into()),
+        home: Some(Home {
+            tenant_id: TENANT_ID.into(),
+            user_id: CONSULTANT_HOME_ID.into(),
+            user_principal_name: CONSULTANT_UPN.into(),
+        }),
+        ..person(
+            CONSULTANT_GUEST_ID,
+            "consultant_partner.example#EXT#@fabrikam.onmicrosoft.com",
+            "Casey Consultant (Partner)",
+            &[roles::GLOBAL_ADMIN],
+        )
+    };
+    let mut fabrikam = Tenant {
+        id: FABRIKAM_TENANT_ID.into(),
+        display_name: "Fabrikam".into(),
+        domains: vec![Domain {
+            name: "fabrikam.onmicrosoft.com".into(),
+            is_initial: true,
+            is_default: true,
+        }],
+        users: vec![
+            person(
+                FABRIKAM_ADMIN_ID,
+                "admin@fabrikam.onmicrosoft.com",
+                "Fiona Fabrikam",
+                &[roles::GLOBAL_ADMIN],
+            ),
+            person(
+                FABRIKAM_USER_ID,
+                "user@fabrikam.onmicrosoft.com",
+                "Felix User",
+                &[],
+            ),
+            guest,
+        ],
+        applications: vec![],
+        service_principals: vec![exchange_sp()],
+        ..contoso.clone()
+    };
+    fabrikam.app_role_assignments.clear();
+    fabrikam.role_assignments.clear();
+    fabrikam.consents.clear();
+    (contoso, vec![fabrikam])
 }
 
 /// An app that already has two certificates and other permissions, which every run must keep.

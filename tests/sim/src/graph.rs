@@ -45,6 +45,17 @@ pub struct Sim {
     pub refresh_tokens: HashMap<String, Refresh>,
     /// The page addresses registered on the SPA app (kept for fixture switches).
     pub redirect_uris: Vec<String>,
+    /// Further customer tenants of the fixture (`consultant`: Fabrikam), reachable at their id
+    /// or domain; `tenant` is the first one (what `/organizations` and `/_sim/state` address).
+    pub others: Vec<Tenant>,
+    /// The further tenants as the fixture made them (for `/_sim/reset`).
+    pub fixture_others: Vec<Tenant>,
+    /// The cloud the simulator plays.
+    pub cloud: crate::cloud::Cloud,
+    /// Which origin ID token issuers carry.
+    pub issuer: crate::cloud::Issuer,
+    /// The cloud and issuer a reset without `cloud`/`issuer` returns to (the start options).
+    pub start_cloud: (crate::cloud::Cloud, crate::cloud::Issuer),
 }
 
 impl Sim {
@@ -55,9 +66,84 @@ impl Sim {
             &self.key.to_public_key(),
             headers,
             self.tenant.clock.now(),
+            self.cloud,
         )?;
         caller.may(op)?;
         Ok(caller)
+    }
+
+    /// Where the tenant a path segment or `tid` names is: `Ok(None)` the first tenant (also for
+    /// `organizations`/`common`), `Ok(Some(i))` `others[i]`, `Err(())` no such tenant. Call it
+    /// with the first tenant in place (not inside `within`).
+    pub fn locate(&self, segment: &str) -> Result<Option<usize>, ()> {
+        if crate::signin::is_alias(segment) || crate::signin::names_tenant(&self.tenant, segment) {
+            return Ok(None);
+        }
+        self.others
+            .iter()
+            .position(|t| crate::signin::names_tenant(t, segment))
+            .map(Some)
+            .ok_or(())
+    }
+
+    /// Runs `f` with the tenant `at` (from `locate`) in `self.tenant`, the first tenant parked in
+    /// its place meanwhile. The simulated clock and the directory faults are the first tenant's
+    /// (one clock for the whole simulator). The lock is held throughout, so no other request
+    /// sees the swap; a panic inside `f` swaps back before it goes on.
+    pub fn within<R>(&mut self, at: Option<usize>, f: impl FnOnce(&mut Sim) -> R) -> R {
+        let Some(i) = at.filter(|i| *i < self.others.len()) else {
+            return f(self);
+        };
+        {
+            let (first, other) = (&self.tenant, &mut self.others[i]);
+            other.clock = first.clock;
+            other.replication_lag_secs = first.replication_lag_secs;
+            other.list_lag_secs = first.list_lag_secs;
+            other.stale_read_secs = first.stale_read_secs;
+        }
+        std::mem::swap(&mut self.tenant, &mut self.others[i]);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        std::mem::swap(&mut self.tenant, &mut self.others[i]);
+        match result {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Every tenant of the fixture, in whatever arrangement `within` left them.
+    pub fn tenants(&self) -> impl Iterator<Item = &Tenant> {
+        std::iter::once(&self.tenant).chain(self.others.iter())
+    }
+
+    /// The application `client_id` names as seen from the current tenant: registered there, or a
+    /// multi-tenant registration of another tenant (with that tenant's id, its home).
+    pub fn client(&self, client_id: &str) -> Option<(crate::tenant::Application, String)> {
+        if let Some(app) = self
+            .tenant
+            .applications
+            .iter()
+            .find(|a| a.app_id == client_id)
+        {
+            return Some((app.clone(), self.tenant.id.clone()));
+        }
+        self.tenants()
+            .filter(|t| t.id != self.tenant.id)
+            .find_map(|t| {
+                t.applications
+                    .iter()
+                    .find(|a| a.app_id == client_id && a.sign_in_audience != "AzureADMyOrg")
+                    .map(|a| (a.clone(), t.id.clone()))
+            })
+    }
+
+    /// The tenant (as `locate` answers) where `user_id` is a member (not a guest): the home
+    /// tenant `organizations` signs them in to.
+    pub fn home_of(&self, user_id: &str) -> Option<Option<usize>> {
+        let member = |t: &Tenant| t.users.iter().any(|u| u.id == user_id && u.home.is_none());
+        if member(&self.tenant) {
+            return Some(None);
+        }
+        self.others.iter().position(member).map(Some)
     }
 }
 
@@ -160,6 +246,10 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/{tenant}/discovery/v2.0/keys", get(platform::keys))
         .route(
+            "/{tenant}/v2.0/adminconsent",
+            get(crate::consent::page).post(crate::consent::answer),
+        )
+        .route(
             "/metadata/identity/oauth2/token",
             get(platform::managed_identity_token),
         )
@@ -255,17 +345,52 @@ pub(crate) fn guarded(
     f: impl FnOnce(&mut Sim, &Caller) -> Response,
 ) -> Response {
     let mut sim = lock(state);
-    match sim.allow(headers, op) {
-        Ok(caller) => f(&mut sim, &caller),
+    // Graph answers from the tenant of the token (`tid`); the checks then run against it.
+    let at = access::token_tenant(headers).and_then(|tid| sim.locate(&tid).ok().flatten());
+    sim.within(at, |sim| match sim.allow(headers, op) {
+        Ok(caller) => f(sim, &caller),
         Err(e) => error(e),
-    }
+    })
 }
 
-async fn state_json(State(state): State<Shared>) -> Json<Value> {
-    let sim = lock(&state);
-    let mut value = serde_json::to_value(&sim.tenant).unwrap_or(Value::Null);
-    value["codesIssued"] = json!(sim.codes.len());
-    Json(value)
+/// `GET /_sim/state[?tenant=<id|domain>]`: a tenant as JSON (the first one by default), with
+/// the cloud played and, for guests, their home accounts.
+async fn state_json(State(state): State<Shared>, Query(params): Params) -> Response {
+    let mut sim = lock(&state);
+    let at = match params.get("tenant").map(|t| sim.locate(t)) {
+        None => None,
+        Some(Ok(at)) => at,
+        Some(Err(())) => {
+            return (StatusCode::NOT_FOUND, "no such tenant in this fixture").into_response();
+        }
+    };
+    let (cloud, issuer) = (sim.cloud, sim.issuer);
+    let tenants: Vec<Value> = sim
+        .tenants()
+        .map(|t| json!({ "id": t.id, "displayName": t.display_name, "initialDomain": t.initial_domain() }))
+        .collect();
+    sim.within(at, |sim| {
+        let mut value = serde_json::to_value(&sim.tenant).unwrap_or(Value::Null);
+        value["codesIssued"] = json!(sim.codes.len());
+        value["cloud"] = cloud.json(issuer);
+        if tenants.len() > 1 {
+            value["tenants"] = json!(tenants);
+        }
+        let guests: Vec<Value> = sim
+            .tenant
+            .users
+            .iter()
+            .filter_map(|u| {
+                u.home
+                    .as_ref()
+                    .map(|h| json!({ "id": u.id, "userPrincipalName": u.user_principal_name, "home": h }))
+            })
+            .collect();
+        if !guests.is_empty() {
+            value["guests"] = json!(guests);
+        }
+        Json(value).into_response()
+    })
 }
 
 /// `POST /_sim/reset` restores the fixture the simulator started with, or with
@@ -273,8 +398,35 @@ async fn state_json(State(state): State<Shared>) -> Json<Value> {
 async fn reset(State(state): State<Shared>, body: String) -> Response {
     let wanted: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let mut sim = lock(&state);
+    let cloud = match wanted["cloud"].as_str() {
+        None => sim.start_cloud.0,
+        Some(name) => match crate::cloud::Cloud::parse(name) {
+            Some(c) => c,
+            None => {
+                let known = crate::cloud::NAMES.join(", ");
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown cloud {name}; known: {known}"),
+                )
+                    .into_response();
+            }
+        },
+    };
+    let issuer = match wanted["issuer"].as_str() {
+        None => sim.start_cloud.1,
+        Some(name) => match crate::cloud::Issuer::parse(name) {
+            Some(i) => i,
+            None => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown issuer {name}; known: request, cloud"),
+                )
+                    .into_response();
+            }
+        },
+    };
     if let Some(name) = wanted["fixture"].as_str() {
-        let Some(tenant) = crate::fixtures::build(name, &sim.redirect_uris) else {
+        let Some((tenant, others)) = crate::fixtures::build_all(name, &sim.redirect_uris) else {
             let known = crate::fixtures::NAMES.join(", ");
             return (
                 StatusCode::BAD_REQUEST,
@@ -283,8 +435,12 @@ async fn reset(State(state): State<Shared>, body: String) -> Response {
                 .into_response();
         };
         sim.fixture = tenant;
+        sim.fixture_others = others;
     }
+    sim.cloud = cloud;
+    sim.issuer = issuer;
     sim.tenant = sim.fixture.clone();
+    sim.others = sim.fixture_others.clone();
     sim.faults = crate::faults::Faults::default();
     sim.tenant.replication_lag_secs = 0;
     sim.requests = 0;

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+use crate::cloud::Cloud;
 use crate::tenant::{EXCHANGE_APP_ID, KeyCredential, Tenant};
 use crate::{ids, jwt};
 
@@ -82,6 +83,7 @@ pub fn client_credentials(
     endpoint: &Endpoint<'_>,
     form: &[(String, String)],
     now: i64,
+    cloud: Cloud,
 ) -> Result<(Value, String), TokenError> {
     let get = |k: &str| {
         form.iter()
@@ -252,7 +254,12 @@ pub fn client_credentials(
     let resource = scope.strip_suffix("/.default").filter(|r| !r.contains(' ')).ok_or_else(|| {
         TokenError::new("invalid_scope", 70011, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
     })?;
-    if resource != "https://outlook.office365.com" && resource != EXCHANGE_APP_ID {
+    // Only this cloud's Exchange Online resource: another cloud's is not a resource here.
+    if !resource
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(cloud.exchange())
+        && resource != EXCHANGE_APP_ID
+    {
         return Err(resource_missing(tenant, resource));
     }
     let sp = tenant
@@ -262,7 +269,7 @@ pub fn client_credentials(
         .map(|sp| sp.id.clone())
         .unwrap_or_default();
     let key_id = credential.key_id.clone().unwrap_or_default();
-    exchange_claims(tenant, &sp, client_id, now, 3599).map(|claims| (claims, key_id))
+    exchange_claims(tenant, &sp, client_id, now, 3599, cloud).map(|claims| (claims, key_id))
 }
 
 fn resource_missing(tenant: &Tenant, resource: &str) -> TokenError {
@@ -285,10 +292,11 @@ pub fn exchange_claims(
     app_id: &str,
     now: i64,
     lifetime: i64,
+    cloud: Cloud,
 ) -> Result<Value, TokenError> {
     let exchange = tenant
         .exchange()
-        .ok_or_else(|| resource_missing(tenant, "https://outlook.office365.com"))?;
+        .ok_or_else(|| resource_missing(tenant, cloud.exchange()))?;
     let roles: Vec<Value> = tenant
         .app_role_assignments
         .iter()
@@ -315,8 +323,8 @@ pub fn exchange_claims(
         .map(|r| r.role_definition_id.as_str())
         .collect();
     let mut access = json!({
-        "aud": "https://outlook.office365.com",
-        "iss": format!("https://sts.windows.net/{}/", tenant.id),
+        "aud": cloud.exchange(),
+        "iss": format!("{}/{}/", cloud.v1_issuer(), tenant.id),
         "iat": now, "nbf": now, "exp": now + lifetime,
         "appid": app_id, "azp": app_id, "idtyp": "app",
         "oid": sp, "sub": sp, "tid": tenant.id, "ver": "1.0",

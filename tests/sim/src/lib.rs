@@ -7,6 +7,8 @@ pub mod batch;
 pub mod big;
 pub mod challenge;
 pub mod clock;
+pub mod cloud;
+pub mod consent;
 pub mod directory;
 pub mod faults;
 pub mod fixtures;
@@ -43,6 +45,26 @@ pub fn app(
     Some(graph::router(state(fixture, redirect_uris, https, faults)?))
 }
 
+/// The simulator's state playing `cloud` (`--cloud`) with ID token issuers from `issuer`
+/// (`--issuer`); a reset without `cloud`/`issuer` comes back to these.
+pub fn state_in(
+    fixture: &str,
+    redirect_uris: &[String],
+    https: bool,
+    faults: faults::Faults,
+    cloud: cloud::Cloud,
+    issuer: cloud::Issuer,
+) -> Option<graph::Shared> {
+    let shared = state(fixture, redirect_uris, https, faults)?;
+    {
+        let mut sim = graph::lock(&shared);
+        sim.cloud = cloud;
+        sim.issuer = issuer;
+        sim.start_cloud = (cloud, issuer);
+    }
+    Some(shared)
+}
+
 /// The simulator's shared state for a fixture (one tenant behind any number of routers).
 pub fn state(
     fixture: &str,
@@ -51,7 +73,7 @@ pub fn state(
     faults: faults::Faults,
 ) -> Option<graph::Shared> {
     fixtures::prewarm();
-    let mut tenant = fixtures::build(fixture, redirect_uris)?;
+    let (mut tenant, others) = fixtures::build_all(fixture, redirect_uris)?;
     tenant.replication_lag_secs = faults.replication_lag_secs;
     tenant.list_lag_secs = faults.list_lag_secs;
     tenant.stale_read_secs = faults.stale_read_secs;
@@ -70,6 +92,11 @@ pub fn state(
         codes: Default::default(),
         refresh_tokens: Default::default(),
         redirect_uris: redirect_uris.to_vec(),
+        fixture_others: others.clone(),
+        others,
+        cloud: Default::default(),
+        issuer: Default::default(),
+        start_cloud: Default::default(),
     })))
 }
 
@@ -79,6 +106,10 @@ mod big_tests;
 mod ca_tests;
 #[cfg(test)]
 mod clock_tests;
+#[cfg(test)]
+mod cloud_tests;
+#[cfg(test)]
+mod consultant_tests;
 #[cfg(test)]
 mod faults_tests;
 #[cfg(test)]

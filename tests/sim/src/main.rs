@@ -7,7 +7,9 @@
 //! (its address is announced on a later stderr line). Faults:
 //! `--latency-ms N`, `--throttle-every N`, `--unavailable-every N`, `--retry-after SECS`,
 //! `--replication-lag SECS`, `--drop-every N`, `--token-lifetime SECS` (also settable at run
-//! time with `POST /_sim/faults`).
+//! time with `POST /_sim/faults`). `--cloud worldwide|gcchigh|dod|china` picks the cloud played
+//! (token audiences, scope prefixes, the Exchange resource); `--issuer request|cloud` whether ID
+//! token issuers carry the address called (default) or the real cloud's issuer host.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -45,7 +47,26 @@ async fn main() -> ExitCode {
     };
     let https_port: Option<u16> = value("--https-port").and_then(|p| p.parse().ok());
     let https_only = tls_dir.is_some() && https_port.is_none();
-    let Some(state) = sim::state(&fixture, &redirects, https_only, faults) else {
+    let cloud = match value("--cloud").map(|c| sim::cloud::Cloud::parse(&c).ok_or(c)) {
+        None => sim::cloud::Cloud::Worldwide,
+        Some(Ok(cloud)) => cloud,
+        Some(Err(name)) => {
+            eprintln!(
+                "sim: unknown cloud {name}; known: {}",
+                sim::cloud::NAMES.join(", ")
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let issuer = match value("--issuer").map(|i| sim::cloud::Issuer::parse(&i).ok_or(i)) {
+        None => sim::cloud::Issuer::Request,
+        Some(Ok(issuer)) => issuer,
+        Some(Err(name)) => {
+            eprintln!("sim: unknown issuer {name}; known: request, cloud");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(state) = sim::state_in(&fixture, &redirects, https_only, faults, cloud, issuer) else {
         eprintln!(
             "sim: unknown fixture {fixture}; known: {}",
             sim::fixtures::NAMES.join(", ")

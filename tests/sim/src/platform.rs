@@ -128,13 +128,19 @@ pub async fn authorize(
     // `organizations`/`common` start in the first tenant; a silent sign-in there goes to the
     // home tenant of the session's account. A tenant id or domain picks that tenant.
     let at = match sim.locate(&tenant) {
-        Ok(None) if signin::is_alias(&tenant) && params.get("prompt").is_some_and(|p| p == "none") => {
-            session_id(&headers).and_then(|id| sim.home_of(&id)).flatten()
+        Ok(None)
+            if signin::is_alias(&tenant) && params.get("prompt").is_some_and(|p| p == "none") =>
+        {
+            session_id(&headers)
+                .and_then(|id| sim.home_of(&id))
+                .flatten()
         }
         Ok(at) => at,
         Err(()) => return error_page(&unknown_tenant(&tenant)),
     };
-    sim.within(at, |sim| authorize_in(sim, &tenant, &headers, &uri, &params))
+    sim.within(at, |sim| {
+        authorize_in(sim, &tenant, &headers, &uri, &params)
+    })
 }
 
 /// AADSTS90002, as Entra answers a tenant it does not know.
@@ -148,8 +154,13 @@ pub(crate) fn unknown_tenant(segment: &str) -> TokenError {
 
 /// The application `client_id` names, seen from the current tenant.
 fn client_app(sim: &Sim, params: &HashMap<String, String>) -> Option<crate::tenant::Application> {
-    sim.client(params.get("client_id").map(String::as_str).unwrap_or_default())
-        .map(|(app, _)| app)
+    sim.client(
+        params
+            .get("client_id")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map(|(app, _)| app)
 }
 
 fn authorize_in(
@@ -211,12 +222,7 @@ fn authorize_in(
             )),
         };
     }
-    Html(sign_in_page(
-        sim,
-        &request,
-        uri.query().unwrap_or_default(),
-    ))
-    .into_response()
+    Html(sign_in_page(sim, &request, uri.query().unwrap_or_default())).into_response()
 }
 
 /// What a user types to sign in: their own UPN, or a guest's home address.
@@ -242,7 +248,12 @@ pub(crate) fn offered_users(sim: &Sim, alias: bool) -> Vec<(User, String)> {
         sim.tenant
             .users
             .iter()
-            .map(|u| (sim.tenant.with_active_roles(u), sim.tenant.display_name.clone()))
+            .map(|u| {
+                (
+                    sim.tenant.with_active_roles(u),
+                    sim.tenant.display_name.clone(),
+                )
+            })
             .collect()
     }
 }
@@ -510,7 +521,11 @@ pub async fn token(
     let user_grant = grant == "authorization_code" || grant == "refresh_token";
     let located = sim.locate(&tenant);
     if user_grant && located.is_err() {
-        return cors(token_error(&unknown_tenant(&tenant)), browser_origin, allowed);
+        return cors(
+            token_error(&unknown_tenant(&tenant)),
+            browser_origin,
+            allowed,
+        );
     }
     // A code or refresh token is answered in the tenant it was issued in; client credentials
     // in the tenant the path names (an unknown one is refused there, AADSTS90002).
@@ -544,7 +559,9 @@ pub async fn token(
         Some(tid) => sim.locate(tid).ok().flatten(),
         None => located.ok().flatten(),
     };
-    let response = sim.within(at, |sim| token_in(sim, &tenant, &grant, form, browser_origin, &here));
+    let response = sim.within(at, |sim| {
+        token_in(sim, &tenant, &grant, form, browser_origin, &here)
+    });
     cors(response, browser_origin, allowed)
 }
 
@@ -833,7 +850,10 @@ pub async fn managed_identity_token(
         .unwrap_or_default();
     let sim = lock(&state);
     let exchange = sim.cloud.exchange();
-    if !resource.trim_end_matches('/').eq_ignore_ascii_case(exchange) {
+    if !resource
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(exchange)
+    {
         return bad(&format!(
             "The simulator issues managed-identity tokens for {exchange} only."
         ));

@@ -198,9 +198,27 @@ pub async fn list(
     uri: Uri,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let sim = lock(&state);
+    let mut sim = lock(&state);
+    // Answered from the token's tenant, as every Graph call.
+    let at = crate::access::token_tenant(&headers).and_then(|tid| sim.locate(&tid).ok().flatten());
+    sim.within(at, |sim| list_in(sim, https, headers, uri, params))
+}
+
+fn list_in(
+    sim: &mut crate::graph::Sim,
+    https: Option<axum::Extension<crate::Https>>,
+    headers: HeaderMap,
+    uri: Uri,
+    params: HashMap<String, String>,
+) -> Response {
     let now = sim.tenant.clock.now();
-    let caller = match crate::access::caller(&sim.tenant, &sim.key.to_public_key(), &headers, now) {
+    let caller = match crate::access::caller(
+        &sim.tenant,
+        &sim.key.to_public_key(),
+        &headers,
+        now,
+        sim.cloud,
+    ) {
         Ok(c) => c,
         Err(e) => return error(e),
     };

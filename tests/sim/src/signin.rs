@@ -12,9 +12,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::cloud::Cloud;
 use crate::identity::TokenError;
 use crate::ids;
-use crate::tenant::{Tenant, User, roles};
+use crate::tenant::{Application, Tenant, User, roles};
 
 /// Scopes that are about the sign-in itself, not an API.
 const OIDC: [&str; 4] = ["openid", "profile", "email", "offline_access"];
@@ -35,7 +36,24 @@ pub const GRAPH_SCOPES: [&str; 12] = [
     // The credential usage report (Learn: "List appCredentialSignInActivities").
     "AuditLog.Read.All",
 ];
-const GRAPH: &str = "https://graph.microsoft.com/";
+/// Delegated Graph permission ids by name (Learn: "Microsoft Graph permissions reference"), for
+/// reading an app's `requiredResourceAccess` when `…/.default` is asked for.
+pub const DELEGATED_IDS: [(&str, &str); 5] = [
+    ("e1fe6dd8-ba31-4d61-89e7-88639da4683d", "User.Read"),
+    (
+        "bdfbf15f-ee85-4955-8675-146e8e5296b5",
+        "Application.ReadWrite.All",
+    ),
+    (
+        "84bccea3-f856-4a8a-967b-dbe0a3d53a64",
+        "AppRoleAssignment.ReadWrite.All",
+    ),
+    (
+        "d01b97e9-cbc0-49fe-810a-750afd5527a3",
+        "RoleManagement.ReadWrite.Directory",
+    ),
+    ("572fea84-0151-49b2-9301-11cb16974376", "Policy.Read.All"),
+];
 /// How long a code may wait for redemption ("about 10 minutes").
 const CODE_LIFETIME: i64 = 600;
 /// SPA refresh tokens end 24 hours after sign-in, however often they are used.
@@ -99,6 +117,20 @@ pub enum Refusal {
     Redirect(TokenError),
 }
 
+/// Whether `segment` is a tenant id or verified domain of `tenant` (not an alias).
+pub fn names_tenant(tenant: &Tenant, segment: &str) -> bool {
+    segment.eq_ignore_ascii_case(&tenant.id)
+        || tenant
+            .domains
+            .iter()
+            .any(|d| d.name.eq_ignore_ascii_case(segment))
+}
+
+/// `organizations` or `common`: the user's home tenant decides.
+pub fn is_alias(segment: &str) -> bool {
+    segment.eq_ignore_ascii_case("organizations") || segment.eq_ignore_ascii_case("common")
+}
+
 /// Whether the authority segment addresses this tenant (or a multi-tenant alias).
 pub fn authority_fits(tenant: &Tenant, segment: &str) -> bool {
     segment.eq_ignore_ascii_case("organizations")
@@ -110,38 +142,36 @@ pub fn authority_fits(tenant: &Tenant, segment: &str) -> bool {
             .any(|d| d.name.eq_ignore_ascii_case(segment))
 }
 
-fn spa_redirects(tenant: &Tenant, client_id: &str) -> Vec<String> {
-    tenant
-        .applications
-        .iter()
-        .find(|a| a.app_id == client_id)
-        .and_then(|a| a.spa["redirectUris"].as_array().cloned())
+/// The `spa` redirect URIs of an application.
+pub fn spa_redirects(app: Option<&Application>) -> Vec<String> {
+    app.and_then(|a| a.spa["redirectUris"].as_array().cloned())
         .unwrap_or_default()
         .iter()
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect()
 }
 
-/// The origin a registered `spa` redirect URI of `client_id` has, if `origin` is one.
-pub fn spa_origin_allowed(tenant: &Tenant, client_id: &str, origin: &str) -> bool {
-    spa_redirects(tenant, client_id)
+/// Whether `origin` is the origin of a registered `spa` redirect URI of `app`.
+pub fn spa_origin_allowed(app: Option<&Application>, origin: &str) -> bool {
+    spa_redirects(app)
         .iter()
         .any(|r| url::Url::parse(r).is_ok_and(|u| u.origin().ascii_serialization() == origin))
 }
 
 /// Any client's registered `spa` origin (for CORS preflights, which carry no client id).
-pub fn any_spa_origin(tenant: &Tenant, origin: &str) -> bool {
-    tenant
-        .applications
-        .iter()
-        .any(|a| spa_origin_allowed(tenant, &a.app_id, origin))
+pub fn any_spa_origin<'a>(mut apps: impl Iterator<Item = &'a Application>, origin: &str) -> bool {
+    apps.any(|a| spa_origin_allowed(Some(a), origin))
 }
 
-/// Checks an `/authorize` query.
+/// Checks an `/authorize` query addressed to `tenant` (the first tenant for `organizations`);
+/// `client` is the application `client_id` names, registered in that tenant or a multi-tenant
+/// one registered elsewhere.
 pub fn authorize(
     tenant: &Tenant,
+    client: Option<&Application>,
     segment: &str,
     params: &HashMap<String, String>,
+    cloud: Cloud,
 ) -> Result<Authorize, Refusal> {
     let get = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
     let page = |code, text: String| Refusal::Page(TokenError::new("invalid_request", code, text));
@@ -149,7 +179,7 @@ pub fn authorize(
         return Err(page(90002, format!("Tenant '{segment}' not found.")));
     }
     let client_id = get("client_id");
-    let Some(app) = tenant.applications.iter().find(|a| a.app_id == client_id) else {
+    let Some(app) = client.filter(|a| a.app_id == client_id) else {
         return Err(page(
             700016,
             format!(
@@ -170,10 +200,7 @@ pub fn authorize(
         ));
     }
     let redirect_uri = get("redirect_uri");
-    if !spa_redirects(tenant, client_id)
-        .iter()
-        .any(|r| r == redirect_uri)
-    {
+    if !spa_redirects(Some(app)).iter().any(|r| r == redirect_uri) {
         return Err(page(
             50011,
             format!(
@@ -225,7 +252,7 @@ pub fn authorize(
     }
     let scope = get("scope").to_owned();
     let graph_scopes =
-        graph_scopes(&scope).map_err(|text| redirect("invalid_scope", 70011, &text))?;
+        graph_scopes(&scope, cloud).map_err(|text| redirect("invalid_scope", 70011, &text))?;
     Ok(Authorize {
         authority: segment.to_owned(),
         client_id: client_id.to_owned(),
@@ -242,14 +269,21 @@ pub fn authorize(
     })
 }
 
-/// Graph permission names in a scope string; other resources and unknown names are refused.
-fn graph_scopes(scope: &str) -> Result<Vec<String>, String> {
+/// Graph permission names in a scope string, bare (`User.Read`) or prefixed with this cloud's
+/// Graph resource (`https://graph.microsoft.us/User.Read`); another cloud's Graph, other
+/// resources and unknown names are refused (tokens are not interchangeable across clouds —
+/// Learn: "Microsoft Graph national cloud deployments").
+pub fn graph_scopes(scope: &str, cloud: Cloud) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
+    let prefix = format!("{}/", cloud.graph());
     for s in scope.split(' ').filter(|s| !s.is_empty()) {
         if OIDC.contains(&s) {
             continue;
         }
-        let name = s.strip_prefix(GRAPH).unwrap_or(s);
+        let name = match s.get(..prefix.len()) {
+            Some(head) if head.eq_ignore_ascii_case(&prefix) => &s[prefix.len()..],
+            _ => s,
+        };
         match GRAPH_SCOPES.iter().find(|k| k.eq_ignore_ascii_case(name)) {
             Some(known) => out.push((*known).to_owned()),
             None => {
@@ -302,6 +336,8 @@ pub fn admin_only(scope: &str) -> bool {
 pub struct Code {
     /// The `/authorize` request it answers.
     pub request: Authorize,
+    /// The tenant signed in to (its tokens carry this `tid`).
+    pub tenant_id: String,
     /// Who signed in.
     pub user_id: String,
     /// When it was issued (Unix seconds).
@@ -313,6 +349,8 @@ pub struct Code {
 pub struct Refresh {
     /// The client.
     pub client_id: String,
+    /// The tenant signed in to.
+    pub tenant_id: String,
     /// Who signed in.
     pub user_id: String,
     /// When the first sign-in happened (SPA refresh tokens end 24 h after it).
@@ -502,12 +540,13 @@ pub fn tokens(
     openid: bool,
     now: i64,
     lifetime: i64,
+    cloud: Cloud,
 ) -> Tokens {
     let scopes = consented(consents, client_id, user);
     let pairwise = URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{}{client_id}", user.id)));
-    let access = json!({
-        "aud": "https://graph.microsoft.com",
-        "iss": format!("https://sts.windows.net/{}/", tenant.id),
+    let mut access = json!({
+        "aud": cloud.graph(),
+        "iss": format!("{}/{}/", cloud.v1_issuer(), tenant.id),
         "iat": now, "nbf": now, "exp": now + lifetime,
         "appid": client_id, "idtyp": "user", "ver": "1.0",
         "oid": user.id, "sub": pairwise, "tid": tenant.id,
@@ -516,21 +555,44 @@ pub fn tokens(
         "wids": user.roles,
         "uti": ids::uti(),
     });
+    // A B2B guest's tokens in the resource tenant (Learn: "Understand user tokens in Microsoft
+    // Entra B2B collaboration"): `tid` and `oid` are the resource tenant's, there is no `upn`
+    // but `unique_name` and `email` with the home address, and `idp` names the home tenant's
+    // issuer; the ID token's `preferred_username` is the home sign-in name (Learn: "ID token
+    // claims reference": `idp` differs from `iss` "such as guests").
+    let home_idp = user
+        .home
+        .as_ref()
+        .map(|h| format!("{}/{}/", cloud.v1_issuer(), h.tenant_id));
+    let sign_in_name = user
+        .home
+        .as_ref()
+        .map_or(&user.user_principal_name, |h| &h.user_principal_name);
+    if let (Some(idp), Some(claims)) = (&home_idp, access.as_object_mut()) {
+        claims.remove("upn");
+        claims.insert("unique_name".into(), json!(sign_in_name));
+        claims.insert("email".into(), json!(sign_in_name));
+        claims.insert("idp".into(), json!(idp));
+    }
     let id = openid.then(|| {
         let mut claims = json!({
             "aud": client_id,
             "iss": format!("{issuer_origin}/{}/v2.0", tenant.id),
             "iat": now, "nbf": now, "exp": now + 3600,
-            "name": user.display_name, "preferred_username": user.user_principal_name,
+            "name": user.display_name, "preferred_username": sign_in_name,
             "oid": user.id, "sub": pairwise, "tid": tenant.id, "ver": "2.0",
             "uti": ids::uti(),
         });
         if let Some(nonce) = nonce {
             claims["nonce"] = json!(nonce);
         }
+        if let Some(idp) = &home_idp {
+            claims["idp"] = json!(idp);
+        }
         claims
     });
-    let mut scope: Vec<String> = scopes.iter().map(|s| format!("{GRAPH}{s}")).collect();
+    let prefix = format!("{}/", cloud.graph());
+    let mut scope: Vec<String> = scopes.iter().map(|s| format!("{prefix}{s}")).collect();
     if openid {
         scope.extend(["openid".into(), "profile".into()]);
     }

@@ -97,6 +97,24 @@ pub struct User {
     /// Role template ids of the Entra roles the user holds.
     #[serde(skip_serializing)]
     pub roles: Vec<String>,
+    /// Graph's `userType`: set (`Guest`) only on B2B guests, so other users read as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<String>,
+    /// For a B2B guest: the account they sign in with, in their home tenant.
+    #[serde(default, skip_serializing)]
+    pub home: Option<Home>,
+}
+
+/// A B2B guest's home account (Learn: "Properties of a Microsoft Entra B2B collaboration user").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Home {
+    /// The home tenant's id.
+    pub tenant_id: String,
+    /// The account's object id there.
+    pub user_id: String,
+    /// The sign-in name there (what the guest types, and `preferred_username`).
+    pub user_principal_name: String,
 }
 
 /// A certificate registered on an application.
