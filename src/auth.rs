@@ -7,6 +7,7 @@
 //! PKCE verifier, nonce) is a [`Pending`] sign-in, kept in `sessionStorage` for the round trip
 //! only and removed when the admin comes back. Tokens are never stored anywhere.
 
+mod consent;
 mod errors;
 mod pkce;
 
@@ -19,6 +20,7 @@ use rand_core::CryptoRng;
 
 use crate::config::Config;
 
+pub use consent::{ConsentAnswer, admin_consent_url};
 pub use errors::{SignInError, aadsts};
 pub use pkce::{PkceChallenge, PkceVerifier, pkce_pair};
 
@@ -470,6 +472,11 @@ fn jwt_claims(token: &str) -> Result<serde_json::Value, SignInError> {
 }
 
 /// 32 random bytes, base64url: state and nonce.
+/// A random `state` for a request whose answer comes back to the page (admin consent).
+pub fn random_state(rng: &mut impl CryptoRng) -> String {
+    random_token(rng)
+}
+
 fn random_token(rng: &mut impl CryptoRng) -> String {
     use base64::Engine;
     let mut bytes = [0u8; 32];

@@ -57,6 +57,12 @@ pub fn App() -> impl IntoView {
         crate::web::signin::redirect_in_address()
     });
     let completing = RwSignal::new(redirect.with_value(Option::is_some));
+    // Opened by the admin-consent endpoint's answer (query string)? Read it once.
+    let consent = StoredValue::new(if relayed {
+        None
+    } else {
+        crate::web::signin::consent_answer_in_address()
+    });
     Effect::new(move |_| {
         let Some(Ok(config)) = state.get() else {
             return;
@@ -104,7 +110,7 @@ pub fn App() -> impl IntoView {
                 (Some(s), _) => view! { <onboarding::Onboarding signed=s /> }.into_any(),
                 (None, true) => view! { <p id="completing" role="status">"Finishing the sign-in…"</p> }.into_any(),
                 (None, false) => view! {
-                    <StartScreen config=state sign_in_error
+                    <StartScreen config=state sign_in_error consent=consent.get_value()
                         next=signed_before.get_untracked().then_some(signed) />
                 }.into_any(),
             }}

@@ -382,3 +382,54 @@ fn each_cloud_asks_for_its_own_graph() {
         assert_eq!(body["scope"], q["scope"]);
     }
 }
+
+#[test]
+fn the_admin_consent_link_asks_for_every_permission_of_the_page_at_the_customers_tenant() {
+    let url = admin_consent_url(&config(), "fabrikam.onmicrosoft.com", "st4te");
+    assert_eq!(url.path(), "/fabrikam.onmicrosoft.com/v2.0/adminconsent");
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], config().client_id);
+    assert_eq!(q["redirect_uri"], config().redirect_uri.as_str());
+    assert_eq!(q["state"], "st4te");
+    for p in GRAPH_PERMISSIONS.iter().chain(["AuditLog.Read.All"].iter()) {
+        assert!(
+            q["scope"].contains(&format!("https://graph.microsoft.com/{p}")),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn admin_consent_answers_are_read_and_checked_against_the_state_sent() {
+    let ok = "?admin_consent=True&tenant=9e2c7a31-4b5d-4f60-8a1b-2c3d4e5f6a7b&scope=x&state=s1";
+    assert_eq!(
+        ConsentAnswer::parse(ok, Some("s1")),
+        Some(ConsentAnswer::Granted {
+            tenant: "9e2c7a31-4b5d-4f60-8a1b-2c3d4e5f6a7b".into()
+        })
+    );
+    assert_eq!(
+        ConsentAnswer::parse(ok, Some("other")),
+        Some(ConsentAnswer::StateMismatch)
+    );
+    // Opened in another browser (the customer's admin): read, for information.
+    assert!(matches!(
+        ConsentAnswer::parse(ok, None),
+        Some(ConsentAnswer::Granted { .. })
+    ));
+    let granted = ConsentAnswer::parse(ok, Some("s1")).expect("answer");
+    assert!(granted.other_tenant("00000000-1111-4222-8333-444444444444"));
+    assert!(!granted.other_tenant("9E2C7A31-4B5D-4F60-8A1B-2C3D4E5F6A7B"));
+    assert!(!granted.other_tenant("fabrikam.onmicrosoft.com"));
+    let cancel = "error=access_denied&error_subcode=cancel&error_description=AADSTS65004%3A+User+declined&state=s1";
+    assert_eq!(
+        ConsentAnswer::parse(cancel, Some("s1")),
+        Some(ConsentAnswer::Declined)
+    );
+    let other = "error=invalid_request&error_description=AADSTS90094%3A+admin&state=s1";
+    let failed = ConsentAnswer::parse(other, Some("s1")).expect("answer");
+    assert!(matches!(failed, ConsentAnswer::Failed { .. }));
+    assert!(failed.to_string().contains("AADSTS90094"));
+    assert_eq!(ConsentAnswer::parse("?code=abc&state=s1", Some("s1")), None);
+    assert_eq!(ConsentAnswer::parse("", Some("s1")), None);
+}

@@ -11,6 +11,9 @@ pub use crate::onboard::Path;
 #[component]
 pub fn StartScreen(
     config: Signal<ConfigState>,
+    /// The admin-consent endpoint's answer the page was opened with, if any: the answer,
+    /// whether this tab asked for it, the tenant asked for.
+    consent: Option<(crate::auth::ConsentAnswer, bool, Option<String>)>,
     sign_in_error: RwSignal<Option<String>>,
     /// After a tenant is done in this page: sign in to the next one in a popup and hand it here,
     /// so the session summary stays (a redirect would reload the page).
@@ -28,7 +31,28 @@ pub fn StartScreen(
             MICROSOFT_GRAPH_HOST.to_owned(),
         ),
     };
+    let consent_view = consent.map(|(answer, ours, asked)| {
+        let granted = matches!(answer, crate::auth::ConsentAnswer::Granted { .. });
+        let other = asked.as_deref().is_some_and(|a| answer.other_tenant(a));
+        let mut text = answer.to_string();
+        if other {
+            text.push_str(&format!(
+                " That is not the tenant asked for ({}): check which account consented.",
+                asked.unwrap_or_default()
+            ));
+        }
+        if !ours {
+            text.push_str(
+                " (This answer was not started from this browser: shown for information only.)",
+            );
+        }
+        view! {
+            <p id="admin-consent-result" class="status" class:error=!granted || other role="status"
+                data-outcome=if granted { "granted" } else { "not-granted" }>{text}</p>
+        }
+    });
     view! {
+        {consent_view}
         <section class="intro" aria-labelledby="title">
             <h1 id="title">"Unattended Exchange Online PowerShell, set up from your browser"</h1>
             <p class="lead">
@@ -83,6 +107,20 @@ pub fn StartScreen(
                     prop:value=move || tenant.get()
                     on:input=move |ev| set_tenant.set(event_target_value(&ev)) />
             </label>
+            {move || match (crate::auth::tenant_choice(&tenant.get()), config.get()) {
+                (Ok(Some(t)), Some(Ok(c))) => {
+                    let link = crate::web::signin::admin_consent_link(&c, &t);
+                    view! {
+                        <p class="hint" id="admin-consent-hint">
+                            "First time in this tenant with a page hosted for many customers? Its administrator consents once: "
+                            <a id="admin-consent" href=link.clone()>"open the consent page"</a>
+                            ", or send them this link: "
+                            <code id="admin-consent-link">{link}</code>
+                        </p>
+                    }.into_any()
+                }
+                _ => ().into_any(),
+            }}
             <p id="tenant-choice-status" class="status" class:error=move || crate::auth::tenant_choice(&tenant.get()).is_err()>
                 {move || match crate::auth::tenant_choice(&tenant.get()) {
                     Ok(None) => "Empty: you sign in to your own (home) tenant.".to_owned(),

@@ -166,3 +166,40 @@ pub fn client_for(config: &Config, signed: &SignedIn, pending: &Pending) -> Clie
         Policy::default(),
     )
 }
+
+const CONSENT_KEY: &str = "unattended.admin-consent";
+
+/// A fresh admin-consent link for `tenant` (the state remembered in this tab, so the answer
+/// that comes back here is checked).
+pub fn admin_consent_link(config: &Config, tenant: &str) -> String {
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let state = auth::random_state(&mut rng);
+    if let Some(store) = storage() {
+        let _ = store.set_item(CONSENT_KEY, &format!("{state} {tenant}"));
+    }
+    auth::admin_consent_url(config, tenant, &state).to_string()
+}
+
+/// The admin-consent endpoint's answer in the address, if the page was opened by one: the
+/// answer, whether this tab asked for it (else it is shown for information only), and the
+/// tenant asked for. The query is removed from the address and history at once.
+pub fn consent_answer_in_address() -> Option<(auth::ConsentAnswer, bool, Option<String>)> {
+    let window = web_sys::window()?;
+    let query = window.location().search().ok()?;
+    let remembered = storage().and_then(|s| {
+        let v = s.get_item(CONSENT_KEY).ok().flatten();
+        let _ = s.remove_item(CONSENT_KEY);
+        v
+    });
+    let (state, asked) = match remembered.as_deref().and_then(|r| r.split_once(' ')) {
+        Some((s, t)) => (Some(s.to_owned()), Some(t.to_owned())),
+        None => (None, None),
+    };
+    let answer = auth::ConsentAnswer::parse(&query, state.as_deref())?;
+    if let Ok(history) = window.history() {
+        let url = crate::web::page_url();
+        let clean = url.split(['?', '#']).next().unwrap_or_default();
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(clean));
+    }
+    Some((answer, state.is_some(), asked))
+}
