@@ -81,6 +81,12 @@ pub enum ConfigError {
     },
     /// `cloud` names no cloud the page knows.
     UnknownCloud(String),
+    /// The page's Content-Security-Policy (sealed at build time) does not let it reach these
+    /// origins, so every sign-in or Graph call would fail with an opaque "Failed to fetch".
+    NotAllowedByCsp {
+        /// The origins `config.json` needs that `connect-src` lacks.
+        origins: Vec<String>,
+    },
     /// `redirectUri` is not this page, so the identity platform would send the admin elsewhere.
     RedirectElsewhere {
         /// The configured redirect URI.
@@ -134,6 +140,14 @@ impl fmt::Display for ConfigError {
                 "cloud in config.json is \"{value}\", which is not a cloud the page knows. Use \
                  \"worldwide\" (also for GCC), \"gcchigh\", \"dod\" or \"china\", or leave it out \
                  for worldwide."
+            ),
+            Self::NotAllowedByCsp { origins } => write!(
+                f,
+                "This build of the page may only connect to the hosts it was built for, and \
+                 config.json needs {}. Rebuild with this config.json (cargo xtask build --config \
+                 config.json), which writes its hosts into the page's Content-Security-Policy, or \
+                 change config.json back to the hosts this build allows.",
+                origins.join(" and ")
             ),
             Self::RedirectElsewhere { configured, page } => write!(
                 f,
@@ -207,6 +221,32 @@ impl Config {
     /// *Sandbox* badge.
     pub fn is_sandbox(&self) -> bool {
         self.sandbox || self.authority.host_str() != Some(self.cloud.login_host())
+    }
+
+    /// The origins this configuration needs that a Content-Security-Policy's `connect-src` does
+    /// not allow (exact origins, as the build writes them; `*` or a missing `connect-src` with a
+    /// permissive `default-src` allow everything).
+    pub fn blocked_by(&self, csp: &str) -> Vec<String> {
+        let directive = |name: &str| {
+            csp.split(';')
+                .map(str::trim)
+                .find_map(|d| d.strip_prefix(name).filter(|rest| rest.starts_with(' ')))
+                .map(|rest| {
+                    rest.split_whitespace()
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                })
+        };
+        let Some(allowed) = directive("connect-src").or_else(|| directive("default-src")) else {
+            return vec![];
+        };
+        if allowed.iter().any(|a| a == "*") {
+            return vec![];
+        }
+        self.connect_origins()
+            .into_iter()
+            .filter(|o| !allowed.iter().any(|a| a.trim_end_matches('/') == o))
+            .collect()
     }
 
     /// The origins the page must be allowed to `fetch` from (CSP `connect-src`), besides itself.

@@ -211,3 +211,26 @@ fn an_unknown_cloud_says_which_names_work() {
         "{text}"
     );
 }
+
+#[test]
+fn hosts_the_built_policy_does_not_allow_are_named() {
+    let csp = "default-src 'none'; script-src 'self'; connect-src 'self' https://login.microsoftonline.com https://graph.microsoft.com; base-uri 'none'";
+    let worldwide = Config::from_json(&json(CLIENT, "")).expect("valid");
+    assert!(worldwide.blocked_by(csp).is_empty());
+    let high = Config::from_json(&json(CLIENT, r#","cloud":"gcchigh""#)).expect("valid");
+    assert_eq!(
+        high.blocked_by(csp),
+        [
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us"
+        ]
+    );
+    let text = ConfigError::NotAllowedByCsp {
+        origins: high.blocked_by(csp),
+    }
+    .to_string();
+    assert!(text.contains("cargo xtask build --config"), "{text}");
+    assert!(high.blocked_by("default-src *").is_empty());
+    assert!(high.blocked_by("script-src 'self'").is_empty());
+    assert_eq!(high.blocked_by("default-src 'none'").len(), 2);
+}
