@@ -75,6 +75,7 @@ impl Sim {
     /// Where the tenant a path segment or `tid` names is: `Ok(None)` the first tenant (also for
     /// `organizations`/`common`), `Ok(Some(i))` `others[i]`, `Err(())` no such tenant. Call it
     /// with the first tenant in place (not inside `within`).
+    #[allow(clippy::result_unit_err)]
     pub fn locate(&self, segment: &str) -> Result<Option<usize>, ()> {
         if crate::signin::is_alias(segment) || crate::signin::names_tenant(&self.tenant, segment) {
             return Ok(None);

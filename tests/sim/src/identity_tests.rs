@@ -20,7 +20,7 @@ fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
 }
 
 /// A key and its certificate made by the product's forge.
-fn credential(bits: Option<usize>, days: u32) -> (RsaPrivateKey, forge::Certificate) {
+pub(crate) fn credential(bits: Option<usize>, days: u32) -> (RsaPrivateKey, forge::Certificate) {
     let key = match bits {
         None => forge::generate_key(KeySize::Rsa2048, &mut rng()).expect("key"),
         Some(bits) => RsaPrivateKey::new(&mut rng(), bits).expect("small key"),
@@ -102,7 +102,10 @@ pub(crate) const EXO: &str = "https://outlook.office365.com/.default";
 
 /// Registers an app with the certificate and its service principal; returns (appId, spId,
 /// exoSpId), the last empty in a tenant without Exchange Online.
-async fn register(app: &axum::Router, cert: &forge::Certificate) -> (String, String, String) {
+pub(crate) async fn register(
+    app: &axum::Router,
+    cert: &forge::Certificate,
+) -> (String, String, String) {
     let kc = serde_json::to_value(KeyCredential::for_certificate(cert).expect("kc")).expect("json");
     let (_, created) = call(app, "POST", "/v1.0/applications",
         Some(json!({ "displayName": "exo", "signInAudience": "AzureADMyOrg", "keyCredentials": [kc] }))).await;

@@ -260,7 +260,7 @@ pub(crate) fn offered_users(sim: &Sim, alias: bool) -> Vec<(User, String)> {
 
 /// The radio buttons of a sign-in page.
 pub(crate) fn user_choices(sim: &Sim, alias: bool, login_hint: Option<&str>) -> String {
-    let several = sim.others.len() > 0;
+    let several = !sim.others.is_empty();
     offered_users(sim, alias)
         .iter()
         .enumerate()
