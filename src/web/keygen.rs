@@ -143,7 +143,8 @@ pub async fn forge_in_workers(
 }
 
 /// The worker script and its integrity, which `cargo xtask` writes into the page as
-/// `<meta name="unattended-worker" content="/worker-….js" data-integrity="sha384-…">`.
+/// `<meta name="unattended-worker" content="./worker-….js" data-integrity="sha384-…">`
+/// (relative: fetched from beside the page, whatever path the page is served under).
 fn worker_script() -> Result<(String, String), KeygenError> {
     let document = web_sys::window()
         .and_then(|w| w.document())

@@ -1,8 +1,9 @@
 //! The project's commands, so a fresh machine needs only `cargo`:
 //!
-//! - `cargo xtask run [--port N] [--sim-port N] [--config FILE]`: install what is missing, build
-//!   the page and serve it on `http://127.0.0.1:N`; without `--config`, start the simulated
-//!   tenant too and point the page at it (the sandbox).
+//! - `cargo xtask run [--port N] [--sim-port N] [--config FILE] [--base /PATH/]`: install what is
+//!   missing, build the page and serve it on `http://127.0.0.1:N` (under `/PATH/` only with
+//!   `--base`); without `--config`, start the simulated tenant too and point the page at it (the
+//!   sandbox).
 //! - `cargo xtask test`: install what is missing, then run every test: native `cargo test`, the
 //!   WebAssembly tests in headless Chromium, and the browser end-to-end tests.
 //! - `cargo xtask e2e [--skip-setup] [FILES…]`: only the browser end-to-end tests (all, or the
@@ -22,8 +23,9 @@ use std::time::Instant;
 type Result<T, E = String> = std::result::Result<T, E>;
 
 const USAGE: &str = "usage: cargo xtask <run|test|build> [options]
-  run   [--port N] [--sim-port N] [--config FILE]
-                                     build the page and serve it on http://127.0.0.1:N (default 8080);
+  run   [--port N] [--sim-port N] [--config FILE] [--base /PATH/]
+                                     build the page and serve it on http://127.0.0.1:N (default 8080),
+                                     under /PATH/ only with --base (as a sub-path host would);
                                      without --config, with the simulated tenant on --sim-port (default 4010)
   test  [--skip-setup]               run every test (native, wasm in Chromium, browser end to end)
   e2e   [--skip-setup] [FILES...]    only the browser end-to-end tests (tests/e2e), all or the named
@@ -83,7 +85,13 @@ fn run(args: &[String]) -> Result<()> {
     setup::all(setup::Need::Build)?;
     let root = root();
     let dist = root.join("dist");
-    let page = format!("http://127.0.0.1:{port}/");
+    // `--base /unattended/` serves the page under that folder only, as a sub-path host would.
+    let base = flag(args, "--base").unwrap_or("/");
+    if !base.starts_with('/') || base.contains("..") || base.contains(['?', '#', '\\']) {
+        return Err(format!("bad --base {base}: a path such as /unattended/"));
+    }
+    let base = format!("/{}/", base.trim_matches('/')).replace("//", "/");
+    let page = format!("http://127.0.0.1:{port}{base}");
     // A real tenant's config, or the sandbox: the simulated tenant beside the page.
     let (config, sandbox) = match flag(args, "--config") {
         Some(file) => (PathBuf::from(file), None),
@@ -95,7 +103,15 @@ fn run(args: &[String]) -> Result<()> {
         }
     };
     build(&dist, Some(&config))?;
-    let server = serve::Server::start(&dist, port, true)?;
+    let server = serve::Server::start_with(
+        &dist,
+        port,
+        serve::Site {
+            base,
+            security_headers: true,
+            log: true,
+        },
+    )?;
     match &sandbox {
         Some(sim) => eprintln!(
             "xtask: sandbox: simulated tenant 'Contoso' at {} (sign in as admin@contoso.onmicrosoft.com; \

@@ -238,6 +238,43 @@ mod tests {
     }
 
     #[test]
+    fn start_at_listens_under_the_sub_path_only() {
+        use std::io::{Read, Write};
+        let dist = dist("listen");
+        let server = Server::start_at(&dist, 0, "some/sub/path").expect("listen");
+        assert!(
+            server.url().ends_with("/some/sub/path/"),
+            "{}",
+            server.url()
+        );
+        let status = |path: &str| {
+            let address = server
+                .url()
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .map(str::to_owned);
+            let mut stream =
+                std::net::TcpStream::connect(address.expect("address")).expect("connect");
+            write!(stream, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").expect("send");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            answer
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(status("/some/sub/path/"), "200");
+        assert_eq!(status("/some/sub/path/app.js"), "200");
+        assert_eq!(status("/app.js"), "404");
+        assert_eq!(status("/"), "404");
+        assert_eq!(status("/some/sub/path"), "301");
+        server.stop();
+        let _ = std::fs::remove_dir_all(dist);
+    }
+
+    #[test]
     fn security_headers_only_when_asked() {
         let dist = dist("headers");
         let named = |answer: &Answer, name: &str| {
