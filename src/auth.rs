@@ -432,11 +432,16 @@ pub fn complete(config: &Config, pending: &Pending, body: &str) -> Result<Signed
     if !crate::config::is_guid(&tenant_id) {
         return Err(SignInError::InvalidIdToken("it names no tenant".into()));
     }
+    // The issuer is the identity platform signed in at, except where the cloud's token service
+    // has its own host (21Vianet issues from login.partner.microsoftonline.cn while signing in
+    // at login.chinacloudapi.cn).
     let issuer = format!(
         "{}/{tenant_id}/v2.0",
         config.authority.origin().ascii_serialization()
     );
-    if text("iss") != issuer {
+    let cloud_issuer = format!("https://{}/{tenant_id}/v2.0", config.cloud.issuer_host());
+    let iss = text("iss");
+    if iss != issuer && (config.is_sandbox() || iss != cloud_issuer) {
         return Err(SignInError::InvalidIdToken(format!(
             "its issuer is not {issuer}"
         )));

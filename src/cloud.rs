@@ -73,6 +73,15 @@ impl Cloud {
         }
     }
 
+    /// The host in the `iss` of the v2 ID tokens the cloud issues: the login host, except in
+    /// 21Vianet (<https://learn.microsoft.com/answers/questions/1190472>).
+    pub fn issuer_host(self) -> &'static str {
+        match self {
+            Self::China => "login.partner.microsoftonline.cn",
+            other => other.login_host(),
+        }
+    }
+
     /// Microsoft Graph's host.
     pub fn graph_host(self) -> &'static str {
         match self {

@@ -433,3 +433,39 @@ fn admin_consent_answers_are_read_and_checked_against_the_state_sent() {
     assert_eq!(ConsentAnswer::parse("?code=abc&state=s1", Some("s1")), None);
     assert_eq!(ConsentAnswer::parse("", Some("s1")), None);
 }
+
+#[test]
+fn a_21vianet_id_token_is_issued_from_its_own_host() {
+    let mut config = config();
+    config.cloud = crate::cloud::Cloud::China;
+    config.authority =
+        url::Url::parse("https://login.chinacloudapi.cn/organizations").expect("url");
+    assert!(!config.is_sandbox());
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
+    let (pending, _) = Pending::start(&config, &mut rng, 0.0, None, &[]);
+    let tid = "8f2b6c1e-4a3d-4e5f-9b7a-1c2d3e4f5a6b";
+    let answer = |iss: String| {
+        let claims = serde_json::json!({"nonce": pending.nonce, "aud": config.client_id, "tid": tid, "iss": iss});
+        serde_json::json!({"access_token": "at", "id_token": id_token(claims)}).to_string()
+    };
+    for host in ["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"] {
+        assert!(
+            complete(
+                &config,
+                &pending,
+                &answer(format!("https://{host}/{tid}/v2.0"))
+            )
+            .is_ok(),
+            "{host}"
+        );
+    }
+    // Another cloud's issuer is not this one's.
+    assert!(
+        complete(
+            &config,
+            &pending,
+            &answer(format!("https://login.microsoftonline.us/{tid}/v2.0"))
+        )
+        .is_err()
+    );
+}
