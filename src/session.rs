@@ -2,7 +2,7 @@
 //! while the page is open and offered as CSV (no token, key, PFX or password: ids, names,
 //! thumbprints and dates).
 
-use crate::lifecycle::export::{defuse, field};
+use crate::lifecycle::export::{BOM, defuse, field};
 
 /// One result of the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,9 +53,11 @@ pub const COLUMNS: [&str; 10] = [
     "runLog",
 ];
 
-/// The session as CSV (RFC 4180, CRLF; text cells defused against formula injection).
+/// The session as CSV (RFC 4180, CRLF; text cells defused against formula injection), with
+/// the byte-order mark Excel needs to read UTF-8 names right, as the inventory's CSV.
 pub fn csv(rows: &[Row]) -> String {
-    let mut out = COLUMNS.join(",");
+    let mut out = BOM.to_owned();
+    out.push_str(&COLUMNS.join(","));
     out.push_str("\r\n");
     for r in rows {
         let cells = [
@@ -103,7 +105,7 @@ mod tests {
             row("Fabrikam", "=cmd|' /C calc'!A0"),
         ]);
         let lines: Vec<&str> = text.split("\r\n").collect();
-        assert_eq!(lines[0], COLUMNS.join(","));
+        assert_eq!(lines[0], format!("{BOM}{}", COLUMNS.join(",")));
         assert!(lines[1].contains(",\"EXO, nightly\","));
         assert!(lines[2].contains(",'=cmd|' /C calc'!A0,"), "{}", lines[2]);
         assert_eq!(lines.len(), 4, "two rows and the final CRLF");

@@ -95,18 +95,18 @@ export async function checkSavedPfx(page, path, password, { prefix = '' } = {}) 
  * (`pfxPath`, `password`) or a PEM key and its thumbprint (`keyPem`, `thumbprint`); returns
  * MSAL's answer as it is (`access_token`, or `error` and `error_description`).
  */
-export function msalResult({ appId, pfxPath, password, keyPem, thumbprint }) {
+export function msalResult({ appId, pfxPath, password, keyPem, thumbprint, resource = 'https://outlook.office365.com', tenant = 'contoso.onmicrosoft.com' }) {
   const script = `
 import json, sys, msal
-base, ca, app_id, pfx, password, key_pem, thumbprint = sys.argv[1:8]
+base, ca, app_id, pfx, password, key_pem, thumbprint, resource, tenant = sys.argv[1:10]
 credential = ({"private_key_pfx_path": pfx, "passphrase": password} if pfx
               else {"private_key": key_pem, "thumbprint": thumbprint})
-app = msal.ConfidentialClientApplication(app_id, authority=f"{base}/contoso.onmicrosoft.com", verify=ca,
+app = msal.ConfidentialClientApplication(app_id, authority=f"{base}/{tenant}", verify=ca,
     instance_discovery=False, client_credential=credential)
-print(json.dumps(app.acquire_token_for_client(scopes=["https://outlook.office365.com/.default"])))
+print(json.dumps(app.acquire_token_for_client(scopes=[f"{resource}/.default"])))
 `;
   const out = execFileSync(process.env.PYTHON ?? 'python3',
-    ['-c', script, process.env.SIM_HTTPS_URL, process.env.SIM_CA, appId, pfxPath ?? '', password ?? '', keyPem ?? '', thumbprint ?? ''],
+    ['-c', script, process.env.SIM_HTTPS_URL, process.env.SIM_CA, appId, pfxPath ?? '', password ?? '', keyPem ?? '', thumbprint ?? '', resource, tenant],
     { env: { ...process.env, REQUESTS_CA_BUNDLE: process.env.SIM_CA, CURL_CA_BUNDLE: process.env.SIM_CA } });
   return JSON.parse(out.toString());
 }
