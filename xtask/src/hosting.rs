@@ -137,7 +137,7 @@ mod tests {
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
             .expect("README.md");
         let start = readme
-            .find(&format!("```json\n{{\n  \"globalHeaders\""))
+            .find("```json\n{\n  \"globalHeaders\"")
             .expect("README shows staticwebapp.config.json");
         let block = &readme[start + "```json\n".len()..];
         let shown: Value =
