@@ -35,5 +35,23 @@ pub async fn load_config() -> Result<Config, ConfigError> {
         .map_err(|e| ConfigError::Unreachable(e.to_string()))?;
     let config = Config::from_json(&text)?;
     config.check_served_from(&page_url())?;
+    // The build sealed the hosts of its own config.json into the page's policy: a config.json
+    // changed since (another cloud, another Graph) would fail later with "Failed to fetch".
+    if let Some(csp) = page_policy() {
+        let origins = config.blocked_by(&csp);
+        if !origins.is_empty() {
+            return Err(ConfigError::NotAllowedByCsp { origins });
+        }
+    }
     Ok(config)
+}
+
+/// The Content-Security-Policy of the page's `<meta http-equiv>` (a header's policy, which
+/// hosts may add, cannot be read by the page; the meta one is the build's).
+fn page_policy() -> Option<String> {
+    web_sys::window()?
+        .document()?
+        .query_selector(r#"meta[http-equiv="Content-Security-Policy"]"#)
+        .ok()??
+        .get_attribute("content")
 }

@@ -29,7 +29,7 @@ test('start screen renders with zero console errors, CSP violations or off-host 
   assert.match(await page.locator('.promise').textContent(), /never leave/);
   // The test build points at the simulated tenant: the promise names it, and the badge says so.
   assert.match(await page.locator('.promise').textContent(), /127\.0\.0\.1 \(sign-in\) and 127\.0\.0\.1 \(Microsoft Graph\)/);
-  assert.equal(await page.locator('input[name=path]').count(), 2);
+  assert.equal(await page.locator('input[name=path]').count(), 3);
   assert.match(await statusOnceLoaded(page), /You will sign in at 127\.0\.0\.1.*Global Administrator/s);
   assert.equal(await page.locator('#sign-in').isEnabled(), true);
   assert.equal(await page.locator('.badge.sandbox').count(), 1, 'simulated tenant: Sandbox badge');
@@ -125,12 +125,17 @@ for (const [body, expected] of [
   });
 }
 
-test('with Microsoft\'s endpoints in config.json the page names them and shows no Sandbox badge', async () => {
+test('a config.json naming hosts this build may not reach is explained (rebuild), with no Sandbox badge', async () => {
+  // The test build was sealed for the simulator's hosts: Microsoft's endpoints are not in its
+  // policy, so sign-in would fail with "Failed to fetch"; the page says what to rebuild instead.
   const microsoft = (route) => route.fulfill({ status: 200, contentType: 'application/json',
     body: JSON.stringify({ clientId: '5b0c6a5e-2d4f-4b8e-9c1a-7e3f9d2b6a10', redirectUri: BASE_URL }) });
-  const { context, page } = await openPage(browser, { routes: [[isConfig, microsoft]] });
+  const { context, page, seen } = await openPage(browser, { routes: [[isConfig, microsoft]] });
   await startScreen(page);
-  assert.match(await statusOnceLoaded(page), /You will sign in at login\.microsoftonline\.com/);
+  assert.match(await statusOnceLoaded(page),
+    /may only connect to the hosts it was built for.*https:\/\/login\.microsoftonline\.com and https:\/\/graph\.microsoft\.com.*cargo xtask build --config config\.json/s);
+  assert.equal(await page.locator('#sign-in').isDisabled(), true);
+  assert.deepEqual(await seen.cspViolations(), [], 'nothing was even tried');
   assert.match(await page.locator('.promise').textContent(), /login\.microsoftonline\.com.*graph\.microsoft\.com/s);
   assert.equal(await page.locator('.badge.sandbox').count(), 0);
   await context.close();
