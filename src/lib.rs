@@ -15,6 +15,7 @@ pub mod forge;
 pub mod graph;
 pub mod lifecycle;
 pub mod onboard;
+pub mod registration;
 pub mod session;
 pub mod snippets;
 pub mod wellknown;
