@@ -8,6 +8,7 @@ mod finished;
 mod identity;
 mod inventory;
 mod onboarding;
+mod registration;
 mod session;
 mod start;
 

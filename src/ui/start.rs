@@ -130,6 +130,9 @@ pub fn StartScreen(
             </p>
         </details>
         <SignIn config error=sign_in_error path tenant=tenant.into() next />
+        <Show when=move || matches!(config.get(), Some(Err(crate::config::ConfigError::Missing)))>
+            <super::registration::Registration />
+        </Show>
         <Show when=move || path.get() == Path::Certificate>
             <details class="card offline">
                 <summary>"Only make a certificate, without signing in"</summary>

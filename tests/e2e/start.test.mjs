@@ -95,6 +95,14 @@ test('without config.json the page explains what to do and keeps sign-in disable
   assert.match(text, /no config\.json yet/);
   assert.match(text, /client id of your own Entra app registration/);
   assert.equal(await page.locator('#sign-in').isDisabled(), true);
+  // The one-step registration for this very page, in the chosen cloud.
+  const script = page.locator('#registration-script');
+  assert.ok((await script.textContent()).includes(`"spa":{"redirectUris":["${BASE_URL}"]}`));
+  assert.match(await script.textContent(), /oauth2PermissionGrants/);
+  await page.selectOption('#registration-cloud', 'gcchigh');
+  await page.uncheck('#registration-consent');
+  assert.match(await script.textContent(), /az cloud set --name AzureUSGovernment[\s\S]*graph\.microsoft\.us\/v1\.0/);
+  assert.doesNotMatch(await script.textContent(), /oauth2PermissionGrants/);
   assert.deepEqual(seen.pageErrors, [], 'no panic');
   assert.deepEqual(await seen.cspViolations(), []);
   await context.close();
