@@ -82,6 +82,14 @@ impl Cloud {
         }
     }
 
+    /// Whether Microsoft Graph here offers the credential sign-in activity report the
+    /// inventory's last-use column reads: the worldwide service only
+    /// (<https://learn.microsoft.com/graph/api/appcredentialsigninactivity-get?view=graph-rest-beta>,
+    /// "national cloud deployments").
+    pub fn has_credential_usage_report(self) -> bool {
+        self == Self::Worldwide
+    }
+
     /// Microsoft Graph's host.
     pub fn graph_host(self) -> &'static str {
         match self {

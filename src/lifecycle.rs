@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::cloud::Cloud;
 use crate::graph::models::{
     AppRoleAssignment, Application, Collection, RoleAssignment, ServicePrincipal,
 };
@@ -69,10 +70,12 @@ struct Holder {
     created_date_time: Option<String>,
 }
 
-/// Reads the inventory of `tenant` (as `onboard::discover` read it) at `now` (Unix seconds).
+/// Reads the inventory of `tenant` (as `onboard::discover` read it) in `cloud` at `now` (Unix
+/// seconds).
 pub async fn read<T: Transport>(
     client: &Client<T>,
     tenant: &Tenant,
+    cloud: Cloud,
     now: i64,
 ) -> Result<Inventory, GraphError> {
     let exchange = tenant.exchange.as_ref().ok_or_else(|| {
@@ -87,7 +90,7 @@ pub async fn read<T: Transport>(
     );
     let (holders, usage) = futures::join!(
         client.get_all::<Holder>(&assigned, Retry::Read),
-        usage(client, tenant)
+        usage(client, tenant, cloud)
     );
     let holders = holders?;
     // One entry per principal (a principal may hold the role twice after a race: the earliest
@@ -185,7 +188,10 @@ pub async fn read<T: Transport>(
 /// (<https://learn.microsoft.com/entra/identity/monitoring-health/howto-analyze-activity-logs-with-microsoft-graph>,
 /// "Common errors"): the permission, the admin's role, or the tenant's licence. A bare
 /// `Authorization_RequestDenied` is told apart by the roles the sign-in showed.
-async fn usage<T: Transport>(client: &Client<T>, tenant: &Tenant) -> Usage {
+async fn usage<T: Transport>(client: &Client<T>, tenant: &Tenant, cloud: Cloud) -> Usage {
+    if !cloud.has_credential_usage_report() {
+        return Usage::Unavailable(UsageGap::NotInCloud(cloud.label().to_owned()));
+    }
     let path = client.beta("/reports/appCredentialSignInActivities");
     let reads_reports = tenant
         .admin_roles

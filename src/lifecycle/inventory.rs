@@ -340,6 +340,8 @@ pub enum UsageGap {
     Role,
     /// The tenant has no Microsoft Entra ID P1/P2 licence, which the report needs.
     Licence,
+    /// The cloud's Microsoft Graph has no such report (national clouds).
+    NotInCloud(String),
     /// Another failure, as Graph said it.
     Failed(String),
 }
@@ -355,6 +357,10 @@ impl std::fmt::Display for UsageGap {
             ),
             Self::Licence => f.write_str(
                 "Last use is unknown: this tenant has no Microsoft Entra ID P1 or P2 licence, which the sign-in activity report needs. The rest of the inventory is complete; check each script's own logs before removing a certificate.",
+            ),
+            Self::NotInCloud(cloud) => write!(
+                f,
+                "Last use is not available in {cloud}: Microsoft Graph's credential sign-in activity report exists only in the worldwide service. The rest of the inventory is complete; check each script's own logs before removing a certificate."
             ),
             Self::Failed(why) => write!(
                 f,

@@ -28,7 +28,11 @@ pub fn InventoryTab(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
         LocalResource::new(move || {
             version.track();
             let (client, tenant) = (client.clone(), tenant.clone());
-            async move { lifecycle::read(&client, &tenant, now()).await.map(Rc::new) }
+            async move {
+                lifecycle::read(&client, &tenant, super::apply::cloud(), now())
+                    .await
+                    .map(Rc::new)
+            }
         })
     };
     let selected = RwSignal::new(None::<(Principal, Mode)>);

@@ -193,7 +193,7 @@ fn SignIn(
             let path = path.get_untracked();
             crate::web::signin::remember_path(path);
             leptos::task::spawn_local(async move {
-                let extra = crate::web::signin::extra_scopes(path);
+                let extra = crate::web::signin::extra_scopes(path, c.cloud);
                 match crate::web::popup::sign_in_fresh(&c, chosen.as_deref(), extra).await {
                     Ok((who, pending)) => {
                         let client = crate::web::signin::client_for(&c, &who, &pending);

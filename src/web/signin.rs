@@ -31,9 +31,10 @@ pub fn remember_path(path: Path) {
 }
 
 /// The Graph permissions a path asks for beyond the onboarding's: the inventory's last-use
-/// column needs AuditLog.Read.All, asked for only on that path (incremental consent).
-pub fn extra_scopes(path: Path) -> &'static [&'static str] {
-    if path == Path::Inventory {
+/// column needs AuditLog.Read.All, asked for only on that path (incremental consent) and only
+/// where the report exists.
+pub fn extra_scopes(path: Path, cloud: crate::cloud::Cloud) -> &'static [&'static str] {
+    if path == Path::Inventory && cloud.has_credential_usage_report() {
         &[crate::lifecycle::AUDIT_SCOPE]
     } else {
         &[]
@@ -60,7 +61,7 @@ pub fn has_pending() -> bool {
 pub fn start(config: &Config, path: Path, tenant: Option<&str>) -> Result<(), String> {
     remember_path(path);
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let extra = extra_scopes(path);
+    let extra = extra_scopes(path, config.cloud);
     let authority = tenant.map_or_else(|| config.clone(), |t| auth::tenant_config(config, t));
     let (mut pending, url) = Pending::start(&authority, &mut rng, now_ms(), None, extra);
     pending.tenant = tenant.map(str::to_owned);

@@ -58,9 +58,14 @@ async fn now(sim: &Sim) -> i64 {
 async fn inventory(sim: &Sim, user: &str, scopes: &[&str]) -> Inventory {
     let client = client(sim, user, scopes).await;
     let tenant = onboard::discover(&client).await.expect("discover");
-    lifecycle::read(&client, &tenant, now(sim).await)
-        .await
-        .expect("inventory")
+    lifecycle::read(
+        &client,
+        &tenant,
+        unattended::cloud::Cloud::Worldwide,
+        now(sim).await,
+    )
+    .await
+    .expect("inventory")
 }
 
 fn named<'a>(inv: &'a Inventory, name: &str) -> &'a Principal {
@@ -376,4 +381,34 @@ async fn refusals_write_nothing_and_clean_up_keeps_the_valid_ones() {
         .filter(|k| !expired.contains(&id_of(k)))
         .collect();
     assert_eq!(now_keys.iter().collect::<Vec<_>>(), valid);
+}
+
+#[tokio::test]
+async fn in_a_national_cloud_the_inventory_says_last_use_is_not_offered_and_goes_on() {
+    let sim = Sim::start("lifecycle").await;
+    sim.post(
+        "/_sim/reset",
+        json!({"fixture": "lifecycle", "cloud": "gcchigh"}),
+    )
+    .await;
+    let client = client(&sim, "admin", &with_audit()).await;
+    let tenant = onboard::discover(&client).await.expect("discover");
+    let inv = lifecycle::read(
+        &client,
+        &tenant,
+        unattended::cloud::Cloud::GccHigh,
+        now(&sim).await,
+    )
+    .await
+    .expect("inventory");
+    assert!(matches!(inv.usage.gap(), Some(UsageGap::NotInCloud(c)) if c.contains("GCC High")));
+    assert!(inv.principals.len() >= 7 && inv.complete);
+    let asked = sim.get("/_sim/requests").await;
+    let beta = asked["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.starts_with("/beta")))
+        .count();
+    assert_eq!(beta, 0, "no request for a report the cloud does not have");
 }
