@@ -6,9 +6,29 @@
 #[cfg(target_arch = "wasm32")]
 fn main() {
     console_error_panic_hook::set_once();
-    if web_sys::window().is_some() {
-        leptos::mount::mount_to_body(unattended::ui::App);
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    // Hosts that cannot send `frame-ancestors` (a meta CSP cannot carry it; GitHub Pages sends
+    // no headers) would let another site frame the page and trick clicks on it: refuse to run
+    // inside a frame (<https://cheatsheetseries.owasp.org/cheatsheets/Clickjacking_Defense_Cheat_Sheet.html>).
+    let framed = window
+        .top()
+        .ok()
+        .flatten()
+        .is_none_or(|top| top != window);
+    if framed {
+        use leptos::prelude::*;
+        leptos::mount::mount_to_body(|| {
+            view! {
+                <main id="main"><p id="framed" role="alert">
+                    "This page does not run inside a frame, so that no other site can trick clicks on it. Open it in its own tab."
+                </p></main>
+            }
+        });
+        return;
     }
+    leptos::mount::mount_to_body(unattended::ui::App);
 }
 
 #[cfg(not(target_arch = "wasm32"))]

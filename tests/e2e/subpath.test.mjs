@@ -135,3 +135,19 @@ test('under the sub-path: sign-in, the forge\'s workers and a whole onboarding; 
   assert.deepEqual(failed.map((r) => `${r.status()} ${r.url()}`), []);
   await context.close();
 });
+
+test('on a host that sends no headers (no frame-ancestors), the page refuses to run inside a frame', async () => {
+  const framer = (url) => url.href === `${BASE}framer.html`;
+  const serveFramer = (route) => route.fulfill({ status: 200, contentType: 'text/html',
+    body: `<!doctype html><title>framer</title><iframe id="victim" src="${BASE}" width="800" height="600"></iframe>` });
+  const { context, page } = await openPage(browser, { routes: [[framer, serveFramer]] });
+  await page.goto(`${BASE}framer.html`);
+  const frame = page.frameLocator('#victim');
+  await frame.locator('#framed').waitFor({ timeout: 15000 });
+  assert.match(await frame.locator('#framed').textContent(), /does not run inside a frame/);
+  assert.equal(await frame.locator('#sign-in').count(), 0, 'nothing to click in the frame');
+  // The same page in its own tab runs.
+  await page.goto(BASE);
+  await page.locator('#sign-in').waitFor();
+  await context.close();
+});
