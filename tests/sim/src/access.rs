@@ -36,6 +36,9 @@ pub enum Op {
     ReadPolicy,
     /// Reading PIM role eligibilities.
     ReadRoleEligibility,
+    /// Granting delegated permissions (`POST /oauth2PermissionGrants`); what each role may grant
+    /// is checked by the operation itself (`grants.rs`).
+    GrantDelegated,
 }
 
 /// A delegated scope set: every group must be met by at least one of its scopes.
@@ -65,6 +68,14 @@ fn scopes_for(op: Op) -> &'static [&'static [&'static str]] {
             "Directory.Read.All",
         ]],
         Op::AssignRole => &[&["RoleManagement.ReadWrite.Directory"]],
+        // <https://learn.microsoft.com/graph/api/oauth2permissiongrant-post>: least privileged
+        // DelegatedPermissionGrant.ReadWrite.All, higher Directory.ReadWrite.All; earlier
+        // revisions of the page also list Directory.AccessAsUser.All.
+        Op::GrantDelegated => &[&[
+            "DelegatedPermissionGrant.ReadWrite.All",
+            "Directory.ReadWrite.All",
+            "Directory.AccessAsUser.All",
+        ]],
         Op::ReadRoleEligibility => &[&[
             "RoleManagement.Read.Directory",
             "RoleManagement.ReadWrite.Directory",
@@ -105,6 +116,15 @@ pub fn roles_for(op: Op) -> Option<&'static [&'static str]> {
             CLOUD_APPLICATION_ADMIN,
         ]),
         Op::AssignRole => Some(&[GLOBAL_ADMIN, PRIVILEGED_ROLE_ADMIN]),
+        // The page's role list (those the simulator models; Directory Writers and User
+        // Administrator are not), plus Global Administrator.
+        Op::GrantDelegated => Some(&[
+            GLOBAL_ADMIN,
+            PRIVILEGED_ROLE_ADMIN,
+            APPLICATION_ADMIN,
+            CLOUD_APPLICATION_ADMIN,
+            APPLICATION_DEVELOPER,
+        ]),
         Op::ReadPolicy => Some(&[
             GLOBAL_ADMIN,
             GLOBAL_READER,

@@ -83,6 +83,7 @@ fn sp(app_id: &str, name: &str) -> ServicePrincipal {
         app_owner_organization_id: Some(crate::fixtures::TENANT_ID.into()),
         alternative_names: vec![],
         app_roles: vec![],
+        oauth2_permission_scopes: vec![],
     }
 }
 

@@ -157,10 +157,10 @@ fn declared(app: &crate::tenant::Application) -> Vec<String> {
         .flat_map(|r| r["resourceAccess"].as_array().cloned().unwrap_or_default())
         .filter(|a| a["type"] == "Scope")
         .filter_map(|a| {
-            signin::DELEGATED_IDS
-                .iter()
-                .find(|(id, _)| a["id"] == *id)
-                .map(|(_, name)| (*name).to_owned())
+            a["id"]
+                .as_str()
+                .and_then(crate::grants::delegated_name)
+                .map(str::to_owned)
         })
         .collect()
 }

@@ -103,6 +103,7 @@ fn exchange_sp() -> ServicePrincipal {
         service_principal_type: "Application".into(),
         app_owner_organization_id: Some(MICROSOFT_SERVICES_TENANT.into()),
         alternative_names: vec![],
+        oauth2_permission_scopes: vec![],
         app_roles: vec![json!({
             "id": MANAGE_AS_APP, "value": "Exchange.ManageAsApp", "isEnabled": true,
             "allowedMemberTypes": ["Application"], "displayName": "Manage Exchange As Application",
@@ -133,6 +134,7 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         app_owner_organization_id: Some(TENANT_ID.into()),
         alternative_names: vec![],
         app_roles: vec![],
+        oauth2_permission_scopes: vec![],
     };
     let automation = ServicePrincipal {
         id: MI_OBJECT_ID.into(),
@@ -145,6 +147,7 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
             "/subscriptions/0a1b2c3d-0000-4000-8000-000000000001/resourcegroups/ops/providers/Microsoft.Automation/automationAccounts/contoso-automation".into(),
         ],
         app_roles: vec![],
+        oauth2_permission_scopes: vec![],
     };
     let runbooks = ServicePrincipal {
         id: UAMI_OBJECT_ID.into(),
@@ -157,6 +160,7 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
             "/subscriptions/0a1b2c3d-0000-4000-8000-000000000001/resourcegroups/ops/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ops-runbooks-identity".into(),
         ],
         app_roles: vec![],
+        oauth2_permission_scopes: vec![],
     };
     Tenant {
         id: TENANT_ID.into(),
@@ -183,15 +187,23 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
             user("pra", "Pat Privileged", &[roles::PRIVILEGED_ROLE_ADMIN]),
             user("appadmin", "Cam Cloud", &[roles::CLOUD_APPLICATION_ADMIN]),
             user("user", "Uma User", &[]),
+            user("appdev", "Dev Developer", &[roles::APPLICATION_DEVELOPER]),
         ],
         applications: vec![spa],
-        service_principals: vec![exchange, spa_sp, automation, runbooks],
+        service_principals: vec![
+            exchange,
+            spa_sp,
+            automation,
+            runbooks,
+            crate::grants::graph_sp(),
+        ],
         app_role_assignments: vec![],
         role_assignments: vec![],
         max_certificate_lifetime_days: None,
         policy_restrict_after: None,
         credential_sign_ins: vec![],
         consents: vec![],
+        permission_grants: vec![],
         groups: vec![],
         role_eligibilities: vec![],
         role_definitions: vec![],
@@ -289,12 +301,13 @@ fn consultant(redirect_uris: &[String]) -> (Tenant, Vec<Tenant>) {
             guest,
         ],
         applications: vec![],
-        service_principals: vec![exchange_sp()],
+        service_principals: vec![exchange_sp(), crate::grants::graph_sp()],
         ..contoso.clone()
     };
     fabrikam.app_role_assignments.clear();
     fabrikam.role_assignments.clear();
     fabrikam.consents.clear();
+    fabrikam.permission_grants.clear();
     (contoso, vec![fabrikam])
 }
 
@@ -339,6 +352,7 @@ fn add_existing_app(tenant: &mut Tenant) {
         app_owner_organization_id: Some(TENANT_ID.into()),
         alternative_names: vec![],
         app_roles: vec![],
+        oauth2_permission_scopes: vec![],
     });
     tenant.applications.push(app);
 }

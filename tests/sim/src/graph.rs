@@ -192,6 +192,7 @@ pub fn router(state: Shared) -> Router {
             "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances",
             get(role_eligibilities),
         )
+        .route("/v1.0/oauth2PermissionGrants", post(crate::grants::create))
         .route(
             "/v1.0/policies/defaultAppManagementPolicy",
             get(app_management_policy),

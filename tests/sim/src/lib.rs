@@ -12,6 +12,7 @@ pub mod consent;
 pub mod directory;
 pub mod faults;
 pub mod fixtures;
+pub mod grants;
 pub mod graph;
 pub mod identity;
 pub mod ids;

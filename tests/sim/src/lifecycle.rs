@@ -256,6 +256,7 @@ impl Builder<'_> {
             app_owner_organization_id: Some(owner.into()),
             alternative_names: vec![],
             app_roles: vec![],
+            oauth2_permission_scopes: vec![],
         };
         self.tenant.service_principals.push(sp.clone());
         sp

@@ -445,6 +445,7 @@ pub(crate) fn ensure_client_principal(sim: &mut Sim, client_id: &str) {
         app_owner_organization_id: Some(home),
         alternative_names: vec![],
         app_roles: vec![],
+        oauth2_permission_scopes: vec![],
     };
     let now = sim.tenant.clock.now_ms();
     sim.tenant.created.insert(sp.id.clone(), now);

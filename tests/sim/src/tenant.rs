@@ -221,6 +221,11 @@ pub struct ServicePrincipal {
     pub alternative_names: Vec<String>,
     /// App roles this principal offers as a resource.
     pub app_roles: Vec<Value>,
+    /// Delegated permissions this principal offers as a resource (`id`, `value`, `type`
+    /// `Admin`/`User`, `adminConsentDisplayName`, `isEnabled`, …): Microsoft Graph's in every
+    /// fixture, empty for others (Graph returns `[]` then too).
+    #[serde(default)]
+    pub oauth2_permission_scopes: Vec<Value>,
 }
 
 /// An application permission granted to a principal (admin consent).
@@ -302,6 +307,10 @@ pub struct Tenant {
     /// Consent given to clients for delegated Graph permissions.
     #[serde(default)]
     pub consents: Vec<crate::signin::Consent>,
+    /// Delegated permission grants made through Graph (`POST /oauth2PermissionGrants`), as
+    /// Graph returns them; each also recorded in `consents`.
+    #[serde(default)]
+    pub permission_grants: Vec<Value>,
     /// Seconds a newly created object stays invisible to dependent calls (directory
     /// replication,
     /// <https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/>).
@@ -622,6 +631,7 @@ impl Tenant {
             app_owner_organization_id: Some(self.id.clone()),
             alternative_names: vec![],
             app_roles: vec![],
+            oauth2_permission_scopes: vec![],
         };
         self.created.insert(sp.id.clone(), self.clock.now_ms());
         self.born(&sp.id);
