@@ -26,8 +26,9 @@ pub struct Options {
     pub cloud: Cloud,
     /// Multi-tenant (`AzureADMultipleOrgs`), for a page hosted for many customers.
     pub multi_tenant: bool,
-    /// Grant admin consent for the whole organisation at once (needs Global Administrator or
-    /// Privileged Role Administrator).
+    /// Grant admin consent for the whole organisation at once (Global, Privileged Role,
+    /// Application or Cloud Application Administrator,
+    /// <https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent>).
     pub admin_consent: bool,
     /// The registration's display name.
     pub name: String,
@@ -74,10 +75,20 @@ pub fn scope_ids(graph_sp: &Value) -> Result<Vec<String>, String> {
     }
 }
 
+/// The registration's alternate key: one per page address and tenancy, so the script can be run
+/// again and finds the registration it made instead of making a second one.
+pub fn unique_name(o: &Options) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{}|{}", o.page, o.multi_tenant));
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("unattended-page-{hex}")
+}
+
 /// `POST /applications`: the page's registration, with the permission ids looked up.
 pub fn app_body(o: &Options, scope_ids: &[String]) -> Value {
     json!({
         "displayName": o.name,
+        "uniqueName": unique_name(o),
         "signInAudience": if o.multi_tenant { "AzureADMultipleOrgs" } else { "AzureADMyOrg" },
         "spa": { "redirectUris": [o.page.as_str()] },
         "requiredResourceAccess": [{
@@ -140,42 +151,65 @@ pub fn cloud_shell_script(o: &Options) -> String {
     let wanted: Vec<String> = permissions().iter().map(|p| ps(p)).collect();
     // The app body with a placeholder for the looked-up ids: the script fills them in.
     let template = app_body(o, &[]).to_string();
-    let mut lines = vec![
-        "# Registers this page's own app in your tenant: run in Azure Cloud Shell (PowerShell).".to_owned(),
+    let mut lines: Vec<String> = vec![
+        "# Registers this page's own app in your tenant: run in Azure Cloud Shell (PowerShell).".into(),
+        "# Running it again finds what it made instead of making it twice.".into(),
         format!("# Page: {}", o.page),
-        "$ErrorActionPreference = 'Stop'".to_owned(),
+        "$ErrorActionPreference = 'Stop'".into(),
         format!("az cloud set --name {} | Out-Null", az_cloud(o.cloud)),
         format!("$graph = {}", ps(&graph)),
         format!("$resource = {}", ps(&resource)),
-        "function Invoke-Graph($Method, $Path, $Body) {".to_owned(),
-        "  $azArgs = @('rest', '--method', $Method, '--uri', \"$graph$Path\", '--resource', $resource)".to_owned(),
-        "  if ($Body) { $file = New-TemporaryFile; $Body | ConvertTo-Json -Depth 10 | Set-Content -Path $file -Encoding utf8; $azArgs += @('--headers', 'Content-Type=application/json', '--body', \"@$file\") }".to_owned(),
-        "  $out = az @azArgs".to_owned(),
-        "  if ($LASTEXITCODE -ne 0) { throw \"$Method $Path failed\" }".to_owned(),
-        "  if ($out) { $out | ConvertFrom-Json }".to_owned(),
-        "}".to_owned(),
-        "# 1. Microsoft Graph's delegated permissions, looked up by value (ids differ by cloud).".to_owned(),
+        "function Invoke-Graph($Method, $Path, $Body) {".into(),
+        "  $azArgs = @('rest', '--method', $Method, '--uri', \"$graph$Path\", '--resource', $resource)".into(),
+        "  if ($Body) { $file = New-TemporaryFile; $Body | ConvertTo-Json -Depth 10 | Set-Content -Path $file -Encoding utf8; $azArgs += @('--headers', 'Content-Type=application/json', '--body', \"@$file\") }".into(),
+        "  $err = New-TemporaryFile".into(),
+        "  $out = az @azArgs 2> $err".into(),
+        "  if ($LASTEXITCODE -ne 0) { throw \"$Method $Path failed: $(Get-Content $err -Raw)\" }".into(),
+        "  if ($out) { $out | ConvertFrom-Json }".into(),
+        "}".into(),
+        "# 1. Microsoft Graph's delegated permissions, looked up by value (ids differ by cloud).".into(),
         // Single quotes: `$select` stays literal.
         format!("$sp = Invoke-Graph GET {}", ps(&graph_lookup_path())),
         format!("$wanted = @({})", wanted.join(", ")),
-        "$ids = foreach ($w in $wanted) { ($sp.oauth2PermissionScopes | Where-Object value -eq $w).id }".to_owned(),
-        "if (@($ids).Count -ne $wanted.Count) { throw 'Microsoft Graph here lacks one of the permissions the page needs' }".to_owned(),
-        "# 2. The app registration (spa redirect URI = the page's address).".to_owned(),
-        format!("$app = {} | ConvertFrom-Json", ps(&template)),
-        "$app.requiredResourceAccess[0].resourceAccess = @($ids | ForEach-Object { @{ id = $_; type = 'Scope' } })".to_owned(),
-        "$made = Invoke-Graph POST '/applications' $app".to_owned(),
-        "# 3. Its service principal in this tenant.".to_owned(),
-        "$client = Invoke-Graph POST '/servicePrincipals' @{ appId = $made.appId }".to_owned(),
+        "$ids = foreach ($w in $wanted) { ($sp.oauth2PermissionScopes | Where-Object value -eq $w).id }".into(),
+        "if (@($ids).Count -ne $wanted.Count) { throw 'Microsoft Graph here lacks one of the permissions the page needs' }".into(),
+        "# 2. The app registration (spa redirect URI = the page's address), found again by its uniqueName.".into(),
+        format!("$unique = {}", ps(&unique_name(o))),
+        "$made = try { Invoke-Graph GET \"/applications(uniqueName='$unique')\" } catch { $null }".into(),
+        "if (-not $made) {".into(),
+        format!("  $app = {} | ConvertFrom-Json", ps(&template)),
+        "  $app.requiredResourceAccess[0].resourceAccess = @($ids | ForEach-Object { @{ id = $_; type = 'Scope' } })".into(),
+        "  $made = Invoke-Graph POST '/applications' $app".into(),
+        "}".into(),
+        "# 3. Its service principal (a new app takes seconds to replicate: tried again).".into(),
+        "$client = try { Invoke-Graph GET \"/servicePrincipals(appId='$($made.appId)')\" } catch { $null }".into(),
+        "for ($i = 0; -not $client -and $i -lt 6; $i++) {".into(),
+        "  try { $client = Invoke-Graph POST '/servicePrincipals' @{ appId = $made.appId } } catch { Start-Sleep -Seconds 5 }".into(),
+        "}".into(),
+        "if (-not $client) { throw 'The service principal could not be made yet: run the script again in a minute (it finds the app it made).' }".into(),
+        "$tenant = (Invoke-Graph GET '/organization?$select=id').value[0].id".into(),
     ];
     if o.admin_consent {
-        lines.push("# 4. Admin consent for the whole organisation.".to_owned());
+        lines.push(
+            "# 4. Admin consent for the whole organisation (a refusal still prints config.json)."
+                .into(),
+        );
         lines.push(format!(
-            "Invoke-Graph POST '/oauth2PermissionGrants' @{{ clientId = $client.id; consentType = 'AllPrincipals'; resourceId = $sp.id; scope = {} }} | Out-Null",
+            "$grant = @{{ clientId = $client.id; consentType = 'AllPrincipals'; resourceId = $sp.id; scope = {} }}",
             ps(&permissions().join(" "))
         ));
+        lines.push("$granted = $false".into());
+        lines.push("for ($i = 0; -not $granted -and $i -lt 6; $i++) {".into());
+        // Graph answers a second identical grant with a conflict: already consented.
+        lines.push("  try { Invoke-Graph POST '/oauth2PermissionGrants' $grant | Out-Null; $granted = $true } catch { if (\"$_\" -match 'Conflict|already exists') { $granted = $true } else { Start-Sleep -Seconds 5 } }".into());
+        lines.push("}".into());
+        lines.push(format!(
+            "if (-not $granted) {{ Write-Warning \"The app is registered, but admin consent was refused for this sign-in. Ask a Global, Privileged Role, Application or Cloud Application Administrator to open https://{}/$tenant/v2.0/adminconsent?client_id=$($made.appId)&scope={}/.default&redirect_uri={}\" }}",
+            o.cloud.login_host(),
+            resource,
+            o.page
+        ));
     }
-    let tenant_line = "$tenant = (az account show --query tenantId -o tsv)".to_owned();
-    lines.push(tenant_line);
     let mut config = format!(
         "@{{ clientId = $made.appId; redirectUri = {}",
         ps(o.page.as_str())
@@ -190,7 +224,7 @@ pub fn cloud_shell_script(o: &Options) -> String {
         ));
     }
     config.push_str(" }");
-    lines.push("# Save this as config.json beside the page's index.html:".to_owned());
+    lines.push("# Save this as config.json beside the page's index.html:".into());
     lines.push(format!("{config} | ConvertTo-Json"));
     let mut out = lines.join("\n");
     out.push('\n');
@@ -286,6 +320,21 @@ mod tests {
         // The app body is the one `app_body` makes (ids filled in by the script).
         assert!(s.contains(&app_body(&options(Cloud::DoD, false), &[]).to_string()));
         assert!(s.contains("consentType = 'AllPrincipals'"));
+        // Run again, it finds its app by uniqueName; a refused consent still prints config.json.
+        assert!(s.contains(&format!(
+            "$unique = '{}'",
+            unique_name(&options(Cloud::DoD, false))
+        )));
+        assert!(s.contains("/v2.0/adminconsent?client_id="));
+        assert!(s.contains("-match 'Conflict|already exists'"));
+        assert!(
+            s.find("Write-Warning").expect("warning")
+                < s.rfind("} | ConvertTo-Json").expect("config")
+        );
+        assert_ne!(
+            unique_name(&options(Cloud::DoD, false)),
+            unique_name(&options(Cloud::DoD, true))
+        );
         assert!(s.contains("authority = \"https://login.microsoftonline.us/$tenant\""));
         let no_consent = cloud_shell_script(&Options {
             admin_consent: false,

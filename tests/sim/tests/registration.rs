@@ -29,8 +29,13 @@ const SCRIPT_SCOPES: [&str; 2] = [
 ];
 
 fn options(multi_tenant: bool, admin_consent: bool) -> Options {
+    hosted_at(PAGE, multi_tenant, admin_consent)
+}
+
+/// The page at another address: another registration (its uniqueName derives from the page).
+fn hosted_at(page: &str, multi_tenant: bool, admin_consent: bool) -> Options {
     Options {
-        page: Url::parse(PAGE).expect("url"),
+        page: Url::parse(page).expect("url"),
         cloud: Cloud::Worldwide,
         multi_tenant,
         admin_consent,
@@ -90,27 +95,50 @@ async fn register(sim: &Sim, user: &str, scopes: &[&str], o: &Options) -> Made {
     let (status, sp) = graph(sim, &token, "GET", &registration::graph_lookup_path(), None).await;
     assert_eq!(status, 200, "{sp}");
     let ids = registration::scope_ids(&sp).expect("Graph offers every permission the page needs");
-    // 2. The app registration.
-    let (status, app) = graph(
-        sim,
-        &token,
-        "POST",
-        "/applications",
-        Some(&registration::app_body(o, &ids)),
-    )
-    .await;
-    assert_eq!(status, 201, "{app}");
+    // 2. The app registration: found again by its uniqueName when the script runs again.
+    let by_name = format!(
+        "/applications(uniqueName='{}')",
+        registration::unique_name(o)
+    );
+    let (found, existing) = graph(sim, &token, "GET", &by_name, None).await;
+    let app = if found == 200 {
+        existing
+    } else {
+        let (status, app) = graph(
+            sim,
+            &token,
+            "POST",
+            "/applications",
+            Some(&registration::app_body(o, &ids)),
+        )
+        .await;
+        assert_eq!(status, 201, "{app}");
+        app
+    };
     let app_id = app["appId"].as_str().expect("appId").to_owned();
-    // 3. Its service principal.
-    let (status, client) = graph(
+    // 3. Its service principal (looked up first, as the script does).
+    let (found, existing) = graph(
         sim,
         &token,
-        "POST",
-        "/servicePrincipals",
-        Some(&registration::service_principal_body(&app_id)),
+        "GET",
+        &format!("/servicePrincipals(appId='{app_id}')"),
+        None,
     )
     .await;
-    assert_eq!(status, 201, "{client}");
+    let client = if found == 200 {
+        existing
+    } else {
+        let (status, client) = graph(
+            sim,
+            &token,
+            "POST",
+            "/servicePrincipals",
+            Some(&registration::service_principal_body(&app_id)),
+        )
+        .await;
+        assert_eq!(status, 201, "{client}");
+        client
+    };
     let client_sp = client["id"].as_str().expect("id").to_owned();
     let graph_sp = sp["id"].as_str().expect("Graph's id").to_owned();
     // 4. Admin consent for the organisation.
@@ -163,7 +191,7 @@ async fn page_config(sim: &Sim, o: &Options, app_id: &str) -> Config {
     let text = registration::config_json(o, app_id, &tid);
     let mut config = Config::from_json(&text).expect("the page accepts the printed config.json");
     assert_eq!(config.client_id, app_id);
-    assert_eq!(config.redirect_uri.as_str(), PAGE);
+    assert_eq!(config.redirect_uri.as_str(), o.page.as_str());
     let segment = if o.multi_tenant {
         assert_eq!(
             config.authority.as_str(),
@@ -463,7 +491,14 @@ async fn who_may_grant_and_what_graph_refuses() {
     assert_eq!(status, 403);
 
     let admin = token(&sim, "admin", &SCRIPT_SCOPES).await;
-    let fresh = register(&sim, "admin", &SCRIPT_SCOPES, &options(false, false)).await;
+    let fresh_page = format!("{PAGE}fresh/");
+    let fresh = register(
+        &sim,
+        "admin",
+        &SCRIPT_SCOPES,
+        &hosted_at(&fresh_page, false, false),
+    )
+    .await;
     let body = registration::consent_body(&fresh.client_sp, &fresh.graph_sp);
     let post = |token: String, body: Value| {
         let sim = &sim;
@@ -500,12 +535,19 @@ async fn who_may_grant_and_what_graph_refuses() {
     let (status, e) = post(admin.clone(), body.clone()).await;
     assert_eq!(status, 409, "{e}");
     // A grant for one user (consentType Principal) covers that user only.
-    let other = register(&sim, "admin", &SCRIPT_SCOPES, &options(false, false)).await;
+    let other_page = format!("{PAGE}other/");
+    let other = register(
+        &sim,
+        "admin",
+        &SCRIPT_SCOPES,
+        &hosted_at(&other_page, false, false),
+    )
+    .await;
     let mut single = registration::consent_body(&other.client_sp, &other.graph_sp);
     single["consentType"] = json!("Principal");
     single["principalId"] = json!(user_id(&sim, "user").await);
     assert_eq!(post(admin.clone(), single).await.0, 201);
-    let config = page_config(&sim, &options(false, false), &other.app_id).await;
+    let config = page_config(&sim, &hosted_at(&other_page, false, false), &other.app_id).await;
     assert!(sign_in(&sim, &config, "user").await.is_ok());
     let refused = sign_in(&sim, &config, "appdev")
         .await
@@ -521,4 +563,29 @@ fn the_script_names_the_step_that_failed() {
     assert!(script.contains("$ErrorActionPreference = 'Stop'"));
     assert!(script.contains("throw \"$Method $Path failed\""));
     assert!(script.contains("Invoke-Graph POST '/oauth2PermissionGrants'"));
+}
+
+#[tokio::test]
+async fn running_the_script_again_finds_what_it_made() {
+    let sim = Sim::start("default").await;
+    let o = options(false, true);
+    let first = register(&sim, "admin", &SCRIPT_SCOPES, &o).await;
+    assert_eq!(first.consent.clone().expect("consent").0, 201);
+    let again = register(&sim, "admin", &SCRIPT_SCOPES, &o).await;
+    assert_eq!(again.app_id, first.app_id, "the same registration");
+    assert_eq!(
+        again.client_sp, first.client_sp,
+        "the same service principal"
+    );
+    // The grant exists already: Graph answers 409 "Conflict", which the script takes as
+    // consented; the organisation's consent from the first run stands.
+    let apps = sim.state().await["applications"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|x| x["uniqueName"] == registration::unique_name(&o))
+                .count()
+        })
+        .unwrap_or_default();
+    assert_eq!(apps, 1);
 }
