@@ -558,10 +558,11 @@ async fn who_may_grant_and_what_graph_refuses() {
 
 #[test]
 fn the_script_names_the_step_that_failed() {
-    // `az rest` prints Graph's error; the script then stops with the step's method and path.
+    // `az rest` prints Graph's error; the script then stops with the step's method and path,
+    // and Graph's own words.
     let script = registration::cloud_shell_script(&options(false, true));
     assert!(script.contains("$ErrorActionPreference = 'Stop'"));
-    assert!(script.contains("throw \"$Method $Path failed\""));
+    assert!(script.contains("throw \"$Method $Path failed: $(Get-Content $err -Raw)\""));
     assert!(script.contains("Invoke-Graph POST '/oauth2PermissionGrants'"));
 }
 
