@@ -31,6 +31,24 @@ pub(super) fn cloud() -> crate::cloud::Cloud {
         .unwrap_or_default()
 }
 
+/// Signs the same admin in again in a popup (with `claims` when challenged, `extra` scopes
+/// when more are wanted) and puts the new tokens in `client`; the message says why not.
+pub(super) async fn renew_in_popup(
+    client: &Client<Fetch>,
+    account: &Account,
+    claims: Option<&str>,
+    extra: &[&str],
+) -> Result<(), String> {
+    let signed = crate::web::popup::sign_in_again(&account.config, &account.who, claims, extra)
+        .await
+        .map_err(|e| e.to_string())?;
+    client.replace_tokens(
+        Secret::new(signed.access_token),
+        signed.refresh_token.map(Secret::new),
+    );
+    Ok(())
+}
+
 /// Where applying stands.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Apply {
@@ -83,26 +101,15 @@ impl Applying {
         let claims = self.sign_in.get_untracked().and_then(|s| s.claims);
         self.sign_in_error.set(None);
         leptos::task::spawn_local(async move {
-            match crate::web::popup::sign_in_again(
-                &account.config,
-                &account.who,
-                claims.as_deref(),
-                &[],
-            )
-            .await
-            {
-                Ok(signed) => {
-                    client.replace_tokens(
-                        Secret::new(signed.access_token),
-                        signed.refresh_token.map(Secret::new),
-                    );
+            match renew_in_popup(&client, &account, claims.as_deref(), &[]).await {
+                Ok(()) => {
                     self.sign_in.set(None);
                     self.log.update(|l| l.push(json!({"signedInAgain": true})));
                     if let Some((client, tenant, choices, kc)) = self.started.get_value() {
                         self.start(client, tenant, choices, kc);
                     }
                 }
-                Err(e) => self.sign_in_error.set(Some(e.to_string())),
+                Err(e) => self.sign_in_error.set(Some(e)),
             }
         });
     }

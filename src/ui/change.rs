@@ -8,9 +8,9 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use serde_json::Value;
 
-use super::apply::{Account, Snippets, wait_text};
+use super::apply::{Account, Snippets, renew_in_popup, wait_text};
 use super::certificate::{CertificatePanel, Generation};
-use crate::graph::{Client, GraphError, Secret, SignInRequired};
+use crate::graph::{Client, GraphError, SignInRequired};
 use crate::lifecycle::change::{self, Change, Refusal};
 use crate::lifecycle::inventory::Certificate;
 use crate::lifecycle::{self, Principal, when};
@@ -162,22 +162,9 @@ pub fn ChangePanel(
         };
         let client = client.get_value();
         leptos::task::spawn_local(async move {
-            match crate::web::popup::sign_in_again(
-                &account.config,
-                &account.who,
-                claims.as_deref(),
-                &[],
-            )
-            .await
-            {
-                Ok(signed) => {
-                    client.replace_tokens(
-                        Secret::new(signed.access_token),
-                        signed.refresh_token.map(Secret::new),
-                    );
-                    run.set(Run::Idle);
-                }
-                Err(e) => run.set(Run::Failed(e.to_string(), None)),
+            match renew_in_popup(&client, &account, claims.as_deref(), &[]).await {
+                Ok(()) => run.set(Run::Idle),
+                Err(e) => run.set(Run::Failed(e, None)),
             }
         });
     };

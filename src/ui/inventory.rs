@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use super::apply::{Account, role_names};
 use super::change::{ChangePanel, Mode};
-use crate::graph::{Client, Secret};
+use crate::graph::Client;
 use crate::lifecycle::inventory::{self, Filter, Kind, SortBy, Status};
 use crate::lifecycle::{self, Inventory, Principal, UsageGap, export, reminders, when};
 use crate::onboard::Tenant;
@@ -291,22 +291,11 @@ fn UsageGapView(gap: UsageGap, refresh: Callback<()>, client: Rc<Client<Fetch>>)
         let client = client.get_value();
         set_error.set(None);
         leptos::task::spawn_local(async move {
-            match crate::web::popup::sign_in_again(
-                &account.config,
-                &account.who,
-                None,
-                &[lifecycle::AUDIT_SCOPE],
-            )
-            .await
+            match super::apply::renew_in_popup(&client, &account, None, &[lifecycle::AUDIT_SCOPE])
+                .await
             {
-                Ok(signed) => {
-                    client.replace_tokens(
-                        Secret::new(signed.access_token),
-                        signed.refresh_token.map(Secret::new),
-                    );
-                    refresh.run(());
-                }
-                Err(e) => set_error.set(Some(e.to_string())),
+                Ok(()) => refresh.run(()),
+                Err(e) => set_error.set(Some(e)),
             }
         });
     };
