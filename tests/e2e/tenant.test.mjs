@@ -109,7 +109,8 @@ test('a consultant does two tenants in a row without a reload; the second run ca
     for (const t of firstTokens) assert.ok(!text.includes(t), `a Contoso token in ${r.url}`);
     assert.ok(!text.includes(first.files.cer.toString('base64').slice(0, 64)), `the first certificate in ${r.url}`);
   }
-  assert.ok(fabrikam.applications.some((a) => a.displayName === 'EXO Fabrikam'));
+  const after = await sim('/_sim/state?tenant=fabrikam.onmicrosoft.com');
+  assert.ok(after.applications.some((a) => a.displayName === 'EXO Fabrikam'));
   assert.ok(!(await state()).applications.some((a) => a.displayName === 'EXO Fabrikam'), 'not in Contoso');
 
   // The summary lists both, and its CSV too.
