@@ -1,4 +1,4 @@
-// The day-two inventory of the `lifecycle` fixture (7 principals, 10 certificates, 140
+// The day-two inventory of the `lifecycle` fixture (7 principals, 7 certificates, about 140
 // assignments on Exchange over 2 pages, the beta usage report) against the simulated tenant
 // with 100 ms added to every request (preflights included), in Debian's Chromium: sequential
 // round trips from the tab's opening to the table, and the wall time. Prints figures; asserts
