@@ -380,6 +380,11 @@ pub fn tenant_choice(text: &str) -> Result<Option<String>, TenantChoiceError> {
     }
 }
 
+/// The configuration pointed at `tenant` when one was asked for, else as configured.
+pub fn authority_for(config: &Config, tenant: Option<&str>) -> Config {
+    tenant.map_or_else(|| config.clone(), |t| tenant_config(config, t))
+}
+
 /// The configuration pointed at the admin's own tenant (for a sign-in again).
 pub fn tenant_config(config: &Config, tenant_id: &str) -> Config {
     let mut c = config.clone();

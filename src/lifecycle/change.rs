@@ -161,21 +161,34 @@ pub struct Plan {
     pub requests: Vec<String>,
 }
 
+fn name(c: &Certificate) -> &str {
+    if c.display_name.is_empty() {
+        "unnamed"
+    } else {
+        &c.display_name
+    }
+}
+
+fn end_day(c: &Certificate) -> String {
+    when::parse(&c.end).map_or_else(|| c.end.clone(), when::day)
+}
+
+/// A certificate in a few words: `THUMBPRINT (name, ends YYYY-MM-DD)`.
+pub fn short(c: &Certificate) -> String {
+    format!("{} ({}, ends {})", c.thumbprint, name(c), end_day(c))
+}
+
 fn describe(c: &Certificate) -> String {
     format!(
         "certificate {} ({}, {} {}, last used {})",
         c.thumbprint,
-        if c.display_name.is_empty() {
-            "unnamed"
-        } else {
-            &c.display_name
-        },
+        name(c),
         if c.status == Status::Expired {
             "expired"
         } else {
             "ends"
         },
-        when::parse(&c.end).map_or_else(|| c.end.clone(), when::day),
+        end_day(c),
         c.last_used.text()
     )
 }
@@ -187,16 +200,7 @@ pub fn plan(principal: &Principal, change: &Change, removing: &[String]) -> Plan
         let c = certificate(new, &principal.app_id, &Usage::Read(vec![]), 0);
         lines.push(Line {
             action: "add",
-            text: format!(
-                "new certificate {} ({}, ends {})",
-                c.thumbprint,
-                if c.display_name.is_empty() {
-                    "unnamed"
-                } else {
-                    &c.display_name
-                },
-                when::parse(&c.end).map_or_else(|| c.end.clone(), when::day),
-            ),
+            text: format!("new certificate {}", short(&c)),
         });
     }
     for c in &principal.certificates {

@@ -11,9 +11,9 @@ use serde_json::Value;
 use super::apply::{Account, Snippets, renew_in_popup, wait_text};
 use super::certificate::{CertificatePanel, Generation};
 use crate::graph::{Client, GraphError, SignInRequired};
-use crate::lifecycle::change::{self, Change, Refusal};
+use crate::lifecycle::change::{self, Change, Refusal, short};
 use crate::lifecycle::inventory::Certificate;
-use crate::lifecycle::{self, Principal, when};
+use crate::lifecycle::{self, Principal};
 use crate::onboard::Tenant;
 use crate::snippets::{self, CertificateFacts};
 use crate::web::fetch::Fetch;
@@ -42,19 +42,6 @@ enum Run {
 
 fn now() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
-}
-
-fn short(c: &Certificate) -> String {
-    format!(
-        "{} ({}, ends {})",
-        c.thumbprint,
-        if c.display_name.is_empty() {
-            "unnamed"
-        } else {
-            &c.display_name
-        },
-        when::parse(&c.end).map_or_else(|| c.end.clone(), when::day)
-    )
 }
 
 /// The panel for one app and one kind of change.

@@ -110,22 +110,17 @@ fn Table(
         inventory::EXPIRING_DAYS,
     );
     let gap = inv.usage.gap().cloned();
-    let stamp = when::day(inv.now);
     let save = move |what: &'static str| {
         inv_handle.with_value(|inv| {
             let (name, mime, text) = match what {
-                "csv" => (
-                    format!("unattended-inventory-{stamp}.csv"),
-                    "text/csv",
-                    export::csv(inv),
-                ),
+                "csv" => (export::csv_file_name(inv.now), "text/csv", export::csv(inv)),
                 "json" => (
-                    format!("unattended-inventory-{stamp}.json"),
+                    export::json_file_name(inv.now),
                     "application/json",
                     export::json(inv),
                 ),
                 _ => (
-                    format!("unattended-certificates-{stamp}.ics"),
+                    reminders::file_name(inv.now),
                     "text/calendar",
                     reminders::calendar(inv, now()),
                 ),
@@ -133,7 +128,6 @@ fn Table(
             let _ = download::save(&name, mime, text.as_bytes());
         });
     };
-    let (save_csv, save_json, save_ics) = (save.clone(), save.clone(), save);
     let rows = move || {
         let filter = Filter {
             text: filter_text.get(),
@@ -185,9 +179,9 @@ fn Table(
             <button id="inventory-refresh" on:click=move |_| refresh.run(())>"Read again"</button>
         </div>
         <div class="actions" id="inventory-exports">
-            <button id="export-csv" on:click=move |_| save_csv("csv")>"Export CSV"</button>
-            <button id="export-json" on:click=move |_| save_json("json")>"Export JSON"</button>
-            <button id="export-ics" on:click=move |_| save_ics("ics")>"Expiry reminders (.ics, 30 and 7 days before)"</button>
+            <button id="export-csv" on:click=move |_| save("csv")>"Export CSV"</button>
+            <button id="export-json" on:click=move |_| save("json")>"Export JSON"</button>
+            <button id="export-ics" on:click=move |_| save("ics")>"Expiry reminders (.ics, 30 and 7 days before)"</button>
         </div>
         <p class="hint">"The exports hold names, ids, thumbprints and dates: no key, no secret."</p>
         <table id="inventory-table" class="inventory">

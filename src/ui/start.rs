@@ -21,6 +21,7 @@ pub fn StartScreen(
 ) -> impl IntoView {
     let (path, set_path) = signal(Path::Certificate);
     let (tenant, set_tenant) = signal(String::new());
+    let consent_state = StoredValue::new(crate::web::signin::consent_state());
     let hosts = move || match config.get() {
         Some(Ok(c)) => (
             c.authority.host_str().unwrap_or_default().to_owned(),
@@ -109,11 +110,13 @@ pub fn StartScreen(
             </label>
             {move || match (crate::auth::tenant_choice(&tenant.get()), config.get()) {
                 (Ok(Some(t)), Some(Ok(c))) => {
-                    let link = crate::web::signin::admin_consent_link(&c, &t);
+                    let state = consent_state.get_value();
+                    let link = crate::auth::admin_consent_url(&c, &t, &state).to_string();
+                    let remember = move |_| crate::web::signin::remember_consent(&state, &t);
                     view! {
                         <p class="hint" id="admin-consent-hint">
                             "First time in this tenant with a page hosted for many customers? Its administrator consents once: "
-                            <a id="admin-consent" href=link.clone()>"open the consent page"</a>
+                            <a id="admin-consent" href=link.clone() on:click=remember>"open the consent page"</a>
                             ", or send them this link: "
                             <code id="admin-consent-link">{link}</code>
                         </p>

@@ -85,7 +85,7 @@ pub async fn sign_in_fresh(
     tenant: Option<&str>,
     extra_scopes: &[&str],
 ) -> Result<(SignedIn, Pending), SignInError> {
-    let authority = tenant.map_or_else(|| config.clone(), |t| auth::tenant_config(config, t));
+    let authority = auth::authority_for(config, tenant);
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let (mut pending, url) = Pending::start(
         &authority,

@@ -62,7 +62,7 @@ pub fn start(config: &Config, path: Path, tenant: Option<&str>) -> Result<(), St
     remember_path(path);
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let extra = extra_scopes(path, config.cloud);
-    let authority = tenant.map_or_else(|| config.clone(), |t| auth::tenant_config(config, t));
+    let authority = auth::authority_for(config, tenant);
     let (mut pending, url) = Pending::start(&authority, &mut rng, now_ms(), None, extra);
     pending.tenant = tenant.map(str::to_owned);
     let text = serde_json::to_string(&pending).map_err(|e| e.to_string())?;
@@ -89,11 +89,16 @@ pub fn fragment() -> Option<String> {
 
 /// Removes the fragment (code or error) from the address bar and history.
 pub fn clean_address() {
+    cut_address(&['#']);
+}
+
+/// Replaces the address in the bar and history with itself up to the first of `at`.
+fn cut_address(at: &[char]) {
     if let Some(window) = web_sys::window()
         && let Ok(history) = window.history()
     {
         let url = crate::web::page_url();
-        let clean = url.split('#').next().unwrap_or_default();
+        let clean = url.split(at).next().unwrap_or_default();
         let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(clean));
     }
 }
@@ -141,10 +146,7 @@ pub async fn complete(
     }
     let pending = pending.ok_or(SignInError::NoPendingSignIn)?;
     // The code goes back to the token endpoint of the tenant it was issued for.
-    let authority = pending
-        .tenant
-        .as_deref()
-        .map_or_else(|| config.clone(), |t| auth::tenant_config(config, t));
+    let authority = auth::authority_for(config, pending.tenant.as_deref());
     let signed = redeem(&authority, &pending, redirect).await?;
     let client = client_for(config, &signed, &pending);
     Ok((client, signed, pending.tenant))
@@ -170,15 +172,17 @@ pub fn client_for(config: &Config, signed: &SignedIn, pending: &Pending) -> Clie
 
 const CONSENT_KEY: &str = "unattended.admin-consent";
 
-/// A fresh admin-consent link for `tenant` (the state remembered in this tab, so the answer
-/// that comes back here is checked).
-pub fn admin_consent_link(config: &Config, tenant: &str) -> String {
-    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let state = auth::random_state(&mut rng);
+/// A random `state` for this page's admin-consent links (one per start screen).
+pub fn consent_state() -> String {
+    auth::random_state(&mut rand_core::UnwrapErr(getrandom::SysRng))
+}
+
+/// Remembers, as the admin opens the consent link, the `state` and tenant it carries, so the
+/// answer that comes back to this tab is checked.
+pub fn remember_consent(state: &str, tenant: &str) {
     if let Some(store) = storage() {
         let _ = store.set_item(CONSENT_KEY, &format!("{state} {tenant}"));
     }
-    auth::admin_consent_url(config, tenant, &state).to_string()
 }
 
 /// The admin-consent endpoint's answer in the address, if the page was opened by one: the
@@ -187,6 +191,8 @@ pub fn admin_consent_link(config: &Config, tenant: &str) -> String {
 pub fn consent_answer_in_address() -> Option<(auth::ConsentAnswer, bool, Option<String>)> {
     let window = web_sys::window()?;
     let query = window.location().search().ok()?;
+    // Most loads carry no answer: storage is touched only when one is there.
+    auth::ConsentAnswer::parse(&query, None)?;
     let remembered = storage().and_then(|s| {
         let v = s.get_item(CONSENT_KEY).ok().flatten();
         let _ = s.remove_item(CONSENT_KEY);
@@ -197,10 +203,6 @@ pub fn consent_answer_in_address() -> Option<(auth::ConsentAnswer, bool, Option<
         None => (None, None),
     };
     let answer = auth::ConsentAnswer::parse(&query, state.as_deref())?;
-    if let Ok(history) = window.history() {
-        let url = crate::web::page_url();
-        let clean = url.split(['?', '#']).next().unwrap_or_default();
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(clean));
-    }
+    cut_address(&['?', '#']);
     Some((answer, state.is_some(), asked))
 }

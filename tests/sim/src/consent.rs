@@ -226,16 +226,7 @@ pub async fn answer(
     _headers: HeaderMap,
     body: String,
 ) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    let params: HashMap<String, String> = url::form_urlencoded::parse(
-        form.get("request")
-            .map(String::as_bytes)
-            .unwrap_or_default(),
-    )
-    .into_owned()
-    .collect();
+    let (form, params) = crate::platform::page_answer(&body);
     let picked = form.get("user").cloned().unwrap_or_default();
     let mut sim = lock(&state);
     let at = match sim.locate(&tenant) {

@@ -335,22 +335,28 @@ fn sign_in_page(sim: &Sim, request: &Authorize, query: &str) -> String {
     )
 }
 
-/// `POST /{tenant}/oauth2/v2.0/authorize`: the sign-in page's answer.
-pub async fn authorize_answer(
-    State(state): State<Shared>,
-    Path(tenant): Path<String>,
-    body: String,
-) -> Response {
+/// A sign-in or consent page's posted form, and the original request it carries (`request`).
+pub(crate) fn page_answer(body: &str) -> (HashMap<String, String>, HashMap<String, String>) {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
-    let params: HashMap<String, String> = url::form_urlencoded::parse(
+    let params = url::form_urlencoded::parse(
         form.get("request")
             .map(String::as_bytes)
             .unwrap_or_default(),
     )
     .into_owned()
     .collect();
+    (form, params)
+}
+
+/// `POST /{tenant}/oauth2/v2.0/authorize`: the sign-in page's answer.
+pub async fn authorize_answer(
+    State(state): State<Shared>,
+    Path(tenant): Path<String>,
+    body: String,
+) -> Response {
+    let (form, params) = page_answer(&body);
     let mut sim = lock(&state);
     let picked = form.get("user").cloned().unwrap_or_default();
     // At `organizations`/`common` the picked account's home tenant is the one signed in to.
