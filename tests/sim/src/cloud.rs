@@ -92,6 +92,18 @@ impl Cloud {
         }
     }
 
+    /// The domain SharePoint Online hosts live under (`{tenant}.{this}`, `{tenant}-admin.{this}`):
+    /// Learn's Microsoft 365 endpoint lists for worldwide (`*.sharepoint.com`), GCC High
+    /// (`*.sharepoint.us`), DoD (`*.sharepoint-mil.us`) and 21Vianet (`*.sharepoint.cn`).
+    pub fn sharepoint_suffix(self) -> &'static str {
+        match self {
+            Self::Worldwide => "sharepoint.com",
+            Self::GccHigh => "sharepoint.us",
+            Self::Dod => "sharepoint-mil.us",
+            Self::China => "sharepoint.cn",
+        }
+    }
+
     /// The login host (the authority's origin).
     pub fn login(self) -> &'static str {
         match self {
@@ -142,6 +154,7 @@ impl Cloud {
             "name": self.name(),
             "graph": self.graph(),
             "exchange": self.exchange(),
+            "sharepointSuffix": self.sharepoint_suffix(),
             "login": self.login(),
             "v2IssuerOrigin": self.v2_issuer(),
             "v1IssuerOrigin": self.v1_issuer(),

@@ -59,7 +59,7 @@ pub struct RoleDefinition {
 }
 
 /// Built-in role template ids the simulator accepts in role assignments.
-pub const BUILT_IN: [&str; 14] = [
+pub const BUILT_IN: [&str; 16] = [
     roles::GLOBAL_ADMIN,
     roles::PRIVILEGED_ROLE_ADMIN,
     roles::APPLICATION_ADMIN,
@@ -74,6 +74,8 @@ pub const BUILT_IN: [&str; 14] = [
     roles::COMPLIANCE_ADMIN,
     roles::REPORTS_READER,
     roles::SECURITY_OPERATOR,
+    roles::SHAREPOINT_ADMIN,
+    roles::TEAMS_ADMIN,
 ];
 
 impl Tenant {

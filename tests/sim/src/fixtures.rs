@@ -104,11 +104,14 @@ fn exchange_sp() -> ServicePrincipal {
         app_owner_organization_id: Some(MICROSOFT_SERVICES_TENANT.into()),
         alternative_names: vec![],
         oauth2_permission_scopes: vec![],
-        app_roles: vec![json!({
+        app_roles: std::iter::once(json!({
             "id": MANAGE_AS_APP, "value": "Exchange.ManageAsApp", "isEnabled": true,
             "allowedMemberTypes": ["Application"], "displayName": "Manage Exchange As Application",
             "description": "Allows the app to manage the organization's Exchange environment without any user interaction."
-        })],
+        }))
+        // Exchange's mail roles carry Graph's ids (kept apart from Graph's by resource).
+        .chain(crate::resources::app_roles(crate::resources::EXCHANGE_MAIL_ROLES))
+        .collect(),
     }
 }
 
@@ -162,7 +165,7 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         app_roles: vec![],
         oauth2_permission_scopes: vec![],
     };
-    Tenant {
+    let mut tenant = Tenant {
         id: TENANT_ID.into(),
         display_name: "Contoso".into(),
         domains: vec![
@@ -214,7 +217,11 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
         stale_read_secs: 0,
         born: Default::default(),
         stale: Default::default(),
-    }
+        sites: vec![],
+    };
+    // SharePoint Online and the Teams admin API, with Contoso's sites.
+    crate::resources::install(&mut tenant);
+    tenant
 }
 
 /// `consultant`: Contoso (the consultant's home tenant: `partner.example` is one of its verified
@@ -304,6 +311,7 @@ fn consultant(redirect_uris: &[String]) -> (Tenant, Vec<Tenant>) {
         service_principals: vec![exchange_sp(), crate::grants::graph_sp()],
         ..contoso.clone()
     };
+    crate::resources::install(&mut fabrikam);
     fabrikam.app_role_assignments.clear();
     fabrikam.role_assignments.clear();
     fabrikam.consents.clear();

@@ -22,7 +22,7 @@ use crate::tenant::{GraphError, ServicePrincipal, Tenant, roles};
 /// `adminConsentDisplayName`. The ids are the same in every tenant (Learn: "Microsoft Graph
 /// permissions reference", *Identifier* column, delegated side; the display names and types as
 /// Graph's service principal publishes them).
-pub const GRAPH_DELEGATED: [(&str, &str, &str, &str); 11] = [
+pub const GRAPH_DELEGATED: [(&str, &str, &str, &str); 12] = [
     (
         "User.Read",
         "e1fe6dd8-ba31-4d61-89e7-88639da4683d",
@@ -89,6 +89,13 @@ pub const GRAPH_DELEGATED: [(&str, &str, &str, &str); 11] = [
         "Admin",
         "Access directory as the signed in user",
     ),
+    // What a page may ask for to grant per-site access (`POST /sites/{id}/permissions`).
+    (
+        "Sites.FullControl.All",
+        crate::resources::GRAPH_DELEGATED_SITES_FULL_CONTROL,
+        "Admin",
+        "Have full control of all site collections",
+    ),
 ];
 
 /// The name of a delegated Graph permission id the simulator knows.
@@ -100,7 +107,8 @@ pub fn delegated_name(id: &str) -> Option<&'static str> {
 }
 
 /// Microsoft Graph's service principal as every tenant has it: owned by Microsoft's services
-/// tenant, offering `GRAPH_DELEGATED`.
+/// tenant, offering `GRAPH_DELEGATED` and the application permissions of
+/// `resources::GRAPH_APP_ROLES`.
 pub fn graph_sp() -> ServicePrincipal {
     ServicePrincipal {
         id: ids::guid(),
@@ -109,7 +117,7 @@ pub fn graph_sp() -> ServicePrincipal {
         service_principal_type: "Application".into(),
         app_owner_organization_id: Some(crate::fixtures::MICROSOFT_SERVICES_TENANT.into()),
         alternative_names: vec![],
-        app_roles: vec![],
+        app_roles: crate::resources::app_roles(crate::resources::GRAPH_APP_ROLES),
         oauth2_permission_scopes: GRAPH_DELEGATED
             .iter()
             .map(|(value, id, kind, display)| {

@@ -182,7 +182,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route(
             "/v1.0/servicePrincipals/{id}/appRoleAssignments",
-            get(app_role_assignments),
+            get(app_role_assignments).post(assign_app_role_from),
         )
         .route(
             "/v1.0/roleManagement/directory/roleAssignments",
@@ -373,6 +373,17 @@ async fn state_json(State(state): State<Shared>, Query(params): Params) -> Respo
         .collect();
     sim.within(at, |sim| {
         let mut value = serde_json::to_value(&sim.tenant).unwrap_or(Value::Null);
+        // Each app role assignment also names its resource's appId and the role's value.
+        if let Some(list) = value["appRoleAssignments"].as_array_mut() {
+            for a in list {
+                let resource = a["resourceId"].as_str().unwrap_or_default();
+                let sp = sim.tenant.service_principal(resource).ok();
+                a["resourceAppId"] = json!(sp.map(|sp| sp.app_id.clone()));
+                a["appRoleValue"] = sp
+                    .and_then(|sp| sp.app_roles.iter().find(|r| r["id"] == a["appRoleId"]))
+                    .map_or(Value::Null, |r| r["value"].clone());
+            }
+        }
         value["codesIssued"] = json!(sim.codes.len());
         value["cloud"] = cloud.json(issuer);
         if tenants.len() > 1 {
@@ -439,10 +450,26 @@ async fn reset(State(state): State<Shared>, body: String) -> Response {
         sim.fixture = tenant;
         sim.fixture_others = others;
     }
+    // `missingResources`: appIds of resource service principals the (first) tenant lacks.
+    let missing: Vec<String> = match &wanted["missingResources"] {
+        Value::Null => vec![],
+        Value::Array(list) if list.iter().all(Value::is_string) => list
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "missingResources must be a list of appIds",
+            )
+                .into_response();
+        }
+    };
     sim.cloud = cloud;
     sim.issuer = issuer;
     sim.tenant = sim.fixture.clone();
     sim.others = sim.fixture_others.clone();
+    sim.tenant.remove_resources(&missing);
     sim.faults = crate::faults::Faults::default();
     sim.tenant.replication_lag_secs = 0;
     sim.requests = 0;
@@ -655,6 +682,17 @@ async fn assign_app_role(
 ) -> Response {
     guarded(&state, &headers, Op::GrantAppRole, |sim, _| {
         created(sim.tenant.assign_app_role(&id, &body))
+    })
+}
+
+async fn assign_app_role_from(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    guarded(&state, &headers, Op::GrantAppRole, |sim, _| {
+        created(sim.tenant.assign_app_role_from(&id, &body))
     })
 }
 

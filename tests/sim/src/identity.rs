@@ -75,8 +75,8 @@ fn tenant_matches(tenant: &Tenant, segment: &str) -> bool {
             .any(|d| d.name.eq_ignore_ascii_case(segment))
 }
 
-/// Client credentials with a certificate: validates and returns the access token's claims and
-/// the `keyId` of the registered certificate that signed the assertion (trust comes from the
+/// Client credentials with a certificate: validates and returns the access token's claims, the
+/// `keyId` of the registered certificate that signed the assertion and the resource's appId (trust comes from the
 /// application's keyCredentials as they are now: a removed certificate is refused at once).
 pub fn client_credentials(
     tenant: &Tenant,
@@ -84,7 +84,7 @@ pub fn client_credentials(
     form: &[(String, String)],
     now: i64,
     cloud: Cloud,
-) -> Result<(Value, String), TokenError> {
+) -> Result<(Value, String, &'static str), TokenError> {
     let get = |k: &str| {
         form.iter()
             .find(|(key, _)| key == k)
@@ -254,14 +254,9 @@ pub fn client_credentials(
     let resource = scope.strip_suffix("/.default").filter(|r| !r.contains(' ')).ok_or_else(|| {
         TokenError::new("invalid_scope", 70011, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
     })?;
-    // Only this cloud's Exchange Online resource: another cloud's is not a resource here.
-    if !resource
-        .trim_end_matches('/')
-        .eq_ignore_ascii_case(cloud.exchange())
-        && resource != EXCHANGE_APP_ID
-    {
-        return Err(resource_missing(tenant, resource));
-    }
+    // Only this cloud's resources: another cloud's is not a resource here.
+    let audience = crate::resources::resolve(tenant, resource, cloud)
+        .ok_or_else(|| resource_missing(tenant, resource))?;
     let sp = tenant
         .service_principals
         .iter()
@@ -269,7 +264,8 @@ pub fn client_credentials(
         .map(|sp| sp.id.clone())
         .unwrap_or_default();
     let key_id = credential.key_id.clone().unwrap_or_default();
-    exchange_claims(tenant, &sp, client_id, now, 3599, cloud).map(|claims| (claims, key_id))
+    app_only_claims(tenant, &sp, client_id, &audience, now, 3599, cloud)
+        .map(|claims| (claims, key_id, audience.app_id))
 }
 
 fn resource_missing(tenant: &Tenant, resource: &str) -> TokenError {
@@ -294,15 +290,38 @@ pub fn exchange_claims(
     lifetime: i64,
     cloud: Cloud,
 ) -> Result<Value, TokenError> {
-    let exchange = tenant
-        .exchange()
-        .ok_or_else(|| resource_missing(tenant, cloud.exchange()))?;
+    let exchange = crate::resources::Audience {
+        app_id: EXCHANGE_APP_ID,
+        aud: cloud.exchange().to_owned(),
+    };
+    app_only_claims(tenant, sp, app_id, &exchange, now, lifetime, cloud)
+}
+
+/// An app-only access token for `resource` for the service principal `sp` (an app's or a
+/// managed identity's): `roles` hold the values of the app roles assigned to it *on that
+/// resource's service principal* (ids of other resources' roles may be the same and never
+/// count), left out when there are none; `wids` the built-in directory roles it holds; `aud`
+/// the resource. A resource without a service principal in the tenant is AADSTS500011.
+pub fn app_only_claims(
+    tenant: &Tenant,
+    sp: &str,
+    app_id: &str,
+    resource: &crate::resources::Audience,
+    now: i64,
+    lifetime: i64,
+    cloud: Cloud,
+) -> Result<Value, TokenError> {
+    let resource_sp = tenant
+        .service_principals
+        .iter()
+        .find(|s| s.app_id == resource.app_id)
+        .ok_or_else(|| resource_missing(tenant, &resource.aud))?;
     let roles: Vec<Value> = tenant
         .app_role_assignments
         .iter()
-        .filter(|a| a.principal_id == sp && a.resource_id == exchange.id)
+        .filter(|a| a.principal_id == sp && a.resource_id == resource_sp.id)
         .filter_map(|a| {
-            exchange
+            resource_sp
                 .app_roles
                 .iter()
                 .find(|r| r["id"] == a.app_role_id.as_str())
@@ -323,7 +342,7 @@ pub fn exchange_claims(
         .map(|r| r.role_definition_id.as_str())
         .collect();
     let mut access = json!({
-        "aud": cloud.exchange(),
+        "aud": resource.aud,
         "iss": format!("{}/{}/", cloud.v1_issuer(), tenant.id),
         "iat": now, "nbf": now, "exp": now + lifetime,
         "appid": app_id, "azp": app_id, "idtyp": "app",

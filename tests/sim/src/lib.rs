@@ -25,7 +25,9 @@ pub mod platform;
 pub mod query;
 pub mod replica;
 pub mod report;
+pub mod resources;
 pub mod signin;
+pub mod sites;
 pub mod tenant;
 
 use std::sync::{Arc, Mutex};
@@ -119,6 +121,8 @@ mod identity_tests;
 mod keys_tests;
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod resources_tests;
 #[cfg(test)]
 mod signin_tests;
 #[cfg(test)]

@@ -602,7 +602,7 @@ fn token_in(
                 sim.tenant.clock.now(),
                 sim.cloud,
             ) {
-                Ok((claims, key_id)) => {
+                Ok((claims, key_id, resource_app_id)) => {
                     // The credential usage report learns of the sign-in; Entra names each
                     // request in `x-ms-request-id`.
                     let request_id = crate::ids::guid();
@@ -610,7 +610,7 @@ fn token_in(
                     sim.tenant.record_credential_sign_in(
                         &client_id,
                         &key_id,
-                        crate::report::EXCHANGE_RESOURCE,
+                        resource_app_id,
                         now,
                         &request_id,
                     );
@@ -856,15 +856,15 @@ pub async fn managed_identity_token(
         .map(String::as_str)
         .unwrap_or_default();
     let sim = lock(&state);
-    let exchange = sim.cloud.exchange();
-    if !resource
-        .trim_end_matches('/')
-        .eq_ignore_ascii_case(exchange)
-    {
+    // The resources client credentials know (this cloud's Exchange, Graph, SharePoint, the Teams
+    // admin API), by URI or appId.
+    let Some(audience) = crate::resources::resolve(&sim.tenant, resource, sim.cloud) else {
         return bad(&format!(
-            "The simulator issues managed-identity tokens for {exchange} only."
+            "The simulator issues managed-identity tokens for {}, {}, SharePoint Online and the Teams admin API only.",
+            sim.cloud.exchange(),
+            sim.cloud.graph()
         ));
-    }
+    };
     let identities: Vec<&crate::tenant::ServicePrincipal> = sim
         .tenant
         .service_principals
@@ -894,7 +894,15 @@ pub async fn managed_identity_token(
         return bad("Identity not found");
     };
     let now = sim.tenant.clock.now();
-    match identity::exchange_claims(&sim.tenant, &sp.id, &sp.app_id, now, 86_399, sim.cloud) {
+    match identity::app_only_claims(
+        &sim.tenant,
+        &sp.id,
+        &sp.app_id,
+        &audience,
+        now,
+        86_399,
+        sim.cloud,
+    ) {
         Ok(claims) => Json(json!({
             "access_token": jwt::sign(&sim.key, &sim.kid, &claims),
             "client_id": sp.app_id,
@@ -902,7 +910,7 @@ pub async fn managed_identity_token(
             "expires_on": (now + 86_399).to_string(),
             "ext_expires_in": "86399",
             "not_before": now.to_string(),
-            "resource": exchange,
+            "resource": audience.aud,
             "token_type": "Bearer",
         }))
         .into_response(),

@@ -21,7 +21,7 @@ use crate::tenant::{Application, Tenant, User, roles};
 const OIDC: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 /// The Graph delegated permissions the simulator knows; all but `User.Read` need an admin's
 /// consent.
-pub const GRAPH_SCOPES: [&str; 12] = [
+pub const GRAPH_SCOPES: [&str; 13] = [
     "User.Read",
     "Organization.Read.All",
     "Directory.Read.All",
@@ -35,6 +35,8 @@ pub const GRAPH_SCOPES: [&str; 12] = [
     "RoleEligibilitySchedule.ReadWrite.Directory",
     // The credential usage report (Learn: "List appCredentialSignInActivities").
     "AuditLog.Read.All",
+    // Per-site grants (Learn: "Create permission" on a site, site-post-permissions).
+    "Sites.FullControl.All",
 ];
 /// Delegated Graph permission ids by name (Learn: "Microsoft Graph permissions reference"), for
 /// reading an app's `requiredResourceAccess` when `…/.default` is asked for.

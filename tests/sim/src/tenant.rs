@@ -15,6 +15,8 @@ pub const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
 pub const MANAGE_AS_APP: &str = "dc50a0fb-09a3-484d-be87-e023b12c6440";
 /// `restrictForAppsCreatedAfterDateTime` when a fixture names none (2019-01-01): every app.
 pub const POLICY_DEFAULT_AFTER: i64 = 1_546_300_800;
+/// The default access role: an assignment to a resource that declares no app roles.
+pub const DEFAULT_ACCESS_ROLE: &str = "00000000-0000-0000-0000-000000000000";
 /// Graph's own default for `signInAudience` when a create does not set it.
 pub const DEFAULT_AUDIENCE: &str = "AzureADandPersonalMicrosoftAccount";
 
@@ -49,6 +51,10 @@ pub mod roles {
     pub const REPORTS_READER: &str = "4a5d8f65-41da-4de4-8968-e035b65339cf";
     /// Security Operator.
     pub const SECURITY_OPERATOR: &str = "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f";
+    /// SharePoint Administrator.
+    pub const SHAREPOINT_ADMIN: &str = "f28a1f50-f6e7-4571-818b-6a12f2af6b6c";
+    /// Teams Administrator.
+    pub const TEAMS_ADMIN: &str = "69091246-20e8-4a56-aa4d-066075b2a7a8";
 
     /// The display name of a role template the simulator knows.
     pub fn name(template: &str) -> &'static str {
@@ -67,6 +73,8 @@ pub mod roles {
             COMPLIANCE_ADMIN => "Compliance Administrator",
             REPORTS_READER => "Reports Reader",
             SECURITY_OPERATOR => "Security Operator",
+            SHAREPOINT_ADMIN => "SharePoint Administrator",
+            TEAMS_ADMIN => "Teams Administrator",
             _ => "Directory role",
         }
     }
@@ -307,6 +315,9 @@ pub struct Tenant {
     /// Consent given to clients for delegated Graph permissions.
     #[serde(default)]
     pub consents: Vec<crate::signin::Consent>,
+    /// SharePoint sites (with their per-app permissions), in tenants with SharePoint Online.
+    #[serde(default)]
+    pub sites: Vec<crate::sites::Site>,
     /// Delegated permission grants made through Graph (`POST /oauth2PermissionGrants`), as
     /// Graph returns them; each also recorded in `consents`.
     #[serde(default)]
@@ -658,14 +669,18 @@ impl Tenant {
             return Err(GraphError::not_found(&principal_id));
         }
         let principal = self.service_principal(&principal_id)?.clone();
-        if !resource_sp
+        // The role must be one the resource offers (the default access role, all zeros, only
+        // when it offers none), on every resource alike.
+        let offered = resource_sp
             .app_roles
             .iter()
             .any(|r| r["id"] == app_role_id.as_str())
-        {
-            return Err(GraphError::bad_request(
-                "Permission being assigned was not found on application.",
-            ));
+            || (resource_sp.app_roles.is_empty() && app_role_id == DEFAULT_ACCESS_ROLE);
+        if !offered {
+            return Err(GraphError::bad_request(format!(
+                "Permission being assigned was not found on application '{}'.",
+                resource_sp.app_id
+            )));
         }
         if self.app_role_assignments.iter().any(|a| {
             a.principal_id == principal_id
@@ -689,6 +704,23 @@ impl Tenant {
         self.born(&assignment.id);
         self.app_role_assignments.push(assignment.clone());
         Ok(assignment)
+    }
+
+    /// `POST /servicePrincipals/{principal}/appRoleAssignments`: the same grant, addressed from
+    /// the principal's side (its `principalId` must be the one in the URL).
+    pub fn assign_app_role_from(
+        &mut self,
+        principal: &str,
+        body: &Value,
+    ) -> Result<AppRoleAssignment, GraphError> {
+        if body["principalId"].as_str() != Some(principal) {
+            return Err(GraphError::bad_request(
+                "principalId must be the service principal in the URL.",
+            ));
+        }
+        let resource = body["resourceId"].as_str().unwrap_or_default().to_owned();
+        self.service_principal(principal)?;
+        self.assign_app_role(&resource, body)
     }
 
     /// `POST /roleManagement/directory/roleAssignments`.
