@@ -193,6 +193,14 @@ pub fn router(state: Shared) -> Router {
             get(role_eligibilities),
         )
         .route("/v1.0/oauth2PermissionGrants", post(crate::grants::create))
+        // SharePoint sites and their per-app permissions (`sites.rs`).
+        .route(
+            "/v1.0/sites/{*rest}",
+            get(crate::sites::get)
+                .post(crate::sites::post)
+                .patch(crate::sites::patch)
+                .delete(crate::sites::delete),
+        )
         .route(
             "/v1.0/policies/defaultAppManagementPolicy",
             get(app_management_policy),

@@ -126,6 +126,8 @@ mod resources_tests;
 #[cfg(test)]
 mod signin_tests;
 #[cfg(test)]
+mod sites_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod upsert_tests;
