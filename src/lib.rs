@@ -19,6 +19,7 @@ pub mod registration;
 pub mod session;
 pub mod snippets;
 pub mod wellknown;
+pub mod workloads;
 #[cfg(all(test, target_arch = "wasm32"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 

@@ -78,7 +78,7 @@ pub async fn read<T: Transport>(
     cloud: Cloud,
     now: i64,
 ) -> Result<Inventory, GraphError> {
-    let exchange = tenant.exchange.as_ref().ok_or_else(|| {
+    let exchange = tenant.exchange().ok_or_else(|| {
         GraphError::NotFound(
             "the Office 365 Exchange Online service principal (this tenant has no Exchange Online)"
                 .into(),
@@ -247,7 +247,7 @@ pub async fn apply<T: Transport>(
         KeyEdit {
             add: added.as_ref(),
             remove: removing,
-            declare_permission: false,
+            declare: &[],
         },
     )
     .await

@@ -12,11 +12,7 @@ fn main() {
     // Hosts that cannot send `frame-ancestors` (a meta CSP cannot carry it; GitHub Pages sends
     // no headers) would let another site frame the page and trick clicks on it: refuse to run
     // inside a frame (<https://cheatsheetseries.owasp.org/cheatsheets/Clickjacking_Defense_Cheat_Sheet.html>).
-    let framed = window
-        .top()
-        .ok()
-        .flatten()
-        .is_none_or(|top| top != window);
+    let framed = window.top().ok().flatten().is_none_or(|top| top != window);
     if framed {
         use leptos::prelude::*;
         leptos::mount::mount_to_body(|| {

@@ -3,6 +3,7 @@
 
 pub mod executor;
 pub mod identity;
+pub mod permissions;
 pub mod plan;
 pub mod requests;
 
@@ -12,6 +13,7 @@ use crate::graph::models::{
 };
 use crate::graph::{BatchItem, Client, GraphError, Retry, Transport, batch_answer, encode, quote};
 use crate::wellknown::{EXCHANGE_APP_ID, MANAGE_AS_APP};
+use crate::workloads;
 
 pub use executor::{Applied, KeyEdit, Progress, Run, StepFailure, StepStatus, edit_app};
 pub use plan::{
@@ -71,8 +73,9 @@ pub struct Tenant {
     /// Roles the admin is eligible for in Privileged Identity Management but has not activated
     /// (read only when the active ones seem not to suffice: `eligible_roles`).
     pub admin_eligible_roles: Vec<String>,
-    /// The Exchange Online service principal, if the tenant has Exchange Online.
-    pub exchange: Option<ServicePrincipal>,
+    /// The service principals (with `appRoles`) of every API a workload may need that this
+    /// tenant has: Exchange Online, Microsoft Graph, SharePoint Online, Teams' admin API.
+    pub resources: Vec<ServicePrincipal>,
     /// The app-management policy's certificate lifetime cap; `None` also when unreadable
     /// (a 403 for roles that may not read policies: Graph then enforces it at write time).
     pub max_certificate_days: Option<u32>,
@@ -89,6 +92,13 @@ impl Tenant {
     pub fn is(&self, asked: &str) -> bool {
         self.id.eq_ignore_ascii_case(asked)
             || self.domains.iter().any(|d| d.eq_ignore_ascii_case(asked))
+    }
+
+    /// The Exchange Online service principal, if the tenant has Exchange Online.
+    pub fn exchange(&self) -> Option<&ServicePrincipal> {
+        self.resources
+            .iter()
+            .find(|sp| sp.app_id.eq_ignore_ascii_case(EXCHANGE_APP_ID))
     }
 
     /// Apps that already declare `Exchange.ManageAsApp` first, then by name.
@@ -111,16 +121,24 @@ pub async fn discover<T: Transport>(client: &Client<T>) -> Result<Tenant, GraphE
         // Groups come first and a role held through a role-assignable group may be on a later
         // page: every page is read.
         BatchItem { id: "roles", url: "/me/transitiveMemberOf?$select=id,roleTemplateId".into() },
-        BatchItem {
-            id: "exchange",
-            url: filter_path("servicePrincipals", &format!("appId eq {}", quote(EXCHANGE_APP_ID)), "id,appId,displayName,appRoles"),
-        },
         BatchItem { id: "policy", url: "/policies/defaultAppManagementPolicy".into() },
         BatchItem {
             id: "apps",
             url: "/applications?$select=id,appId,displayName,requiredResourceAccess,keyCredentials&$top=999".into(),
         },
     ];
+    // Each API's principal with its app roles, to look permission ids up by value.
+    let items: Vec<BatchItem> = items
+        .into_iter()
+        .chain(workloads::RESOURCES.iter().map(|r| BatchItem {
+            id: r.app_id,
+            url: filter_path(
+                "servicePrincipals",
+                &format!("appId eq {}", quote(r.app_id)),
+                "id,appId,displayName,appRoles",
+            ),
+        }))
+        .collect();
     let answers = client.batch(&items).await?;
     let org: Collection<Organization> = batch_answer(&answers[0])?;
     let org = org
@@ -130,9 +148,13 @@ pub async fn discover<T: Transport>(client: &Client<T>) -> Result<Tenant, GraphE
         .ok_or_else(|| GraphError::Unexpected("no organization in this tenant".into()))?;
     let me: Me = batch_answer(&answers[1])?;
     let roles: Collection<Membership> = batch_answer(&answers[2])?;
-    let exchange: Collection<ServicePrincipal> = batch_answer(&answers[3])?;
-    let policy: Result<AppManagementPolicy, GraphError> = batch_answer(&answers[4]);
-    let apps: Collection<Application> = batch_answer(&answers[5])?;
+    let policy: Result<AppManagementPolicy, GraphError> = batch_answer(&answers[3]);
+    let apps: Collection<Application> = batch_answer(&answers[4])?;
+    let mut resources = Vec::new();
+    for answer in &answers[5..] {
+        let found: Collection<ServicePrincipal> = batch_answer(answer)?;
+        resources.extend(found.value);
+    }
     // The rest of the pages of the two lists that can be long, both at once.
     let (roles, apps) = futures::join!(
         client.rest_of(roles, Retry::Read),
@@ -159,7 +181,7 @@ pub async fn discover<T: Transport>(client: &Client<T>) -> Result<Tenant, GraphE
             .collect(),
         admin_roles_complete,
         admin_eligible_roles: vec![],
-        exchange: exchange.value.into_iter().next(),
+        resources,
         max_certificate_days: policy
             .as_ref()
             .ok()
@@ -230,24 +252,25 @@ pub async fn inspect<T: Transport>(
             app,
             service_principal: None,
             granted: false,
+            assignments: vec![],
             roles: vec![],
         });
     };
-    let (granted, roles) = grants(client, tenant, &sp.id).await?;
+    let (assignments, roles) = grants(client, &sp.id).await?;
     Ok(Existing {
         app,
         service_principal: Some(sp),
-        granted,
+        granted: has_grant(&assignments, tenant),
+        assignments,
         roles,
     })
 }
 
-/// Whether `principal` holds `Exchange.ManageAsApp`, and its tenant-wide directory roles.
+/// The application permissions `principal` holds, and its tenant-wide directory roles.
 pub async fn grants<T: Transport>(
     client: &Client<T>,
-    tenant: &Tenant,
     principal: &str,
-) -> Result<(bool, Vec<String>), GraphError> {
+) -> Result<(Vec<AppRoleAssignment>, Vec<String>), GraphError> {
     let items = [
         BatchItem {
             id: "grants",
@@ -265,15 +288,12 @@ pub async fn grants<T: Transport>(
         client.rest_of(assignments, Retry::Read),
         client.rest_of(roles, Retry::Read)
     );
-    Ok((
-        has_grant(&assignments?.items, tenant),
-        tenant_wide(&roles?.items),
-    ))
+    Ok((assignments?.items, tenant_wide(&roles?.items)))
 }
 
 /// Whether the assignments include `Exchange.ManageAsApp` on this tenant's Exchange.
 pub fn has_grant(assignments: &[AppRoleAssignment], tenant: &Tenant) -> bool {
-    let exchange = tenant.exchange.as_ref().map(|sp| sp.id.as_str());
+    let exchange = tenant.exchange().map(|sp| sp.id.as_str());
     assignments.iter().any(|a| {
         a.app_role_id.eq_ignore_ascii_case(MANAGE_AS_APP)
             && Some(a.resource_id.as_str()) == exchange
@@ -290,4 +310,4 @@ pub fn tenant_wide(assignments: &[RoleAssignment]) -> Vec<String> {
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-mod tests;
+pub(crate) mod tests;

@@ -40,7 +40,7 @@ fn environment(cloud: Cloud) -> String {
 }
 
 /// ` -ConnectionUri … -AzureADAuthorizationEndpointUri …` for a national cloud.
-fn compliance_endpoints(cloud: Cloud) -> String {
+pub(crate) fn compliance_endpoints(cloud: Cloud) -> String {
     cloud
         .compliance_endpoints()
         .map(|(uri, auth)| {
@@ -54,19 +54,26 @@ fn compliance_endpoints(cloud: Cloud) -> String {
 }
 
 /// PowerShell quoting: single quotes, doubled inside.
-fn quoted(text: &str) -> String {
+pub(crate) fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
 /// `Connect-ExchangeOnline` for a certificate: PowerShell 7 on any OS with the PFX file, Windows
 /// with the thumbprint after importing once, and an Azure Automation certificate asset.
 pub fn certificate(facts: &CertificateFacts) -> Vec<Snippet> {
+    let mut out = exchange_lines(facts);
+    out.push(compliance_line(facts));
+    out
+}
+
+/// The three `Connect-ExchangeOnline` blocks of `certificate`.
+pub fn exchange_lines(facts: &CertificateFacts) -> Vec<Snippet> {
     let app = quoted(&facts.app_id);
     let org = quoted(&facts.organization);
     let thumb = quoted(&facts.thumbprint);
     let pfx = quoted(&format!("C:\\secure\\{}", facts.pfx_file));
     let env = environment(facts.cloud);
-    let mut out = vec![
+    vec![
         Snippet {
             title: "Any OS (PowerShell 7) or Windows PowerShell 5.1, with the PFX file",
             text: format!(
@@ -92,22 +99,28 @@ pub fn certificate(facts: &CertificateFacts) -> Vec<Snippet> {
                  Connect-ExchangeOnline -AppId {app} -Organization {org}{env} -Certificate $cert"
             ),
         },
-    ];
-    // The same certificate works for Security & Compliance PowerShell when the role covers it.
+    ]
+}
+
+/// `Connect-IPPSSession` with the same certificate, with a caveat when the role does not cover
+/// Security & Compliance.
+fn compliance_line(facts: &CertificateFacts) -> Snippet {
+    let app = quoted(&facts.app_id);
+    let org = quoted(&facts.organization);
+    let thumb = quoted(&facts.thumbprint);
     let caveat = if facts.compliance {
         ""
     } else {
         "# Needs a role that covers Security & Compliance (Compliance Administrator, Security\n\
          # Administrator/Reader or Global Reader): the role chosen here does not.\n"
     };
-    out.push(Snippet {
+    Snippet {
         title: "Security & Compliance PowerShell (same certificate)",
         text: format!(
             "{caveat}Connect-IPPSSession -AppId {app} -Organization {org} -CertificateThumbprint {thumb}{}",
             compliance_endpoints(facts.cloud)
         ),
-    });
-    out
+    }
 }
 
 /// The first lines of a runbook for a managed identity: the module requirement, then

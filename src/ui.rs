@@ -11,6 +11,7 @@ mod onboarding;
 mod registration;
 mod session;
 mod start;
+mod workloads;
 
 use leptos::prelude::*;
 

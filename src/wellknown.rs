@@ -36,6 +36,10 @@ pub mod roles {
     pub const SECURITY_OPERATOR: &str = "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f";
     /// Security Reader.
     pub const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
+    /// Teams Administrator.
+    pub const TEAMS_ADMIN: &str = "69091246-20e8-4a56-aa4d-066075b2a7a8";
+    /// SharePoint Administrator.
+    pub const SHAREPOINT_ADMIN: &str = "f28a1f50-f6e7-4571-818b-6a12f2af6b6c";
 }
 
 /// An Entra role Exchange Online accepts for app-only PowerShell
@@ -113,6 +117,8 @@ pub fn role_name(id: &str) -> &str {
         roles::CLOUD_APPLICATION_ADMIN => "Cloud Application Administrator",
         roles::REPORTS_READER => "Reports Reader",
         roles::SECURITY_OPERATOR => "Security Operator",
+        roles::TEAMS_ADMIN => "Teams Administrator",
+        roles::SHAREPOINT_ADMIN => "SharePoint Administrator",
         other => exchange_role(other).map_or(other, |r| r.name),
     }
 }

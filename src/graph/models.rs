@@ -194,6 +194,34 @@ pub struct AppRole {
     /// e.g. `Exchange.ManageAsApp`.
     #[serde(default)]
     pub value: Option<String>,
+    /// What the API calls it.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// What it allows.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `Application` for an application permission, `User` for an app role users get.
+    #[serde(default)]
+    pub allowed_member_types: Vec<String>,
+    /// A disabled role can no longer be granted.
+    #[serde(default = "enabled")]
+    pub is_enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+impl AppRole {
+    /// Whether it can be granted to an app (an application permission); a listing without
+    /// member types is taken as one.
+    pub fn for_applications(&self) -> bool {
+        self.allowed_member_types.is_empty()
+            || self
+                .allowed_member_types
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case("Application"))
+    }
 }
 
 /// An application permission granted to a principal.
@@ -209,6 +237,48 @@ pub struct AppRoleAssignment {
     pub principal_id: String,
     /// The resource's service principal.
     pub resource_id: String,
+}
+
+/// A SharePoint site, as `GET /sites/{host}:/{path}` gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteRef {
+    /// `{host},{site collection id},{web id}`.
+    pub id: String,
+    /// Its address.
+    #[serde(default)]
+    pub web_url: Option<String>,
+}
+
+/// An app's role on a site (<https://learn.microsoft.com/graph/api/resources/permission>).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SitePermission {
+    /// Permission id.
+    pub id: String,
+    /// `read`, `write`, `manage`, `fullcontrol`.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Who holds it (the older shape).
+    #[serde(default)]
+    pub granted_to_identities: Vec<Value>,
+    /// Who holds it (the newer shape).
+    #[serde(default, rename = "grantedToIdentitiesV2")]
+    pub granted_to_identities_v2: Vec<Value>,
+}
+
+impl SitePermission {
+    /// Whether it is held by the app `app_id`.
+    pub fn is_for(&self, app_id: &str) -> bool {
+        self.granted_to_identities
+            .iter()
+            .chain(&self.granted_to_identities_v2)
+            .any(|i| {
+                i["application"]["id"]
+                    .as_str()
+                    .is_some_and(|id| id.eq_ignore_ascii_case(app_id))
+            })
+    }
 }
 
 /// A directory role held by a principal.

@@ -19,13 +19,18 @@ use std::collections::BTreeSet;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::graph::models::{AppRoleAssignment, Application, RoleAssignment, ServicePrincipal};
+use crate::graph::models::{
+    AppRoleAssignment, Application, RoleAssignment, ServicePrincipal, SitePermission, SiteRef,
+};
 use crate::graph::{Client, GraphError, HttpResponse, Retry, Transport, WaitReason, parse};
-use crate::wellknown;
+use crate::workloads::resolve::site_path;
+use crate::workloads::{self, Granted, SiteRole};
 
-use super::plan::{Choices, StepKind, Target, merged_permissions};
+use super::permissions::{self, Declared, declared, declares};
+use super::plan::holds_permission;
+use super::plan::{Choices, StepKind, Target};
 use super::requests::{self, Call, key_id};
-use super::{Tenant, has_grant, tenant_wide};
+use super::{Tenant, tenant_wide};
 
 /// How a step is going, for the page.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,17 +113,24 @@ impl Applied {
 const LOST_ANSWER_RETRIES: usize = 8;
 
 fn failure(step: StepKind, error: GraphError, tenant: &Tenant, choices: &Choices) -> StepFailure {
-    let role = wellknown::role_name(&choices.role_id);
+    let roles = super::plan::role_list(&choices.access.role_ids());
     let who = &tenant.admin_upn;
     let message = match (&error, step) {
         (GraphError::Denied(_), StepKind::App | StepKind::ServicePrincipal) => format!(
             "{who} may not create or change app registrations: that needs Global Administrator, Application Administrator or Cloud Application Administrator. Ask one to run this page, or get the role, sign in again and press Retry."
         ),
         (GraphError::Denied(_), StepKind::Grant) => format!(
-            "{who} may not grant Exchange.ManageAsApp: that needs Global Administrator, Privileged Role Administrator, Application Administrator or Cloud Application Administrator. Ask one to grant it (Entra admin center → App registrations → the app → API permissions → Grant admin consent), or sign in as one and press Retry."
+            "{who} may not grant these application permissions: Exchange's and SharePoint's need Global Administrator, Privileged Role Administrator, Application Administrator or Cloud Application Administrator; Microsoft Graph's need Global Administrator or Privileged Role Administrator. Ask one to grant them (Entra admin center → App registrations → the app → API permissions → Grant admin consent), or sign in as one and press Retry."
         ),
         (GraphError::Denied(_), StepKind::Role) => format!(
-            "{who} may not assign directory roles: assigning {role} needs Privileged Role Administrator or Global Administrator. Ask one to assign it (Entra admin center → Roles and administrators → {role} → Add assignments → the app), or sign in as one and press Retry."
+            "{who} may not assign directory roles: assigning {roles} needs Privileged Role Administrator or Global Administrator. Ask one to assign it (Entra admin center → Roles and administrators → the role → Add assignments → the app), or sign in as one and press Retry."
+        ),
+        (GraphError::Denied(_), StepKind::Site) => format!(
+            "The site grant was refused: it needs a SharePoint Administrator or Global Administrator who has let this page use Sites.FullControl.All. Press \"Allow site grants\" to consent in a popup and retry, or have a SharePoint administrator run the Grant-PnPEntraIDAppSitePermission line on the last screen. Everything else is done; {who}'s app already has Sites.Selected."
+        ),
+        (GraphError::NotFound(_), StepKind::Site) => format!(
+            "No SharePoint site answers at {}. Check the address (as the browser shows it when the site is open), change it in the plan and press Retry.",
+            choices.access.site().map_or("", |(s, _)| s)
         ),
         (GraphError::Drifted(detail), _) => format!(
             "{detail} Nothing was written to the app. Choose the app again under \"An existing app\" to read it as it is now, check the plan, and apply."
@@ -172,16 +184,15 @@ async fn steps<T: Transport>(
     progress: Progress<'_>,
 ) -> Result<Applied, StepFailure> {
     let fail = |step, e| failure(step, e, tenant, choices);
-    let exchange = tenant
-        .exchange
-        .as_ref()
-        .map(|sp| sp.id.clone())
-        .ok_or_else(|| {
-            fail(
-                StepKind::App,
-                GraphError::NotFound("Office 365 Exchange Online service principal".into()),
-            )
-        })?;
+    // The plan refuses to apply with a problem; this is the same rule, kept where the writes are.
+    let (permissions, problems) = workloads::resolve(&choices.access, &tenant.resources);
+    if let Some(problem) = problems.first() {
+        return Err(fail(
+            StepKind::App,
+            GraphError::NotFound(problem.to_string()),
+        ));
+    }
+    let declared = Declared::of(&permissions);
 
     // A managed identity has no app to write: its service principal is the principal.
     if let Target::Identity(identity) = &choices.target {
@@ -207,7 +218,7 @@ async fn steps<T: Transport>(
 
     if !run.done.contains(&StepKind::App) {
         progress(StepKind::App, StepStatus::Running);
-        let (app, changed) = app_step(client, choices, key_credential)
+        let (app, changed) = app_step(client, choices, key_credential, &declared)
             .await
             .map_err(|e| fail(StepKind::App, e))?;
         run.app = Some(app);
@@ -242,12 +253,13 @@ async fn steps<T: Transport>(
         )
     })?;
 
-    // The grant and the role depend only on the service principal: both at once.
+    // The grants and the roles depend only on the service principal: all at once.
     let check = run.check_all || !run.created.contains(&StepKind::ServicePrincipal);
     let after_create =
         run.created.contains(&StepKind::ServicePrincipal) || run.created.contains(&StepKind::App);
     let want_grant = !run.done.contains(&StepKind::Grant);
     let want_role = !run.done.contains(&StepKind::Role);
+    let role_ids = choices.access.role_ids();
     if want_grant {
         progress(StepKind::Grant, StepStatus::Running);
     }
@@ -255,18 +267,22 @@ async fn steps<T: Transport>(
         progress(StepKind::Role, StepStatus::Running);
     }
     let grant = async {
-        if want_grant {
-            Some(grant_step(client, tenant, &exchange, &sp, check, after_create).await)
-        } else {
-            None
+        if !want_grant {
+            return None;
         }
+        let each = permissions
+            .iter()
+            .map(|g| grant_step(client, g, &sp, check, after_create));
+        Some(all_of(futures::future::join_all(each).await))
     };
     let role = async {
-        if want_role {
-            Some(role_step(client, &choices.role_id, &sp, check, after_create).await)
-        } else {
-            None
+        if !want_role {
+            return None;
         }
+        let each = role_ids
+            .iter()
+            .map(|r| role_step(client, r, &sp, check, after_create));
+        Some(all_of(futures::future::join_all(each).await))
     };
     let (grant, role) = futures::join!(grant, role);
     let mut first_failure = None;
@@ -291,7 +307,18 @@ async fn steps<T: Transport>(
         return Err(f);
     }
 
-    let (grant_verified, role_verified) = verify(client, tenant, &sp, &choices.role_id)
+    if let Some((site, role)) = choices.access.site()
+        && !run.done.contains(&StepKind::Site)
+    {
+        progress(StepKind::Site, StepStatus::Running);
+        let changed = site_step(client, &app.app_id, &choices.target.name(), site, role)
+            .await
+            .map_err(|e| fail(StepKind::Site, e))?;
+        run.done.insert(StepKind::Site);
+        progress(StepKind::Site, StepStatus::Done { changed });
+    }
+
+    let (grant_verified, role_verified) = verify(client, &sp, &permissions, &role_ids)
         .await
         .map_err(|e| fail(StepKind::Role, e))?;
     Ok(Applied {
@@ -300,6 +327,15 @@ async fn steps<T: Transport>(
         grant_verified,
         role_verified,
     })
+}
+
+/// Whether any of several assignments changed something, or the first failure.
+fn all_of(outcomes: Vec<Result<bool, GraphError>>) -> Result<bool, GraphError> {
+    let mut changed = false;
+    for o in outcomes {
+        changed |= o?;
+    }
+    Ok(changed)
 }
 
 /// Sends one of the onboarding's requests.
@@ -359,71 +395,13 @@ fn holds(list: &[Value], key_credential: &Value) -> bool {
     })
 }
 
-/// One declared permission: the API's appId and the `resourceAccess` entry.
-#[derive(Debug, Clone, PartialEq)]
-struct Permission {
-    resource: String,
-    access: Value,
-}
-
-fn permissions_of(list: &[Value]) -> Vec<Permission> {
-    list.iter()
-        .flat_map(|r| {
-            let resource = r["resourceAppId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            r["resourceAccess"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |access| Permission {
-                    resource: resource.clone(),
-                    access,
-                })
-        })
-        .collect()
-}
-
-fn declares(list: &[Value], p: &Permission) -> bool {
-    permissions_of(list).iter().any(|q| {
-        q.resource == p.resource
-            && q.access["type"] == p.access["type"]
-            && q.access["id"].as_str().map(str::to_ascii_lowercase)
-                == p.access["id"].as_str().map(str::to_ascii_lowercase)
-    })
-}
-
-/// Adds `p` to a `requiredResourceAccess` list, under its API's entry when there is one.
-fn add_permission(list: &mut Vec<Value>, p: &Permission) {
-    if declares(list, p) {
-        return;
-    }
-    let entry = list.iter_mut().find(|r| {
-        r["resourceAppId"]
-            .as_str()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-            == Some(&p.resource)
-    });
-    match entry {
-        Some(entry) => match entry["resourceAccess"].as_array_mut() {
-            Some(access) => access.push(p.access.clone()),
-            None => entry["resourceAccess"] = Value::Array(vec![p.access.clone()]),
-        },
-        None => list
-            .push(serde_json::json!({ "resourceAppId": p.resource, "resourceAccess": [p.access] })),
-    }
-}
-
 /// What an existing app must still hold after the run: every certificate and permission of the
 /// read the plan showed and of the fresh read before the write (a concurrent addition is kept
 /// too), each certificate in full (with `key`) so it can be put back.
 #[derive(Debug, Default)]
 struct Kept {
     keys: Vec<Value>,
-    permissions: Vec<Permission>,
+    permissions: Vec<Declared>,
 }
 
 impl Kept {
@@ -433,7 +411,7 @@ impl Kept {
                 self.keys.push(k.clone());
             }
         }
-        for p in permissions_of(&app.required_resource_access) {
+        for p in declared(&app.required_resource_access) {
             if !self.permissions.contains(&p) {
                 self.permissions.push(p);
             }
@@ -447,7 +425,7 @@ impl Kept {
             .collect()
     }
 
-    fn missing_permissions(&self, app: &Application) -> Vec<&Permission> {
+    fn missing_permissions(&self, app: &Application) -> Vec<&Declared> {
         self.permissions
             .iter()
             .filter(|p| !declares(&app.required_resource_access, p))
@@ -523,10 +501,11 @@ async fn app_step<T: Transport>(
     client: &Client<T>,
     choices: &Choices,
     key_credential: &Value,
+    declared: &[Declared],
 ) -> Result<(AppRef, bool), GraphError> {
     match &choices.target {
         Target::New { name, unique_name } => {
-            new_app(client, name.trim(), unique_name, key_credential)
+            new_app(client, name.trim(), unique_name, key_credential, declared)
                 .await
                 .map(|app| (app, true))
         }
@@ -537,7 +516,9 @@ async fn app_step<T: Transport>(
             },
             false,
         )),
-        Target::Existing(existing) => existing_app(client, &existing.app, key_credential).await,
+        Target::Existing(existing) => {
+            existing_app(client, &existing.app, key_credential, declared).await
+        }
     }
 }
 
@@ -548,8 +529,9 @@ async fn new_app<T: Transport>(
     name: &str,
     unique_name: &str,
     key_credential: &Value,
+    declared: &[Declared],
 ) -> Result<AppRef, GraphError> {
-    let upsert = requests::upsert_app(unique_name, name, key_credential);
+    let upsert = requests::upsert_app(unique_name, name, key_credential, declared);
     let answer = send(client, &upsert, Retry::Upsert).await?;
     let app = match parse::<Application>(&answer.body) {
         Ok(app) if answer.status == 201 && !app.app_id.is_empty() => app,
@@ -575,8 +557,8 @@ pub struct KeyEdit<'a> {
     pub add: Option<&'a Value>,
     /// `keyId`s (lower-case) of certificates to remove.
     pub remove: &'a [String],
-    /// Whether `Exchange.ManageAsApp` must be declared too.
-    pub declare_permission: bool,
+    /// Permissions that must be declared too (kept ones are never dropped).
+    pub declare: &'a [Declared],
 }
 
 impl KeyEdit<'_> {
@@ -588,7 +570,7 @@ impl KeyEdit<'_> {
     fn shown_in(&self, app: &Application) -> bool {
         self.add.is_none_or(|k| holds(&app.key_credentials, k))
             && !app.key_credentials.iter().any(|k| self.removes(k))
-            && (!self.declare_permission || app.declares_manage_as_app())
+            && permissions::declares_all(&app.required_resource_access, self.declare)
     }
 }
 
@@ -597,11 +579,12 @@ async fn existing_app<T: Transport>(
     client: &Client<T>,
     shown: &Application,
     key_credential: &Value,
+    declared: &[Declared],
 ) -> Result<(AppRef, bool), GraphError> {
     let edit = KeyEdit {
         add: Some(key_credential),
         remove: &[],
-        declare_permission: true,
+        declare: declared,
     };
     let (_, wrote) = edit_app(client, shown, edit).await?;
     Ok((
@@ -643,7 +626,8 @@ pub async fn edit_app<T: Transport>(
     for _ in 0..LOST_ANSWER_RETRIES {
         let add_cert = edit.add.filter(|k| !holds(&current.key_credentials, k));
         let removes = current.key_credentials.iter().any(|k| edit.removes(k));
-        let adds_permission = edit.declare_permission && !current.declares_manage_as_app();
+        let adds_permission =
+            !permissions::declares_all(&current.required_resource_access, edit.declare);
         let missing = !kept.complete_in(&current);
         if add_cert.is_none() && !removes && !adds_permission && !missing {
             return Ok((current, wrote));
@@ -660,13 +644,9 @@ pub async fn edit_app<T: Transport>(
         if let Some(k) = add_cert {
             keys.push(k.clone());
         }
-        let mut permissions = if edit.declare_permission {
-            merged_permissions(&current.required_resource_access)
-        } else {
-            current.required_resource_access.clone()
-        };
+        let mut permissions = permissions::merged(&current.required_resource_access, edit.declare);
         for p in kept.missing_permissions(&current) {
-            add_permission(&mut permissions, p);
+            permissions::add(&mut permissions, p);
         }
         let certificates_change =
             add_cert.is_some() || removes || !kept.missing_keys(&current).is_empty();
@@ -764,19 +744,18 @@ where
 
 async fn grant_step<T: Transport>(
     client: &Client<T>,
-    tenant: &Tenant,
-    exchange: &str,
+    permission: &Granted,
     sp: &str,
     check: bool,
     after_create: bool,
 ) -> Result<bool, GraphError> {
-    let call = requests::grant(exchange, sp);
+    let call = requests::grant(&permission.resource_sp, sp, &permission.id);
     ensure_assignment(
         check,
         || async {
-            Ok(has_grant(
+            Ok(holds_permission(
                 &granted(client, sp, read_retry(after_create)).await?,
-                tenant,
+                permission,
             ))
         },
         || send(client, &call, write_retry(after_create)),
@@ -827,21 +806,25 @@ async fn role_step<T: Transport>(
     .await
 }
 
-/// The final reads: the grant and the role, read back until both show (assignments just made
+/// The final reads: the grants and the roles, read back until all show (assignments just made
 /// can be missing from lists for a while) or the settle budget runs out.
 async fn verify<T: Transport>(
     client: &Client<T>,
-    tenant: &Tenant,
     sp: &str,
-    role_id: &str,
+    permissions: &[Granted],
+    role_ids: &[String],
 ) -> Result<(bool, bool), GraphError> {
     let mut settling = Settling::default();
     loop {
         // A principal or assignment that replicas do not show yet reads as not there yet.
-        let (granted, role) = match super::grants(client, tenant, sp).await {
-            Ok((granted, roles)) => (
-                granted,
-                roles.iter().any(|r| r.eq_ignore_ascii_case(role_id)),
+        let (granted, role) = match super::grants(client, sp).await {
+            Ok((assignments, roles)) => (
+                permissions
+                    .iter()
+                    .all(|g| holds_permission(&assignments, g)),
+                role_ids
+                    .iter()
+                    .all(|id| roles.iter().any(|r| r.eq_ignore_ascii_case(id))),
             ),
             Err(e) if e.is_transient() || matches!(e, GraphError::NotFound(_)) => (false, false),
             Err(e) => return Err(e),
@@ -850,4 +833,39 @@ async fn verify<T: Transport>(
             return Ok((granted, role));
         }
     }
+}
+
+/// The app's role on one SharePoint site (`Sites.Selected`): looked for first, changed when it
+/// holds another role, made when it holds none. Every attempt looks first, because a second
+/// `POST` for the same app may add a second entry rather than fail. `Ok(true)` when written.
+async fn site_step<T: Transport>(
+    client: &Client<T>,
+    app_id: &str,
+    app_name: &str,
+    site: &str,
+    role: SiteRole,
+) -> Result<bool, GraphError> {
+    let (host, path) = site_path(site).map_err(GraphError::Unexpected)?;
+    let found: SiteRef = read(client, &requests::read_site(&host, &path), Retry::Read).await?;
+    let mut wrote = false;
+    for _ in 0..LOST_ANSWER_RETRIES {
+        let all = client
+            .get_all::<SitePermission>(&requests::site_permissions(&found.id).path, Retry::Read)
+            .await?;
+        let call = match all.items.iter().find(|p| p.is_for(app_id)) {
+            Some(p) if p.roles.iter().any(|r| SiteRole::parse(r) == Some(role)) => {
+                return Ok(wrote);
+            }
+            Some(p) => requests::change_site_grant(&found.id, &p.id, role),
+            None => requests::grant_site(&found.id, app_id, app_name, role),
+        };
+        match send(client, &call, Retry::Write).await {
+            Ok(_) => return Ok(true),
+            Err(GraphError::Network(_) | GraphError::Unavailable(_)) => wrote = true,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(GraphError::Network(
+        "the answers kept getting lost; press Retry: the site grant looks before it writes".into(),
+    ))
 }

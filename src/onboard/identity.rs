@@ -189,10 +189,11 @@ pub async fn inspect<T: Transport>(
     tenant: &Tenant,
     sp: ServicePrincipal,
 ) -> Result<Identity, GraphError> {
-    let (granted, roles) = grants(client, tenant, &sp.id).await?;
+    let (assignments, roles) = grants(client, &sp.id).await?;
     Ok(Identity {
         service_principal: sp,
-        granted,
+        granted: super::has_grant(&assignments, tenant),
+        assignments,
         roles,
     })
 }

@@ -1,14 +1,14 @@
 //! The plan: from the tenant as read and the admin's choices to the list of changes, before any
 //! write. Pure: no I/O, so every rule here is tested natively.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::graph::models::{
-    Application, CertificateView, ServicePrincipal, declares_manage_as_app,
-};
-use crate::wellknown::{self, EXCHANGE_APP_ID, MANAGE_AS_APP, roles};
+use crate::graph::models::{AppRoleAssignment, Application, CertificateView, ServicePrincipal};
+use crate::wellknown::{self, roles};
+use crate::workloads::{self, Access, Granted, Problem, Workload};
 
 use super::Tenant;
+use super::permissions::{self, Declared};
 use super::requests;
 
 /// Which app the credential is for.
@@ -47,6 +47,8 @@ pub struct Identity {
     pub service_principal: ServicePrincipal,
     /// Whether it holds `Exchange.ManageAsApp`.
     pub granted: bool,
+    /// Every application permission it holds.
+    pub assignments: Vec<AppRoleAssignment>,
     /// Directory roles it holds (template ids, tenant-wide).
     pub roles: Vec<String>,
 }
@@ -72,6 +74,8 @@ pub struct Existing {
     pub service_principal: Option<ServicePrincipal>,
     /// Whether that service principal holds `Exchange.ManageAsApp`.
     pub granted: bool,
+    /// Every application permission that service principal holds.
+    pub assignments: Vec<AppRoleAssignment>,
     /// Directory roles it holds (template ids, tenant-wide).
     pub roles: Vec<String>,
 }
@@ -81,8 +85,8 @@ pub struct Existing {
 pub struct Choices {
     /// New or existing app.
     pub target: Target,
-    /// The Entra role to assign (template id).
-    pub role_id: String,
+    /// The workloads, their permissions and roles.
+    pub access: Access,
     /// Certificate validity in days.
     pub validity_days: u32,
 }
@@ -95,10 +99,12 @@ pub enum StepKind {
     App,
     /// Create the app's service principal.
     ServicePrincipal,
-    /// Grant `Exchange.ManageAsApp` (admin consent).
+    /// Grant the application permissions (admin consent).
     Grant,
-    /// Assign the Entra role.
+    /// Assign the Entra roles.
     Role,
+    /// Grant the app a role on one SharePoint site (`Sites.Selected`).
+    Site,
 }
 
 /// Create, change or keep.
@@ -140,6 +146,8 @@ pub enum Blocker {
     },
     /// A new app's name is empty or taken.
     Name(String),
+    /// The chosen workloads cannot be set up here (a missing API, an unknown permission).
+    Access(Problem),
 }
 
 impl std::fmt::Display for Blocker {
@@ -153,6 +161,7 @@ impl std::fmt::Display for Blocker {
                 "This tenant's app-management policy allows certificates of at most {max} days; you chose {chosen}. Choose {max} days or fewer (the longest allowed is offered)."
             ),
             Self::Name(text) => f.write_str(text),
+            Self::Access(problem) => problem.fmt(f),
         }
     }
 }
@@ -169,6 +178,10 @@ pub struct Plan {
     /// What may make it stop, though Graph decides: roles the admin seems to lack (a role
     /// held in a way the page cannot see still works, and Graph's refusal names the step).
     pub warnings: Vec<String>,
+    /// Every permission the workloads want, with this tenant's ids.
+    pub permissions: Vec<Granted>,
+    /// Every Entra role they want (template id) and the workloads wanting it.
+    pub roles: Vec<(String, Vec<Workload>)>,
 }
 
 /// Whether Apply may be pressed, and if not, what comes first.
@@ -220,7 +233,7 @@ pub fn early_warnings(tenant: &Tenant) -> Vec<String> {
             name: "x".into(),
             unique_name: "x".into(),
         },
-        role_id: roles::EXCHANGE_ADMIN.into(),
+        access: Access::exchange(roles::EXCHANGE_ADMIN),
         validity_days: 1,
     };
     let p = plan(tenant, &stand_in);
@@ -249,26 +262,6 @@ impl Plan {
     }
 }
 
-/// `requiredResourceAccess` with `Exchange.ManageAsApp` merged in, everything else unchanged.
-pub fn merged_permissions(existing: &[Value]) -> Vec<Value> {
-    let mut list = existing.to_vec();
-    if declares_manage_as_app(&list) {
-        return list;
-    }
-    let wanted = json!({ "id": MANAGE_AS_APP, "type": "Role" });
-    match list
-        .iter_mut()
-        .find(|r| r["resourceAppId"] == EXCHANGE_APP_ID)
-    {
-        Some(exchange) => match exchange["resourceAccess"].as_array_mut() {
-            Some(access) => access.push(wanted),
-            None => exchange["resourceAccess"] = json!([wanted]),
-        },
-        None => list.push(json!({ "resourceAppId": EXCHANGE_APP_ID, "resourceAccess": [wanted] })),
-    }
-    list
-}
-
 const APP_WRITERS: [&str; 3] = [
     roles::GLOBAL_ADMIN,
     roles::APPLICATION_ADMIN,
@@ -281,6 +274,9 @@ const GRANTERS: [&str; 4] = [
     roles::CLOUD_APPLICATION_ADMIN,
 ];
 const ROLE_ASSIGNERS: [&str; 2] = [roles::GLOBAL_ADMIN, roles::PRIVILEGED_ROLE_ADMIN];
+/// Who may grant an app a site: a SharePoint or Global Administrator (Microsoft's page on the
+/// call does not settle the delegated case; these are the roles that administer every site).
+const SITE_GRANTERS: [&str; 2] = [roles::GLOBAL_ADMIN, roles::SHAREPOINT_ADMIN];
 /// Every role that lets the admin do at least one step.
 pub const WRITER_ROLES: [&str; 4] = GRANTERS;
 
@@ -296,38 +292,61 @@ fn names(ids: &[&str]) -> String {
     }
 }
 
+/// Whether a step of `kind` has work to do.
+fn needs(steps: &[Step], kind: StepKind) -> bool {
+    steps
+        .iter()
+        .any(|s| s.kind == kind && s.action != Action::Keep)
+}
+
 /// What the signed-in admin lacks for `steps` (the roles each Graph API page lists as least
-/// privileged; <https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference>),
-/// as one actionable message.
+/// privileged; <https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference>;
+/// Microsoft Graph's own app roles only Global and Privileged Role Administrators may grant,
+/// <https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent>), as one
+/// actionable message.
 pub fn missing_roles(
     tenant: &Tenant,
     steps: &[Step],
+    grants_graph: bool,
     app_name: &str,
-    role_name: &str,
+    role_names: &str,
 ) -> Option<String> {
-    let needs = |kind| {
-        steps
-            .iter()
-            .any(|s| s.kind == kind && s.action != Action::Keep)
-    };
     let held = &tenant.admin_roles;
+    let granters: &[&str] = if grants_graph {
+        &ROLE_ASSIGNERS
+    } else {
+        &GRANTERS
+    };
     let mut lacking = Vec::new();
-    if (needs(StepKind::App) || needs(StepKind::ServicePrincipal)) && !has_any(held, &APP_WRITERS) {
+    if (needs(steps, StepKind::App) || needs(steps, StepKind::ServicePrincipal))
+        && !has_any(held, &APP_WRITERS)
+    {
         lacking.push(format!(
             "creating or changing the app registration needs {}",
             names(&APP_WRITERS)
         ));
     }
-    if needs(StepKind::Grant) && !has_any(held, &GRANTERS) {
+    if needs(steps, StepKind::Grant) && !has_any(held, granters) {
         lacking.push(format!(
-            "granting Exchange.ManageAsApp needs {}",
-            names(&GRANTERS)
+            "granting {} needs {}",
+            if grants_graph {
+                "Microsoft Graph application permissions"
+            } else {
+                "the application permissions"
+            },
+            names(granters)
         ));
     }
-    if needs(StepKind::Role) && !has_any(held, &ROLE_ASSIGNERS) {
+    if needs(steps, StepKind::Role) && !has_any(held, &ROLE_ASSIGNERS) {
         lacking.push(format!(
-            "assigning the {role_name} role to {app_name} needs {}",
+            "assigning {role_names} to {app_name} needs {}",
             names(&ROLE_ASSIGNERS)
+        ));
+    }
+    if needs(steps, StepKind::Site) && !has_any(held, &SITE_GRANTERS) {
+        lacking.push(format!(
+            "granting the app a SharePoint site needs {}",
+            names(&SITE_GRANTERS)
         ));
     }
     if lacking.is_empty() {
@@ -338,6 +357,7 @@ pub fn missing_roles(
         .iter()
         .chain(&GRANTERS)
         .chain(&ROLE_ASSIGNERS)
+        .chain(&SITE_GRANTERS)
         .copied()
         .collect();
     let eligible: Vec<&str> = tenant
@@ -365,6 +385,32 @@ pub fn missing_roles(
     ))
 }
 
+/// The names of role template ids, joined for a sentence.
+pub fn role_list(ids: &[String]) -> String {
+    let names: Vec<&str> = ids.iter().map(|id| wellknown::role_name(id)).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
+/// A permission as the plan names it: `User.Read.All (Microsoft Graph)`.
+fn permission_names(granted: &[&Granted]) -> String {
+    granted
+        .iter()
+        .map(|g| format!("{} ({})", g.value, g.resource.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether `assignments` hold `g` on its resource.
+pub fn holds_permission(assignments: &[AppRoleAssignment], g: &Granted) -> bool {
+    assignments.iter().any(|a| {
+        a.app_role_id.eq_ignore_ascii_case(&g.id)
+            && a.resource_id.eq_ignore_ascii_case(&g.resource_sp)
+    })
+}
+
 /// Computes the plan. `placeholder` stands for the new keyCredential in the audit text.
 pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
     let placeholder = json!({
@@ -373,15 +419,27 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
         "displayName": "CN=<subject>", "startDateTime": "<notBefore>", "endDateTime": "<notAfter>",
         "keyId": "<key id derived from the certificate>", "customKeyIdentifier": "<SHA-1 thumbprint>",
     });
-    let role_name = wellknown::role_name(&choices.role_id).to_owned();
-    let exo = tenant
-        .exchange
-        .as_ref()
-        .map_or("<exchange-sp>", |sp| sp.id.as_str())
-        .to_owned();
+    let access = &choices.access;
+    let (permissions, problems) = workloads::resolve(access, &tenant.resources);
+    let declared = Declared::of(&permissions);
+    let wanted_roles = access.roles();
+    let role_ids: Vec<String> = wanted_roles.iter().map(|(r, _)| r.clone()).collect();
     let mut steps = Vec::new();
     let mut kept = Vec::new();
-    let mut blockers = Vec::new();
+    let mut blockers: Vec<Blocker> = problems
+        .into_iter()
+        .map(|p| match p {
+            Problem::ResourceMissing { resource, .. } if resource == workloads::EXCHANGE => {
+                Blocker::NoExchange
+            }
+            other => Blocker::Access(other),
+        })
+        .collect();
+    let what = if permissions.len() == 1 {
+        format!("the {} permission", permissions[0].value)
+    } else {
+        format!("{} permissions", permissions.len())
+    };
     let app_name;
     let sp_ref;
     match &choices.target {
@@ -403,8 +461,8 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
             steps.push(Step {
                 kind: StepKind::App,
                 action: Action::Create,
-                summary: format!("Create the app registration \"{app_name}\" (this organization only) with the new certificate and the Exchange.ManageAsApp permission"),
-                requests: vec![requests::upsert_app(unique_name, &app_name, &placeholder).to_string()],
+                summary: format!("Create the app registration \"{app_name}\" (this organization only) with the new certificate and {what}"),
+                requests: vec![requests::upsert_app(unique_name, &app_name, &placeholder, &declared).to_string()],
             });
             steps.push(Step {
                 kind: StepKind::ServicePrincipal,
@@ -447,18 +505,31 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
                     resource["resourceAppId"].as_str().unwrap_or("?")
                 ));
             }
-            let adds_permission = !app.declares_manage_as_app();
+            let to_declare: Vec<&Granted> = permissions
+                .iter()
+                .filter(|g| {
+                    !permissions::declares(
+                        &app.required_resource_access,
+                        &Declared::role(g.resource.app_id, &g.id),
+                    )
+                })
+                .collect();
             let patch = requests::patch_app(
                 &app.id,
                 Some(vec![
                     json!("<every existing certificate, re-sent exactly as read>"),
                     placeholder.clone(),
                 ]),
-                adds_permission.then(|| {
-                    vec![
-                        json!("<every existing permission, unchanged>"),
-                        merged_permissions(&[])[0].clone(),
-                    ]
+                (!to_declare.is_empty()).then(|| {
+                    let mut list = vec![json!("<every existing permission, unchanged>")];
+                    list.extend(permissions::merged(
+                        &[],
+                        &to_declare
+                            .iter()
+                            .map(|g| Declared::role(g.resource.app_id, &g.id))
+                            .collect::<Vec<_>>(),
+                    ));
+                    list
                 }),
             );
             steps.push(Step {
@@ -467,10 +538,10 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
                 summary: format!(
                     "Add the new certificate to \"{app_name}\" (keeping its {} existing one(s)){}",
                     app.key_credentials.len(),
-                    if adds_permission {
-                        " and declare Exchange.ManageAsApp"
+                    if to_declare.is_empty() {
+                        String::new()
                     } else {
-                        ""
+                        format!(" and declare {}", permission_names(&to_declare))
                     }
                 ),
                 requests: vec![
@@ -508,51 +579,111 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
             }
         }
     }
-    let (granted, has_role) = match &choices.target {
-        Target::Existing(e) => (e.granted, e.roles.contains(&choices.role_id)),
-        Target::Identity(i) => (i.granted, i.roles.contains(&choices.role_id)),
-        Target::New { .. } => (false, false),
+    let (assignments, held_roles): (&[AppRoleAssignment], &[String]) = match &choices.target {
+        Target::Existing(e) => (&e.assignments, &e.roles),
+        Target::Identity(i) => (&i.assignments, &i.roles),
+        Target::New { .. } => (&[], &[]),
     };
-    steps.push(if granted {
-        kept.push("Exchange.ManageAsApp grant".into());
-        Step {
-            kind: StepKind::Grant,
-            action: Action::Keep,
-            summary: "Exchange.ManageAsApp is already granted".into(),
-            requests: vec![],
+    let (have, missing): (Vec<&Granted>, Vec<&Granted>) = permissions
+        .iter()
+        .partition(|g| holds_permission(assignments, g));
+    // Every other permission the principal holds is kept as it is: the page only adds.
+    for a in assignments {
+        if !have
+            .iter()
+            .any(|g| g.id.eq_ignore_ascii_case(&a.app_role_id))
+        {
+            kept.push(format!(
+                "Application permission {}",
+                assignment_name(tenant, a)
+            ));
         }
-    } else {
-        Step {
-            kind: StepKind::Grant,
-            action: Action::Create,
-            summary: "Grant Exchange.ManageAsApp (admin consent)".into(),
-            requests: vec![requests::grant(&exo, &sp_ref).to_string()],
-        }
-    });
-    steps.push(if has_role {
-        kept.push(format!("{role_name} role assignment"));
-        Step {
-            kind: StepKind::Role,
-            action: Action::Keep,
-            summary: format!("The {role_name} role is already assigned"),
-            requests: vec![],
-        }
-    } else {
-        Step {
-            kind: StepKind::Role,
-            action: Action::Create,
-            summary: format!("Assign the {role_name} role, tenant-wide"),
-            requests: vec![requests::assign_role(&choices.role_id, &sp_ref).to_string()],
-        }
-    });
-    if tenant.exchange.is_none() {
-        blockers.insert(0, Blocker::NoExchange);
     }
-    let warnings = missing_roles(tenant, &steps, &app_name, &role_name)
+    if !have.is_empty() {
+        kept.push(format!("{} grant(s)", permission_names(&have)));
+    }
+    steps.push(if missing.is_empty() {
+        Step {
+            kind: StepKind::Grant,
+            action: Action::Keep,
+            summary: if have.is_empty() {
+                "No application permission to grant".into()
+            } else {
+                format!("{} already granted", permission_names(&have))
+            },
+            requests: vec![],
+        }
+    } else {
+        Step {
+            kind: StepKind::Grant,
+            action: Action::Create,
+            summary: format!("Grant {} (admin consent)", permission_names(&missing)),
+            requests: missing
+                .iter()
+                .map(|g| requests::grant(&g.resource_sp, &sp_ref, &g.id).to_string())
+                .collect(),
+        }
+    });
+    let (roles_have, roles_missing): (Vec<String>, Vec<String>) = role_ids
+        .iter()
+        .cloned()
+        .partition(|r| held_roles.iter().any(|h| h.eq_ignore_ascii_case(r)));
+    if !roles_have.is_empty() {
+        kept.push(format!("{} role assignment(s)", role_list(&roles_have)));
+    }
+    steps.push(if roles_missing.is_empty() {
+        Step {
+            kind: StepKind::Role,
+            action: Action::Keep,
+            summary: if let Some(group) = access.role_group().filter(|_| role_ids.is_empty()) {
+                format!("No Entra role: Exchange permissions come from the \"{group}\" role group (the lines to run once are on the last screen)")
+            } else if roles_have.is_empty() {
+                "No Entra role is needed".into()
+            } else {
+                format!("{} already assigned", role_list(&roles_have))
+            },
+            requests: vec![],
+        }
+    } else {
+        Step {
+            kind: StepKind::Role,
+            action: Action::Create,
+            summary: format!("Assign {}, tenant-wide", role_list(&roles_missing)),
+            requests: roles_missing
+                .iter()
+                .map(|r| requests::assign_role(r, &sp_ref).to_string())
+                .collect(),
+        }
+    });
+    if let Some((site, role)) = access.site() {
+        let (host, path) = workloads::resolve::site_path(site).unwrap_or_default();
+        steps.push(Step {
+            kind: StepKind::Site,
+            action: Action::Create,
+            summary: format!(
+                "Grant the app \"{}\" on {} (unless it already has it; asks you to consent to Sites.FullControl.All for this page first)",
+                role.as_str(),
+                site.trim()
+            ),
+            requests: vec![
+                requests::read_site(&host, &path).to_string(),
+                requests::site_permissions("<site id>").to_string(),
+                requests::grant_site("<site id>", "<app id>", &app_name, role).to_string(),
+            ],
+        });
+    }
+    let grants_graph = missing.iter().any(|g| g.resource == workloads::GRAPH);
+    let role_phrase = format!(
+        "the {} role{}",
+        role_list(&roles_missing),
+        if roles_missing.len() == 1 { "" } else { "s" }
+    );
+    let warnings = missing_roles(tenant, &steps, grants_graph, &app_name, &role_phrase)
         .into_iter()
         .collect();
     if let Some(max) = tenant.max_certificate_days
         && choices.validity_days > max
+        && !matches!(choices.target, Target::Identity(_))
     {
         blockers.push(Blocker::LifetimeTooLong {
             chosen: choices.validity_days,
@@ -564,5 +695,29 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
         kept,
         blockers,
         warnings,
+        permissions,
+        roles: wanted_roles,
     }
+}
+
+/// An assignment as the admin knows it: the permission's name on its API, when the page read
+/// that API; else its ids.
+fn assignment_name(tenant: &Tenant, a: &AppRoleAssignment) -> String {
+    tenant
+        .resources
+        .iter()
+        .find(|sp| sp.id.eq_ignore_ascii_case(&a.resource_id))
+        .and_then(|sp| {
+            sp.app_roles
+                .iter()
+                .find(|r| r.id.eq_ignore_ascii_case(&a.app_role_id))
+                .map(|r| {
+                    format!(
+                        "{} ({})",
+                        r.value.clone().unwrap_or_default(),
+                        sp.display_name
+                    )
+                })
+        })
+        .unwrap_or_else(|| format!("{} on {}", a.app_role_id, a.resource_id))
 }

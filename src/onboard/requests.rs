@@ -18,10 +18,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha1::Digest as _;
 
+use super::permissions::Declared;
 use crate::graph::{encode, quote};
-use crate::wellknown::MANAGE_AS_APP;
-
-use super::plan::merged_permissions;
+use crate::workloads::SiteRole;
 
 /// The properties of an app the executor reads back, single object (so `key` is present).
 pub const APP_SELECT: &str = "id,appId,displayName,keyCredentials,requiredResourceAccess";
@@ -74,24 +73,29 @@ impl fmt::Display for Call {
 }
 
 /// The JSON of a new app: one request carries the name, the single-tenant audience (Graph's
-/// own default would also admit personal accounts), the permission and the certificate.
-pub fn new_app_body(name: &str, key_credential: &Value) -> Value {
+/// own default would also admit personal accounts), the permissions and the certificate.
+pub fn new_app_body(name: &str, key_credential: &Value, permissions: &[Declared]) -> Value {
     json!({
         "displayName": name,
         "signInAudience": "AzureADMyOrg",
-        "requiredResourceAccess": merged_permissions(&[]),
+        "requiredResourceAccess": super::permissions::merged(&[], permissions),
         "keyCredentials": [key_credential],
     })
 }
 
 /// `PATCH /applications(uniqueName='…')` with `Prefer: create-if-missing`: 201 when it made the
 /// app, 204 when an earlier attempt of this run already had. Sent twice, it still makes one app.
-pub fn upsert_app(unique_name: &str, name: &str, key_credential: &Value) -> Call {
+pub fn upsert_app(
+    unique_name: &str,
+    name: &str,
+    key_credential: &Value,
+    permissions: &[Declared],
+) -> Call {
     Call {
         method: "PATCH",
         path: format!("/applications(uniqueName={})", quote(unique_name)),
         upsert: true,
-        body: Some(new_app_body(name, key_credential)),
+        body: Some(new_app_body(name, key_credential, permissions)),
     }
 }
 
@@ -150,14 +154,15 @@ pub fn read_service_principal(app_id: &str) -> Call {
     ))
 }
 
-/// Admin consent for `Exchange.ManageAsApp`: an app role assignment on Exchange's principal.
-pub fn grant(exchange: &str, principal: &str) -> Call {
+/// Admin consent for one application permission: an app role assignment on the resource's
+/// service principal (<https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto>).
+pub fn grant(resource: &str, principal: &str, app_role_id: &str) -> Call {
     Call {
         method: "POST",
-        path: format!("/servicePrincipals/{exchange}/appRoleAssignedTo"),
+        path: format!("/servicePrincipals/{resource}/appRoleAssignedTo"),
         upsert: false,
         body: Some(
-            json!({ "principalId": principal, "resourceId": exchange, "appRoleId": MANAGE_AS_APP }),
+            json!({ "principalId": principal, "resourceId": resource, "appRoleId": app_role_id }),
         ),
     }
 }
@@ -186,6 +191,43 @@ pub fn roles_of(principal: &str) -> Call {
         "/roleManagement/directory/roleAssignments?$filter={}&$select=id,roleDefinitionId,principalId,directoryScopeId",
         encode(&format!("principalId eq {}", quote(principal)))
     ))
+}
+
+/// A SharePoint site by its address (<https://learn.microsoft.com/graph/api/site-getbypath>).
+pub fn read_site(host: &str, path: &str) -> Call {
+    Call::get(format!(
+        "/sites/{host}:{path}?$select=id,webUrl,displayName"
+    ))
+}
+
+/// The apps granted on a site (<https://learn.microsoft.com/graph/api/site-list-permissions>).
+pub fn site_permissions(site_id: &str) -> Call {
+    Call::get(format!("/sites/{site_id}/permissions"))
+}
+
+/// A role on one site for the app (`Sites.Selected`)
+/// (<https://learn.microsoft.com/graph/api/site-post-permissions>).
+pub fn grant_site(site_id: &str, app_id: &str, app_name: &str, role: SiteRole) -> Call {
+    Call {
+        method: "POST",
+        path: format!("/sites/{site_id}/permissions"),
+        upsert: false,
+        body: Some(json!({
+            "roles": [role.as_str()],
+            "grantedToIdentities": [{ "application": { "id": app_id, "displayName": app_name } }],
+        })),
+    }
+}
+
+/// A different role on a site permission the app already has
+/// (<https://learn.microsoft.com/graph/api/site-update-permission>).
+pub fn change_site_grant(site_id: &str, permission_id: &str, role: SiteRole) -> Call {
+    Call {
+        method: "PATCH",
+        path: format!("/sites/{site_id}/permissions/{permission_id}"),
+        upsert: false,
+        body: Some(json!({ "roles": [role.as_str()] })),
+    }
 }
 
 /// The new certificate's keyCredential with a `keyId` and `customKeyIdentifier` made by the page,
@@ -255,7 +297,7 @@ mod tests {
 
     #[test]
     fn upserts_carry_prefer_and_quote_the_key() {
-        let c = upsert_app("it's", "n", &json!({}));
+        let c = upsert_app("it's", "n", &json!({}), &[]);
         assert_eq!(c.path, "/applications(uniqueName='it''s')");
         assert_eq!(c.headers(), vec![("Prefer", "create-if-missing")]);
         assert!(
@@ -263,6 +305,6 @@ mod tests {
                 "PATCH /applications(uniqueName='it''s') (Prefer: create-if-missing) {"
             )
         );
-        assert!(grant("e", "p").headers().is_empty());
+        assert!(grant("e", "p", "r").headers().is_empty());
     }
 }

@@ -3,9 +3,11 @@
 use serde_json::json;
 
 use super::*;
-use crate::graph::models::{Application, ServicePrincipal};
+use crate::graph::models::{AppRole, AppRoleAssignment, Application, ServicePrincipal};
 use crate::onboard::Identity;
+use crate::onboard::permissions;
 use crate::wellknown::roles;
+use crate::workloads::{self, Access};
 
 fn tenant(roles: &[&str]) -> Tenant {
     Tenant {
@@ -18,14 +20,7 @@ fn tenant(roles: &[&str]) -> Tenant {
         admin_roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         admin_roles_complete: true,
         admin_eligible_roles: vec![],
-        exchange: Some(ServicePrincipal {
-            id: "exo-sp".into(),
-            app_id: EXCHANGE_APP_ID.into(),
-            display_name: "Office 365 Exchange Online".into(),
-            service_principal_type: None,
-            alternative_names: vec![],
-            app_roles: vec![],
-        }),
+        resources: resources(),
         max_certificate_days: None,
         policy_known: true,
         apps: vec![Application {
@@ -38,6 +33,114 @@ fn tenant(roles: &[&str]) -> Tenant {
         }],
         apps_complete: true,
     }
+}
+
+/// A tenant where the admin holds `roles`, with the four APIs.
+pub(crate) fn tenant_with(roles: &[&str]) -> Tenant {
+    tenant(roles)
+}
+
+/// An app role as Graph lists it.
+pub(crate) fn app_role(id: &str, value: &str) -> AppRole {
+    AppRole {
+        id: id.into(),
+        value: Some(value.into()),
+        display_name: Some(format!("{value} (display)")),
+        description: Some(format!("Allows {value}")),
+        allowed_member_types: vec!["Application".into()],
+        is_enabled: true,
+    }
+}
+
+/// A resource's service principal with these app roles.
+pub(crate) fn resource(id: &str, app_id: &str, roles: &[(&str, &str)]) -> ServicePrincipal {
+    ServicePrincipal {
+        id: id.into(),
+        app_id: app_id.into(),
+        display_name: format!("{app_id} API"),
+        service_principal_type: None,
+        alternative_names: vec![],
+        app_roles: roles.iter().map(|(id, v)| app_role(id, v)).collect(),
+    }
+}
+
+/// The four APIs, with real ids for the roles the tests use; Graph's and Exchange's
+/// `Mail.Send` share an id, as they do in Microsoft's tenants.
+pub(crate) fn resources() -> Vec<ServicePrincipal> {
+    vec![
+        resource(
+            "exo-sp",
+            EXCHANGE_APP_ID,
+            &[
+                (MANAGE_AS_APP, "Exchange.ManageAsApp"),
+                ("b633e1c5-b582-4048-a93e-9f11b44c7e96", "Mail.Send"),
+            ],
+        ),
+        resource(
+            "graph-sp",
+            workloads::GRAPH.app_id,
+            &[
+                ("df021288-bdef-4463-88db-98f22de89214", "User.Read.All"),
+                ("230c1aed-a721-4c5d-9cb4-a90514e508ef", "Reports.Read.All"),
+                ("b633e1c5-b582-4048-a93e-9f11b44c7e96", "Mail.Send"),
+                ("e2a3a72e-5f79-4c64-b1b1-878b674786c9", "Mail.ReadWrite"),
+                (
+                    "498476ce-e0fe-48b0-b801-37ba7e2685c6",
+                    "Organization.Read.All",
+                ),
+                (
+                    "62a82d76-70ea-41e2-9197-370581804d09",
+                    "Group.ReadWrite.All",
+                ),
+                (
+                    "dc149144-f292-421e-b185-5953f2e98d7f",
+                    "AppCatalog.ReadWrite.All",
+                ),
+                (
+                    "bdd80a03-d9bc-451d-b7c4-ce7c63fe3c8f",
+                    "TeamSettings.ReadWrite.All",
+                ),
+                ("6a118a39-1227-45d4-af0c-ea7b40d210bc", "Channel.Delete.All"),
+                (
+                    "243cded2-bd16-4fd6-a953-ff8177894c3d",
+                    "ChannelSettings.ReadWrite.All",
+                ),
+                (
+                    "35930dcf-aceb-4bd1-b99a-8ffed403c974",
+                    "ChannelMember.ReadWrite.All",
+                ),
+                (
+                    "a82116e5-55eb-4c41-a434-62fe8a61c773",
+                    "Sites.FullControl.All",
+                ),
+            ],
+        ),
+        resource(
+            "sharepoint-sp",
+            workloads::SHAREPOINT.app_id,
+            &[
+                (
+                    "678536fe-1083-478a-9c59-b99265e6b0d3",
+                    "Sites.FullControl.All",
+                ),
+                ("20d37865-089c-4dee-8c41-6967602d4ac8", "Sites.Selected"),
+            ],
+        ),
+        resource("teams-sp", workloads::TEAMS.app_id, &[]),
+    ]
+}
+
+/// The Exchange.ManageAsApp grant, as an assignment.
+fn manage_as_app(granted: bool) -> Vec<AppRoleAssignment> {
+    if !granted {
+        return vec![];
+    }
+    vec![AppRoleAssignment {
+        id: "a".into(),
+        app_role_id: MANAGE_AS_APP.into(),
+        principal_id: "p".into(),
+        resource_id: "exo-sp".into(),
+    }]
 }
 
 /// Warnings and blockers as one text.
@@ -55,7 +158,7 @@ fn new_app(name: &str) -> Choices {
             name: name.into(),
             unique_name: "unattended-0123456789ab".into(),
         },
-        role_id: roles::EXCHANGE_ADMIN.into(),
+        access: Access::exchange(roles::EXCHANGE_ADMIN),
         validity_days: 365,
     }
 }
@@ -87,13 +190,14 @@ fn existing(granted: bool, has_role: bool, with_sp: bool) -> Choices {
                 app_roles: vec![],
             }),
             granted,
+            assignments: manage_as_app(granted),
             roles: if has_role {
                 vec![roles::EXCHANGE_ADMIN.into()]
             } else {
                 vec![]
             },
         })),
-        role_id: roles::EXCHANGE_ADMIN.into(),
+        access: Access::exchange(roles::EXCHANGE_ADMIN),
         validity_days: 365,
     }
 }
@@ -156,19 +260,20 @@ fn permissions_are_merged_never_replaced() {
     let graph = json!({"resourceAppId": "00000003-0000-0000-c000-000000000000", "resourceAccess": [{"id": "x", "type": "Scope"}]});
     let exo_other =
         json!({"resourceAppId": EXCHANGE_APP_ID, "resourceAccess": [{"id": "y", "type": "Role"}]});
-    let merged = plan::merged_permissions(&[graph.clone(), exo_other]);
+    let wanted = [permissions::manage_as_app()];
+    let merged = permissions::merged(&[graph.clone(), exo_other], &wanted);
     assert_eq!(merged[0], graph);
     assert_eq!(
         merged[1]["resourceAccess"].as_array().map(Vec::len),
         Some(2)
     );
-    assert_eq!(plan::merged_permissions(&merged), merged, "idempotent");
+    assert_eq!(permissions::merged(&merged, &wanted), merged, "idempotent");
 }
 
 #[test]
 fn missing_exchange_roles_and_policy_block_before_any_write() {
     let mut t = tenant(&[roles::GLOBAL_ADMIN]);
-    t.exchange = None;
+    t.resources.retain(|sp| sp.app_id != EXCHANGE_APP_ID);
     assert_eq!(plan(&t, &new_app("x")).blockers[0], Blocker::NoExchange);
 
     // A role the admin seems to lack is a warning, not a blocker: Graph decides (a role held
@@ -246,7 +351,7 @@ fn apps_with_the_permission_are_listed_first() {
         app_id: "z".into(),
         display_name: "Zeta".into(),
         key_credentials: vec![],
-        required_resource_access: plan::merged_permissions(&[]),
+        required_resource_access: permissions::merged(&[], &[permissions::manage_as_app()]),
         password_credentials: vec![],
     });
     assert_eq!(t.apps_for_choice()[0].display_name, "Zeta");
@@ -267,9 +372,10 @@ fn identity(granted: bool, roles_held: &[&str], explicit: bool) -> Choices {
                 app_roles: vec![],
             },
             granted,
+            assignments: manage_as_app(granted),
             roles: roles_held.iter().map(|r| (*r).to_owned()).collect(),
         })),
-        role_id: roles::EXCHANGE_ADMIN.into(),
+        access: Access::exchange(roles::EXCHANGE_ADMIN),
         validity_days: 0,
     }
 }
@@ -345,7 +451,7 @@ fn the_apply_gate_and_the_early_warnings_are_functions_of_the_plan() {
 
     assert!(early_warnings(&t).is_empty());
     let mut lacking = tenant(&[]);
-    lacking.exchange = None;
+    lacking.resources.retain(|sp| sp.app_id != EXCHANGE_APP_ID);
     lacking.apps_complete = false;
     let w = early_warnings(&lacking).join("\n");
     assert!(w.contains("no Exchange Online"), "{w}");

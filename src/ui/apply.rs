@@ -15,6 +15,7 @@ use crate::graph::{Client, GraphError, Secret, SignInRequired, Wait, WaitReason}
 use crate::onboard::{self, Action, Applied, Choices, Plan, Run, StepKind, StepStatus, Tenant};
 use crate::web::fetch::Fetch;
 use crate::wellknown::{self, EXCHANGE_ROLES, roles};
+use crate::workloads::SITES_SCOPE;
 use leptos::prelude::LocalStorage;
 
 /// What a sign-in again needs, for every apply run under this sign-in.
@@ -92,16 +93,17 @@ impl Applying {
         }
     }
 
-    /// Signs in again in a popup (from the click that calls this), puts the new tokens in the
-    /// client and resumes the run where it stopped.
-    fn sign_in_again(self, account: Account) {
+    /// Signs in again in a popup (from the click that calls this), with `extra` scopes when
+    /// the stopped step needs more, puts the new tokens in the client and resumes the run where
+    /// it stopped.
+    fn sign_in_again(self, account: Account, extra: &'static [&'static str]) {
         let Some((client, ..)) = self.started.get_value() else {
             return;
         };
         let claims = self.sign_in.get_untracked().and_then(|s| s.claims);
         self.sign_in_error.set(None);
         leptos::task::spawn_local(async move {
-            match renew_in_popup(&client, &account, claims.as_deref(), &[]).await {
+            match renew_in_popup(&client, &account, claims.as_deref(), extra).await {
                 Ok(()) => {
                     self.sign_in.set(None);
                     self.log.update(|l| l.push(json!({"signedInAgain": true})));
@@ -239,15 +241,22 @@ pub(super) fn ApplyProgress(
         {move || match state.apply.get() {
             Apply::Failed(m) => {
                 let account = use_context::<StoredValue<Account, LocalStorage>>();
+                let site_refused = state.steps.with(|s| matches!(s.get(&StepKind::Site), Some(StepStatus::Failed(_))));
                 let made = state.made.get();
                 let log = serde_json::to_string_pretty(&json!({"tool": "unattended", "made": made, "events": state.log.get()})).unwrap_or_default();
                 view! {
                     <p id=format!("{prefix}apply-error") class="status error" role="alert">{m}</p>
                     {state.sign_in.get().map(|_| view! {
                         <button id=format!("{prefix}sign-in-again") class="primary" on:click=move |_| {
-                            if let Some(a) = account { state.sign_in_again(a.get_value()); }
+                            if let Some(a) = account { state.sign_in_again(a.get_value(), &[]); }
                         }>"Sign in again"</button>
                         <p id=format!("{prefix}sign-in-again-error") class="status error" role="alert">{move || state.sign_in_error.get()}</p>
+                    })}
+                    {site_refused.then(|| view! {
+                        <button id=format!("{prefix}allow-site-grants") class="primary" on:click=move |_| {
+                            if let Some(a) = account { state.sign_in_again(a.get_value(), &[SITES_SCOPE]); }
+                        }>"Allow site grants"</button>
+                        <p id=format!("{prefix}allow-site-grants-error") class="status error" role="alert">{move || state.sign_in_error.get()}</p>
                     })}
                     {(!made.is_empty()).then(|| view! {
                         <div id=format!("{prefix}made") class="status">
@@ -263,14 +272,14 @@ pub(super) fn ApplyProgress(
             Apply::Done(done) if !done.verified() => view! {
                 <p id=format!("{prefix}verification") class="status warning" role="status">
                     "Applied, but the final read-back does not show everything yet ("
-                    {if done.grant_verified { "" } else { "the Exchange.ManageAsApp grant" }}
+                    {if done.grant_verified { "" } else { "every permission grant" }}
                     {if !done.grant_verified && !done.role_verified { " and " } else { "" }}
-                    {if done.role_verified { "" } else { "the role" }}
+                    {if done.role_verified { "" } else { "every role" }}
                     "): the directory is still propagating. Nothing needs to be redone: check again in a few minutes, or apply again, which only looks."
                 </p>
             }.into_any(),
             Apply::Done(_) => view! {
-                <p id=format!("{prefix}verification") class="status" role="status">"Verified: the grant and the role read back from Microsoft Graph."</p>
+                <p id=format!("{prefix}verification") class="status" role="status">"Verified: every permission and role read back from Microsoft Graph."</p>
             }.into_any(),
             _ => ().into_any(),
         }}
@@ -332,8 +341,9 @@ fn step_title(kind: StepKind) -> &'static str {
     match kind {
         StepKind::App => "App registration and certificate",
         StepKind::ServicePrincipal => "Service principal",
-        StepKind::Grant => "Exchange.ManageAsApp",
-        StepKind::Role => "Entra role",
+        StepKind::Grant => "Application permissions",
+        StepKind::Role => "Entra roles",
+        StepKind::Site => "SharePoint site",
     }
 }
 
@@ -352,6 +362,7 @@ pub(super) fn PlanView(plan: Plan, #[prop(optional)] prefix: &'static str) -> im
                 {warnings.into_iter().map(|w| view! { <p>{w}</p> }).collect_view()}
             </div>
         })}
+        {(!plan.permissions.is_empty() || !plan.roles.is_empty()).then(|| view! { <super::workloads::AccessView plan=plan.clone() prefix /> })}
         <ul class="diff" id=format!("{prefix}diff")>
             {plan.steps.iter().map(|s| {
                 let (class, badge) = match s.action {

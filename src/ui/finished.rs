@@ -10,7 +10,7 @@ use crate::forge::job::Forged;
 use crate::onboard::{Applied, Tenant};
 use crate::snippets::{self, CertificateFacts};
 use crate::web::download;
-use crate::wellknown;
+use crate::workloads::{Access, Workload, lines};
 
 /// App id, tenant, thumbprint, expiry; the PowerShell lines; the reminder and the log.
 #[component]
@@ -18,22 +18,37 @@ pub fn Finished(
     applied: Applied,
     forged: Arc<Forged>,
     tenant: Rc<Tenant>,
-    role: String,
+    /// The workloads, as applied.
+    access: Access,
     /// The app's display name, for the reminder.
     app_name: String,
     log: Vec<Value>,
     round_trips: u32,
 ) -> impl IntoView {
-    let role_info = wellknown::exchange_role(&role);
+    let role_ids = access.role_ids();
+    let compliance = role_ids
+        .iter()
+        .any(|r| crate::wellknown::exchange_role(r).is_some_and(|x| x.compliance));
     let facts = CertificateFacts {
         app_id: applied.app.app_id.clone(),
         organization: tenant.initial_domain.clone(),
         thumbprint: forged.thumbprint.clone(),
         pfx_file: format!("{}.pfx", super::downloads::file_stem(&forged.subject)),
-        compliance: role_info.is_some_and(|r| r.compliance),
+        compliance,
         cloud: super::apply::cloud(),
     };
-    let snippets = snippets::certificate(&facts);
+    let by_workload = lines::lines(
+        &access,
+        &lines::RunFacts {
+            certificate: facts,
+            tenant_id: tenant.id.clone(),
+            service_principal_id: applied.service_principal_id.clone(),
+            app_name: app_name.clone(),
+        },
+    );
+    let names: Vec<&str> = access.workloads.iter().map(|w| w.name()).collect();
+    let role_text = crate::onboard::plan::role_list(&role_ids);
+    let exchange = access.has(Workload::Exchange) || access.has(Workload::Compliance);
     let reminder = {
         let not_after = forged.not_after.clone();
         // 30 days before expiry, as YYYYMMDD.
@@ -74,7 +89,9 @@ pub fn Finished(
         "signedInAs": tenant.admin_upn,
         "app": applied.app,
         "servicePrincipalId": applied.service_principal_id,
-        "role": role,
+        "workloads": access.workloads.iter().map(|w| w.as_str()).collect::<Vec<_>>(),
+        "roles": role_ids,
+        "roleGroup": access.role_group(),
         "certificate": { "thumbprint": forged.thumbprint, "subject": forged.subject, "notBefore": forged.not_before, "notAfter": forged.not_after, "bits": forged.bits },
         "verified": { "grant": applied.grant_verified, "role": applied.role_verified },
         "requests": round_trips,
@@ -98,20 +115,39 @@ pub fn Finished(
     });
     view! {
         <section class="card done" id="finished">
-            <h2>"Done: the app can now run Exchange Online PowerShell unattended"</h2>
+            <h2>{format!("Done: the app can now run {} unattended", names.join(", "))}</h2>
             <dl class="facts">
                 <dt>"App (client) id"</dt><dd><code id="done-app-id">{applied.app.app_id.clone()}</code></dd>
                 <dt>"Tenant"</dt><dd><code id="done-org">{tenant.initial_domain.clone()}</code> " (" {tenant.id.clone()} ")"</dd>
                 <dt>"Certificate thumbprint"</dt><dd><code id="done-thumbprint">{forged.thumbprint.clone()}</code></dd>
                 <dt>"Expires"</dt><dd id="done-expiry">{forged.not_after.clone()}</dd>
-                <dt>"Role"</dt><dd>{wellknown::role_name(&role).to_owned()}</dd>
+                <dt>"Tenant id"</dt><dd><code id="done-tenant-id">{tenant.id.clone()}</code></dd>
+                <dt>"Service principal object id"</dt><dd><code id="done-sp-id">{applied.service_principal_id.clone()}</code></dd>
+                <dt>"Entra roles"</dt><dd id="done-roles">{if role_text.is_empty() { "none".to_owned() } else { role_text }}</dd>
             </dl>
-            <p class="status warning" id="propagation">
-                "Role assignments can take up to 15 minutes (occasionally longer) to reach Exchange Online: if the first "
-                "Connect-ExchangeOnline fails or cmdlets are missing, wait and try again. "
-                "Some cmdlets never work app-only (New-/Remove-UnifiedGroup, *-UnifiedGroupLinks, compliance searches)."
-            </p>
-            <super::apply::Snippets snippets prefix="" />
+            {exchange.then(|| view! {
+                <p class="status warning" id="propagation">
+                    "Role assignments can take up to 15 minutes (occasionally longer) to reach Exchange Online: if the first "
+                    "Connect-ExchangeOnline fails or cmdlets are missing, wait and try again. "
+                    "Some cmdlets never work app-only (New-/Remove-UnifiedGroup, *-UnifiedGroupLinks, compliance searches)."
+                </p>
+            })}
+            {by_workload.into_iter().map(|(w, snippets)| {
+                // Exchange keeps the unprefixed ids its lines always had.
+                let prefix: &'static str = match w {
+                    Workload::Exchange => "",
+                    Workload::Compliance => "compliance-",
+                    Workload::Graph => "graph-",
+                    Workload::Teams => "teams-",
+                    Workload::SharePoint => "sharepoint-",
+                };
+                view! {
+                    <section class="workload-lines" id=format!("lines-{}", w.as_str())>
+                        <h3>{w.name()}</h3>
+                        <super::apply::Snippets snippets prefix />
+                    </section>
+                }
+            }).collect_view()}
             <div class="actions">
                 <button id="save-ics" on:click=move |_| { let _ = download::save(&ics_name, "text/calendar", reminder.as_bytes()); }>
                     "Add an expiry reminder (.ics, 30 days before)"

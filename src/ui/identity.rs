@@ -78,7 +78,7 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
     let choices = move || {
         identity_now().map(|i| Choices {
             target: Target::Identity(Box::new(i)),
-            role_id: role.get(),
+            access: crate::workloads::Access::exchange(&role.get()),
             validity_days: 0,
         })
     };

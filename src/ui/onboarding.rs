@@ -7,7 +7,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use serde_json::Value;
 
-use super::apply::{Account, Apply, ApplyProgress, Applying, PlanView, RoleSelect, role_names};
+use super::apply::{Account, Apply, ApplyProgress, Applying, PlanView, role_names};
 use super::certificate::{CertificatePanel, Generation};
 use crate::auth::Identity;
 use crate::config::Config;
@@ -15,6 +15,7 @@ use crate::graph::Client;
 use crate::onboard::{self, Choices, Gate, Path, Target, Tenant};
 use crate::web::fetch::Fetch;
 use crate::wellknown::roles;
+use crate::workloads::Access;
 
 /// The signed-in admin's Graph client (tokens inside, in memory only).
 #[derive(Clone)]
@@ -143,7 +144,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
     let (name, set_name) = signal("EXO PowerShell automation".to_owned());
     let (existing_id, set_existing_id) = signal(None::<String>);
     let (filter, set_filter) = signal(String::new());
-    let (role, set_role) = signal(roles::EXCHANGE_ADMIN.to_owned());
+    let access = RwSignal::new(Access::exchange(roles::EXCHANGE_ADMIN));
     let unique_name = StoredValue::new(new_unique_name());
     let generation = RwSignal::new(Generation::Idle);
     let pfx_saved = RwSignal::new(false);
@@ -181,7 +182,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
         };
         Some(Choices {
             target,
-            role_id: role.get(),
+            access: access.get(),
             validity_days: forged()
                 .map_or_else(|| max_days.map_or(365, |m| m.min(365)), |f| f.validity_days),
         })
@@ -231,7 +232,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
         })}
 
         <fieldset class="card" id="choose" disabled=started>
-            <legend>"App and role"</legend>
+            <legend>"App and access"</legend>
             <label class="choice">
                 <input type="radio" name="target" id="target-new" prop:checked=move || mode.get() == Mode::New
                     on:change=move |_| set_mode.set(Mode::New) />
@@ -269,7 +270,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
                 Some(Err(e)) => view! { <p class="status error" role="alert">{e.to_string()}</p> }.into_any(),
                 Some(Ok(_)) => ().into_any(),
             })}
-            <RoleSelect id="role" label="Entra role for the app" set=set_role />
+            <super::workloads::WorkloadChoice access tenant=tenant.clone() />
         </fieldset>
 
         <section class="card" id="plan">
@@ -303,7 +304,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
 
         {move || match (apply.get(), forged()) {
             (Apply::Done(done), Some(f)) => view! {
-                <super::finished::Finished applied=done forged=f tenant=tenant_handle.get_value() role=role.get_untracked() app_name=frozen.with_value(|f| f.as_ref().map(|(c, _)| c.target.name()).unwrap_or_default()) log=applying.log.get_untracked() round_trips=client_handle.with_value(|c| c.round_trips()) />
+                <super::finished::Finished applied=done forged=f tenant=tenant_handle.get_value() access=frozen.with_value(|f| f.as_ref().map(|(c, _)| c.access.clone())).unwrap_or_else(|| access.get_untracked()) app_name=frozen.with_value(|f| f.as_ref().map(|(c, _)| c.target.name()).unwrap_or_default()) log=applying.log.get_untracked() round_trips=client_handle.with_value(|c| c.round_trips()) />
             }.into_any(),
             _ => ().into_any(),
         }}

@@ -94,7 +94,7 @@ async fn choices(
     };
     Choices {
         target,
-        role_id: roles::EXCHANGE_ADMIN.into(),
+        access: unattended::workloads::Access::exchange(roles::EXCHANGE_ADMIN),
         validity_days: 180,
     }
 }

@@ -13,7 +13,7 @@ use unattended::wellknown::{MANAGE_AS_APP, roles};
 fn choices(target: Target) -> Choices {
     Choices {
         target,
-        role_id: roles::EXCHANGE_ADMIN.into(),
+        access: unattended::workloads::Access::exchange(roles::EXCHANGE_ADMIN),
         validity_days: 180,
     }
 }
@@ -73,7 +73,7 @@ async fn a_new_app_is_onboarded_in_six_round_trips_and_a_second_run_changes_noth
     let tenant = onboard::discover(&client).await.expect("discover");
     assert_eq!(tenant.initial_domain, "contoso.onmicrosoft.com");
     assert_eq!(tenant.admin_roles, [roles::GLOBAL_ADMIN]);
-    assert!(tenant.exchange.is_some() && tenant.policy_known);
+    assert!(tenant.exchange().is_some() && tenant.policy_known);
     let choice = choices(Target::New {
         name: "EXO automation".into(),
         unique_name: "unattended-test-exo".into(),
@@ -484,7 +484,7 @@ async fn a_user_assigned_identity_that_already_has_the_app_role_gets_only_the_ro
     let sim = Sim::start("default").await;
     let admin = sim.client("admin").await;
     let tenant = onboard::discover(&admin).await.expect("discover");
-    let exchange = tenant.exchange.clone().expect("exchange").id;
+    let exchange = tenant.exchange().expect("exchange").id.clone();
     let granted: Value = admin
         .post(
             &format!("/servicePrincipals/{exchange}/appRoleAssignedTo"),
@@ -544,6 +544,6 @@ async fn discovery_resends_throttled_inner_requests_until_all_are_answered() {
         .await
         .expect("discovery despite throttling");
     assert_eq!(tenant.initial_domain, "contoso.onmicrosoft.com");
-    assert!(tenant.exchange.is_some() && tenant.policy_known);
+    assert!(tenant.exchange().is_some() && tenant.policy_known);
     assert!(client.round_trips() > 1, "throttled reads were sent again");
 }

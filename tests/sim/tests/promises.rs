@@ -17,7 +17,7 @@ use unattended::wellknown::roles;
 fn choices(target: Target) -> Choices {
     Choices {
         target,
-        role_id: roles::EXCHANGE_ADMIN.into(),
+        access: unattended::workloads::Access::exchange(roles::EXCHANGE_ADMIN),
         validity_days: 180,
     }
 }
