@@ -15,19 +15,23 @@ use serde_json::{Value, json};
 use unattended::onboard::identity::{self, Query};
 use unattended::onboard::{self, Choices, Target};
 use unattended::wellknown::roles;
+use unattended::workloads::{Access, Workload};
 
 #[derive(Debug, Clone, Copy)]
 enum Scenario {
     NewApp,
     ExistingApp,
     Identity,
+    /// The existing app given every workload: permissions of three APIs merged into its
+    /// declarations, five grants and three roles made at once.
+    EveryWorkload,
 }
 
 impl Scenario {
     fn fixture(self) -> &'static str {
         match self {
             Self::NewApp | Self::Identity => "default",
-            Self::ExistingApp => "existing-app",
+            Self::ExistingApp | Self::EveryWorkload => "existing-app",
         }
     }
 
@@ -49,7 +53,9 @@ impl Scenario {
                 GRANT,
                 ROLE,
             ],
-            Self::ExistingApp => &[("PATCH", "/v1.0/applications/"), GRANT, ROLE],
+            Self::ExistingApp | Self::EveryWorkload => {
+                &[("PATCH", "/v1.0/applications/"), GRANT, ROLE]
+            }
             Self::Identity => &[GRANT, ROLE],
         }
     }
@@ -68,7 +74,7 @@ async fn choices(
             name: "Matrix automation".into(),
             unique_name: "unattended-matrix".into(),
         },
-        Scenario::ExistingApp => {
+        Scenario::ExistingApp | Scenario::EveryWorkload => {
             let legacy = tenant
                 .apps
                 .iter()
@@ -92,9 +98,16 @@ async fn choices(
             ))
         }
     };
+    let mut access = Access::exchange(roles::EXCHANGE_ADMIN);
+    if matches!(scenario, Scenario::EveryWorkload) {
+        for w in Workload::ALL {
+            access = access.with(w, true);
+        }
+        access.graph = vec!["Reports.Read.All".into(), "Mail.Send".into()];
+    }
     Choices {
         target,
-        access: unattended::workloads::Access::exchange(roles::EXCHANGE_ADMIN),
+        access,
         validity_days: 180,
     }
 }
@@ -148,9 +161,29 @@ async fn run(scenario: Scenario, kc: &Value, faults: Value) -> (Value, Value) {
 #[tokio::test]
 async fn every_write_failing_every_way_ends_in_the_fault_free_tenant() {
     let mut checked = 0;
-    for scenario in [Scenario::NewApp, Scenario::ExistingApp, Scenario::Identity] {
+    for scenario in [
+        Scenario::NewApp,
+        Scenario::ExistingApp,
+        Scenario::Identity,
+        Scenario::EveryWorkload,
+    ] {
         let kc = key_credential("matrix");
         let (expected, _) = run(scenario, &kc, json!({})).await;
+        if matches!(scenario, Scenario::EveryWorkload) {
+            // Twelve distinct permissions on three APIs (Exchange.ManageAsApp once for both
+            // Exchange modules, User.Read.All once for Graph and Teams) and three roles.
+            let legacy = |list: &str| {
+                expected[list]
+                    .as_array()
+                    .map(|l| {
+                        l.iter()
+                            .filter(|g| g[0] == "Legacy EXO automation#Application")
+                            .count()
+                    })
+                    .unwrap_or(0)
+            };
+            assert_eq!((legacy("grants"), legacy("roles")), (12, 3), "{expected}");
+        }
         for (method, path) in scenario.writes() {
             for kind in KINDS {
                 let rule = json!({"method": method, "pathContains": path, "nth": 1, "kind": kind});
