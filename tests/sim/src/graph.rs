@@ -688,9 +688,37 @@ async fn assign_app_role(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    guarded(&state, &headers, Op::GrantAppRole, |sim, _| {
+    guarded(&state, &headers, Op::GrantAppRole, |sim, caller| {
+        if let Err(e) = may_grant_on(sim, caller, &id) {
+            return error(e);
+        }
         created(sim.tenant.assign_app_role(&id, &body))
     })
+}
+
+/// Microsoft Graph's own app roles only a Global or Privileged Role Administrator may grant;
+/// (Cloud) Application Administrators may grant every other API's
+/// (<https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent>).
+fn may_grant_on(
+    sim: &Sim,
+    caller: &crate::access::Caller,
+    resource: &str,
+) -> Result<(), GraphError> {
+    use crate::tenant::roles::{GLOBAL_ADMIN, PRIVILEGED_ROLE_ADMIN};
+    let graph = sim
+        .tenant
+        .service_principals
+        .iter()
+        .any(|sp| sp.id == resource && sp.app_id == crate::access::GRAPH_APP_ID);
+    let privileged = caller
+        .user
+        .roles
+        .iter()
+        .any(|r| r == GLOBAL_ADMIN || r == PRIVILEGED_ROLE_ADMIN);
+    if graph && !privileged {
+        return Err(GraphError::denied());
+    }
+    Ok(())
 }
 
 async fn assign_app_role_from(
@@ -699,7 +727,11 @@ async fn assign_app_role_from(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    guarded(&state, &headers, Op::GrantAppRole, |sim, _| {
+    guarded(&state, &headers, Op::GrantAppRole, |sim, caller| {
+        let resource = body["resourceId"].as_str().unwrap_or_default();
+        if let Err(e) = may_grant_on(sim, caller, resource) {
+            return error(e);
+        }
         created(sim.tenant.assign_app_role_from(&id, &body))
     })
 }

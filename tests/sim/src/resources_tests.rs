@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::identity_tests::{EXO, access_claims, assertion, claims, credential, register, token};
-use super::tests::{call, call_with, sim};
+use super::tests::{call, call_as, call_with, sim};
 use crate::access::GRAPH_APP_ID;
 use crate::fixtures::{MI_CLIENT_ID, MI_OBJECT_ID};
 use crate::resources::{
@@ -568,4 +568,46 @@ async fn sites_full_control_is_a_delegated_scope_admins_consent_to() {
         ])
     );
     assert!(crate::signin::admin_only("Sites.FullControl.All"));
+}
+
+#[tokio::test]
+async fn only_global_and_privileged_role_administrators_grant_graphs_app_roles() {
+    let app = sim("default");
+    let (_, cert) = credential(None, 30);
+    let (_, sp, exo) = register(&app, &cert).await;
+    let graph = resource(&app, GRAPH_APP_ID).await["id"]
+        .as_str()
+        .expect("graph")
+        .to_owned();
+    let as_user = |user: &'static str, on: String, role: &'static str| {
+        let (app, sp) = (app.clone(), sp.clone());
+        async move {
+            let body = json!({ "principalId": sp, "resourceId": on, "appRoleId": role });
+            let direct = call_as(
+                &app,
+                user,
+                "POST",
+                &format!("/v1.0/servicePrincipals/{on}/appRoleAssignedTo"),
+                Some(body.clone()),
+            )
+            .await;
+            let from = call_as(
+                &app,
+                user,
+                "POST",
+                &format!("/v1.0/servicePrincipals/{sp}/appRoleAssignments"),
+                Some(body),
+            )
+            .await;
+            (direct.0.as_u16(), from.0.as_u16())
+        }
+    };
+    // A Cloud Application Administrator may grant Exchange's role, not Graph's, by either path.
+    assert_eq!(
+        as_user("appadmin", graph.clone(), GRAPH_MAIL_SEND).await,
+        (403, 403)
+    );
+    assert_eq!(as_user("appadmin", exo.clone(), MANAGE_AS_APP).await.0, 201);
+    // A Privileged Role Administrator may grant Graph's.
+    assert_eq!(as_user("pra", graph, GRAPH_MAIL_SEND).await.0, 201);
 }
