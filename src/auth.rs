@@ -226,7 +226,14 @@ pub fn scope_for(resource: &str, extra: &[String]) -> String {
             .iter()
             .map(|p| (*p).to_owned())
             .chain(extra.iter().cloned())
-            .map(|p| format!("{resource}/{p}")),
+            // Another resource's scope (Azure Resource Manager's) is already a full URI.
+            .map(|p| {
+                if p.contains("://") {
+                    p
+                } else {
+                    format!("{resource}/{p}")
+                }
+            }),
     );
     scopes.join(" ")
 }

@@ -115,6 +115,23 @@ impl Cloud {
         format!("https://{}/v1.0", self.graph_host())
     }
 
+    /// Azure Resource Manager's endpoint
+    /// (<https://learn.microsoft.com/azure/azure-government/compare-azure-government-global-azure>,
+    /// <https://learn.microsoft.com/azure/china/resources-developer-guide>).
+    pub fn default_arm_base_url(self) -> String {
+        match self {
+            Self::Worldwide => "https://management.azure.com",
+            Self::GccHigh | Self::DoD => "https://management.usgovcloudapi.net",
+            Self::China => "https://management.chinacloudapi.cn",
+        }
+        .to_owned()
+    }
+
+    /// The delegated scope for Azure Resource Manager with the admin's own Azure rights.
+    pub fn arm_scope(self) -> String {
+        format!("{}/user_impersonation", self.default_arm_base_url())
+    }
+
     /// `-ExchangeEnvironmentName` for `Connect-ExchangeOnline`; `None` for the default
     /// (`O365Default`, which GCC uses too).
     pub fn exchange_environment(self) -> Option<&'static str> {

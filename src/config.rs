@@ -29,6 +29,8 @@ struct RawConfig {
     authority: Option<String>,
     #[serde(default)]
     graph_base_url: Option<String>,
+    #[serde(default)]
+    arm_base_url: Option<String>,
     redirect_uri: String,
     #[serde(default)]
     sandbox: bool,
@@ -43,6 +45,9 @@ pub struct Config {
     pub authority: Url,
     /// Graph base URL without a trailing slash, e.g. `https://graph.microsoft.com/v1.0`.
     pub graph_base_url: Url,
+    /// Azure Resource Manager's base URL (Automation accounts), e.g.
+    /// `https://management.azure.com`.
+    pub arm_base_url: Url,
     /// The redirect URI registered as platform type `spa` on the page's app registration.
     pub redirect_uri: Url,
     /// True when the page talks to the local simulated tenant instead of Microsoft's cloud.
@@ -198,6 +203,10 @@ impl Config {
             });
         }
         let graph_base_url = endpoint("graphBaseUrl", &raw_graph)?;
+        let raw_arm = raw
+            .arm_base_url
+            .unwrap_or_else(|| cloud.default_arm_base_url());
+        let arm_base_url = endpoint("armBaseUrl", &raw_arm)?;
         let redirect_uri = absolute("redirectUri", &raw.redirect_uri)?;
         if redirect_uri.fragment().is_some() {
             return Err(ConfigError::InvalidUrl {
@@ -210,6 +219,7 @@ impl Config {
             client_id,
             authority,
             graph_base_url,
+            arm_base_url,
             redirect_uri,
             sandbox: raw.sandbox,
             cloud,
@@ -243,10 +253,22 @@ impl Config {
         if allowed.iter().any(|a| a == "*") {
             return vec![];
         }
-        self.connect_origins()
+        // Azure Resource Manager serves only the optional Automation steps: a policy without it
+        // still runs everything else, and the Automation card says what to add.
+        let mut needed = self.sign_in_origins();
+        needed.dedup();
+        needed
             .into_iter()
             .filter(|o| !allowed.iter().any(|a| a.trim_end_matches('/') == o))
             .collect()
+    }
+
+    /// The origins sign-in and Graph need (a policy must allow these for the page to start).
+    fn sign_in_origins(&self) -> Vec<String> {
+        vec![
+            self.authority.origin().ascii_serialization(),
+            self.graph_base_url.origin().ascii_serialization(),
+        ]
     }
 
     /// The origins the page must be allowed to `fetch` from (CSP `connect-src`), besides itself.
@@ -254,6 +276,7 @@ impl Config {
         let mut origins = vec![
             self.authority.origin().ascii_serialization(),
             self.graph_base_url.origin().ascii_serialization(),
+            self.arm_base_url.origin().ascii_serialization(),
         ];
         origins.dedup();
         origins

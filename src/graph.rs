@@ -56,6 +56,10 @@ pub struct HttpResponse {
     pub retry_after: Option<f64>,
     /// `WWW-Authenticate`, if sent (Graph's claims challenge travels in it).
     pub www_authenticate: Option<String>,
+    /// Where an asynchronous Azure operation reports its progress: `Azure-AsyncOperation`,
+    /// else `Location`, if sent
+    /// (<https://learn.microsoft.com/azure/azure-resource-manager/management/async-operations>).
+    pub operation: Option<String>,
     /// The body as text.
     pub body: String,
 }
@@ -104,6 +108,13 @@ pub struct Session {
     pub scope: String,
 }
 
+/// A request body: JSON, or text of a content type.
+#[derive(Debug, Clone, Copy)]
+enum Payload<'a> {
+    Json(&'a Value),
+    Text(&'static str, &'a str),
+}
+
 /// Why the client is waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitReason {
@@ -115,6 +126,8 @@ pub enum WaitReason {
     Replication,
     /// No answer; trying again.
     Network,
+    /// An asynchronous Azure operation (an import, a publish, a job) is still running.
+    Operation,
 }
 
 /// A wait the page shows ("waiting 4 s for directory replication").
@@ -269,19 +282,29 @@ impl<T: Transport> Client<T> {
         self.transport.send(request).await
     }
 
-    fn graph_request(&self, method: &'static str, path: &str, body: Option<&Value>) -> HttpRequest {
+    fn graph_request(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<Payload<'_>>,
+    ) -> HttpRequest {
         let mut headers = vec![(
             "Authorization".to_owned(),
             format!("Bearer {}", self.session.borrow().access_token.expose()),
         )];
-        if body.is_some() {
-            headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
-        }
+        let body = body.map(|b| {
+            let (kind, text) = match b {
+                Payload::Json(v) => ("application/json", v.to_string()),
+                Payload::Text(kind, t) => (kind, t.to_owned()),
+            };
+            headers.push(("Content-Type".to_owned(), kind.to_owned()));
+            text
+        });
         HttpRequest {
             method,
             url: self.url_of(path),
             headers,
-            body: body.map(Value::to_string),
+            body,
         }
     }
 
@@ -306,6 +329,34 @@ impl<T: Transport> Client<T> {
         } else {
             format!("{}{path}", self.base)
         }
+    }
+
+    /// A client for another resource of the same sign-in (Azure Resource Manager at `base`,
+    /// asking for `scope`), its first token redeemed from this one's refresh token
+    /// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token>).
+    /// `Err(SignInRequired)` when the platform wants the admin first (consent to the scope).
+    pub async fn for_resource(&self, base: &str, scope: &str) -> Result<Self, GraphError>
+    where
+        T: Clone,
+    {
+        let session = {
+            let s = self.session.borrow();
+            Session {
+                access_token: Secret::new(""),
+                refresh_token: s.refresh_token.clone(),
+                token_url: s.token_url.clone(),
+                client_id: s.client_id.clone(),
+                scope: scope.to_owned(),
+            }
+        };
+        let other = Self::new(self.transport.clone(), base, session, self.policy);
+        other.renew(None).await?;
+        Ok(other)
+    }
+
+    /// The refresh token this client holds now (a sibling's renewal may have rotated it).
+    pub fn refresh_token(&self) -> Option<Secret> {
+        self.session.borrow().refresh_token.clone()
     }
 
     /// Replaces the tokens after the admin signed in again (popup), keeping everything else.
@@ -387,6 +438,37 @@ impl<T: Transport> Client<T> {
         path: &str,
         extra_headers: &[(&str, &str)],
         body: Option<&Value>,
+        retry: Retry,
+    ) -> Result<HttpResponse, GraphError> {
+        self.send_payload(method, path, extra_headers, body.map(Payload::Json), retry)
+            .await
+    }
+
+    /// `call` with a text body of `content_type` (a runbook's script).
+    pub async fn call_text(
+        &self,
+        method: &'static str,
+        path: &str,
+        content_type: &'static str,
+        body: &str,
+        retry: Retry,
+    ) -> Result<HttpResponse, GraphError> {
+        self.send_payload(
+            method,
+            path,
+            &[],
+            Some(Payload::Text(content_type, body)),
+            retry,
+        )
+        .await
+    }
+
+    async fn send_payload(
+        &self,
+        method: &'static str,
+        path: &str,
+        extra_headers: &[(&str, &str)],
+        body: Option<Payload<'_>>,
         retry: Retry,
     ) -> Result<HttpResponse, GraphError> {
         let mut waited = 0u64;

@@ -9,6 +9,7 @@
 #![warn(missing_docs, clippy::unwrap_used, clippy::mod_module_files)]
 
 pub mod auth;
+pub mod azure;
 pub mod cloud;
 pub mod config;
 pub mod forge;

@@ -1,6 +1,7 @@
 //! The Leptos user interface: one component per screen, no business logic.
 
 mod apply;
+mod automation;
 mod certificate;
 mod change;
 mod downloads;

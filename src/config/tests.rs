@@ -26,9 +26,11 @@ fn minimal_file_gets_microsoft_defaults() {
         c.connect_origins(),
         [
             "https://login.microsoftonline.com",
-            "https://graph.microsoft.com"
+            "https://graph.microsoft.com",
+            "https://management.azure.com"
         ]
     );
+    assert_eq!(c.arm_base_url.as_str(), "https://management.azure.com/");
 }
 
 #[test]
@@ -84,7 +86,18 @@ fn plain_http_only_on_loopback_and_sandbox_detected() {
     let c = Config::from_json(&sandbox).expect("loopback http is fine");
     assert!(c.is_sandbox());
     assert_eq!(c.authority.as_str(), "http://127.0.0.1:4010/organizations");
+    // Azure Resource Manager keeps its default unless the file names another.
+    assert_eq!(
+        c.connect_origins(),
+        ["http://127.0.0.1:4010", "https://management.azure.com"]
+    );
+    let arm = json(
+        CLIENT,
+        r#","authority":"http://127.0.0.1:4010/organizations","graphBaseUrl":"http://127.0.0.1:4010/v1.0","armBaseUrl":"http://127.0.0.1:4010/arm""#,
+    );
+    let c = Config::from_json(&arm).expect("loopback ARM is fine");
     assert_eq!(c.connect_origins(), ["http://127.0.0.1:4010"]);
+    assert_eq!(c.arm_base_url.as_str(), "http://127.0.0.1:4010/arm");
 
     let remote = json(CLIENT, r#","graphBaseUrl":"http://graph.example/v1.0""#);
     assert!(matches!(
@@ -184,7 +197,8 @@ fn a_national_cloud_brings_its_own_hosts_and_is_no_sandbox() {
         c.connect_origins(),
         [
             "https://login.microsoftonline.us",
-            "https://graph.microsoft.us"
+            "https://graph.microsoft.us",
+            "https://management.usgovcloudapi.net"
         ]
     );
     let dod = Config::from_json(&json(CLIENT, r#","cloud":"DoD""#)).expect("valid");
@@ -218,6 +232,7 @@ fn hosts_the_built_policy_does_not_allow_are_named() {
     let worldwide = Config::from_json(&json(CLIENT, "")).expect("valid");
     assert!(worldwide.blocked_by(csp).is_empty());
     let high = Config::from_json(&json(CLIENT, r#","cloud":"gcchigh""#)).expect("valid");
+    // Azure Resource Manager serves only the optional Automation card: not a reason to stop.
     assert_eq!(
         high.blocked_by(csp),
         [

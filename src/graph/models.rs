@@ -13,7 +13,7 @@ pub struct Collection<T> {
     /// The items.
     pub value: Vec<T>,
     /// The next page's absolute URL, when there is one.
-    #[serde(rename = "@odata.nextLink", default)]
+    #[serde(rename = "@odata.nextLink", alias = "nextLink", default)]
     pub next_link: Option<String>,
 }
 

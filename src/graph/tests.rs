@@ -402,6 +402,7 @@ fn a_refused_renewal_says_why_and_what_the_next_sign_in_must_carry() {
     let challenge = Ok(HttpResponse {
         status: 401,
         www_authenticate: Some(header),
+        operation: None,
         body: "{}".into(),
         ..HttpResponse::default()
     });

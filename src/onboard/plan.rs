@@ -105,6 +105,14 @@ pub enum StepKind {
     Role,
     /// Grant the app a role on one SharePoint site (`Sites.Selected`).
     Site,
+    /// Turn on an Automation account's system-assigned identity.
+    AzureIdentity,
+    /// Import ExchangeOnlineManagement into the Automation account.
+    Module,
+    /// Create and publish the starter runbook.
+    Runbook,
+    /// Upload the PFX as the Automation account's certificate asset (opt-in).
+    CertificateAsset,
 }
 
 /// Create, change or keep.

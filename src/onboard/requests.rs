@@ -40,7 +40,8 @@ pub struct Call {
 }
 
 impl Call {
-    fn get(path: String) -> Self {
+    /// A `GET` of `path`, no body.
+    pub fn get(path: String) -> Self {
         Self {
             method: "GET",
             path,

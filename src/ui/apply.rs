@@ -215,6 +215,7 @@ pub(super) fn wait_text(w: &Wait) -> String {
         WaitReason::Unavailable => "Microsoft Graph is briefly unavailable",
         WaitReason::Replication => "waiting for the directory to replicate the change",
         WaitReason::Network => "the network failed",
+        WaitReason::Operation => "Azure is still working on it",
     };
     format!("{why}: trying again in {:.1} s…", w.seconds)
 }
@@ -344,6 +345,10 @@ fn step_title(kind: StepKind) -> &'static str {
         StepKind::Grant => "Application permissions",
         StepKind::Role => "Entra roles",
         StepKind::Site => "SharePoint site",
+        StepKind::AzureIdentity => "Automation account identity",
+        StepKind::Module => "ExchangeOnlineManagement module",
+        StepKind::Runbook => "Runbook",
+        StepKind::CertificateAsset => "Certificate asset",
     }
 }
 

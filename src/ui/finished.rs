@@ -24,6 +24,8 @@ pub fn Finished(
     app_name: String,
     log: Vec<Value>,
     round_trips: u32,
+    /// The signed-in admin's Graph client (the Automation card derives its Azure client).
+    client: Rc<crate::graph::Client<crate::web::fetch::Fetch>>,
 ) -> impl IntoView {
     let role_ids = access.role_ids();
     let compliance = role_ids
@@ -148,6 +150,9 @@ pub fn Finished(
                     </section>
                 }
             }).collect_view()}
+            <super::automation::AutomationCard tenant=tenant.clone() client=client
+                target=super::automation::For::Certificate { app_id: applied.app.app_id.clone(), pfx: forged.pfx.clone(), thumbprint: forged.thumbprint.clone() }
+                prefix="cert-" />
             <div class="actions">
                 <button id="save-ics" on:click=move |_| { let _ = download::save(&ics_name, "text/calendar", reminder.as_bytes()); }>
                     "Add an expiry reminder (.ics, 30 days before)"

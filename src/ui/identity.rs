@@ -139,6 +139,9 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
             <RoleSelect id="mi-role" label="Entra role for the identity" set=set_role />
         </fieldset>
 
+        <super::automation::AutomationCard tenant=tenant_handle.get_value() client=client_handle.get_value()
+            target=super::automation::For::Identity { role: role.into() } />
+
         <section class="card" id="mi-plan">
             <h2>"Plan"</h2>
             {move || match plan() {

@@ -304,7 +304,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
 
         {move || match (apply.get(), forged()) {
             (Apply::Done(done), Some(f)) => view! {
-                <super::finished::Finished applied=done forged=f tenant=tenant_handle.get_value() access=frozen.with_value(|f| f.as_ref().map(|(c, _)| c.access.clone())).unwrap_or_else(|| access.get_untracked()) app_name=frozen.with_value(|f| f.as_ref().map(|(c, _)| c.target.name()).unwrap_or_default()) log=applying.log.get_untracked() round_trips=client_handle.with_value(|c| c.round_trips()) />
+                <super::finished::Finished applied=done forged=f tenant=tenant_handle.get_value() access=frozen.with_value(|f| f.as_ref().map(|(c, _)| c.access.clone())).unwrap_or_else(|| access.get_untracked()) app_name=frozen.with_value(|f| f.as_ref().map(|(c, _)| c.target.name()).unwrap_or_default()) log=applying.log.get_untracked() round_trips=client_handle.with_value(|c| c.round_trips()) client=client_handle.get_value() />
             }.into_any(),
             _ => ().into_any(),
         }}

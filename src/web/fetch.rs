@@ -39,6 +39,10 @@ impl Transport for Fetch {
             .and_then(|v| v.parse::<f64>().ok());
         // Graph's claims challenge (continuous access evaluation) travels in this header.
         let www_authenticate = response.headers().get("www-authenticate");
+        let operation = response
+            .headers()
+            .get("azure-asyncoperation")
+            .or_else(|| response.headers().get("location"));
         // A connection dropped mid-answer fails here: no complete answer, like a network error.
         let body = response
             .text()
@@ -48,6 +52,7 @@ impl Transport for Fetch {
             status,
             retry_after,
             www_authenticate,
+            operation,
             body,
         })
     }

@@ -46,6 +46,7 @@ impl Transport for Http {
         };
         let retry_after = header("retry-after").and_then(|v| v.parse().ok());
         let www_authenticate = header("www-authenticate");
+        let operation = header("azure-asyncoperation").or_else(|| header("location"));
         // A dropped connection shows here: the status arrived, the body did not.
         let body = response
             .text()
@@ -56,6 +57,7 @@ impl Transport for Http {
             status,
             retry_after,
             www_authenticate,
+            operation,
             body,
         })
     }
