@@ -104,6 +104,28 @@ impl Cloud {
         }
     }
 
+    /// Azure Resource Manager (the `aud` of ARM tokens, the scope prefix of
+    /// `{arm}/user_impersonation`): `management.azure.com`, `management.usgovcloudapi.net` for
+    /// both US Government clouds, `management.chinacloudapi.cn` (Learn: "Azure Government
+    /// developer guide", "Azure China developer guide"). The simulator serves it under `/arm`.
+    pub fn arm(self) -> &'static str {
+        match self {
+            Self::Worldwide => "https://management.azure.com",
+            Self::GccHigh | Self::Dod => "https://management.usgovcloudapi.net",
+            Self::China => "https://management.chinacloudapi.cn",
+        }
+    }
+
+    /// ARM's legacy resource (`https://management.core.windows.net/`), which ARM accepts as an
+    /// audience too.
+    pub fn arm_legacy(self) -> &'static str {
+        match self {
+            Self::Worldwide => "https://management.core.windows.net/",
+            Self::GccHigh | Self::Dod => "https://management.core.usgovcloudapi.net/",
+            Self::China => "https://management.core.chinacloudapi.cn/",
+        }
+    }
+
     /// The login host (the authority's origin).
     pub fn login(self) -> &'static str {
         match self {
@@ -154,6 +176,7 @@ impl Cloud {
             "name": self.name(),
             "graph": self.graph(),
             "exchange": self.exchange(),
+            "arm": self.arm(),
             "sharepointSuffix": self.sharepoint_suffix(),
             "login": self.login(),
             "v2IssuerOrigin": self.v2_issuer(),

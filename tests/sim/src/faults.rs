@@ -61,6 +61,9 @@ pub struct Faults {
     /// The tenant has no Microsoft Entra ID P1/P2 licence: the usage report answers 403
     /// `Authentication_RequestFromNonPremiumTenantOrB2CTenant`.
     pub no_premium_licence: bool,
+    /// Azure Resource Manager's faults (`armThrottleEvery`, `armWriteFaults`, … — `arm.rs`).
+    #[serde(flatten)]
+    pub arm: crate::arm::ArmFaults,
 }
 
 /// One write aimed at: the `nth` request (counted from when the faults were set) with this

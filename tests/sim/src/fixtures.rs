@@ -58,10 +58,16 @@ pub const NAMES: [&str; 7] = [
 /// Builds a fixture: its first tenant (Contoso, what `/organizations`, `/_sim/state` and the
 /// test helpers address) and any further customer tenants (`consultant`: Fabrikam).
 pub fn build_all(name: &str, redirect_uris: &[String]) -> Option<(Tenant, Vec<Tenant>)> {
-    if name == "consultant" {
-        return Some(consultant(redirect_uris));
+    let (mut first, mut others) = if name == "consultant" {
+        consultant(redirect_uris)
+    } else {
+        (build(name, redirect_uris)?, vec![])
+    };
+    // Every tenant holds Azure Resource Manager's API (`arm_fixtures.rs`).
+    for t in std::iter::once(&mut first).chain(others.iter_mut()) {
+        crate::arm_fixtures::install_api(t);
     }
-    build(name, redirect_uris).map(|t| (t, vec![]))
+    Some((first, others))
 }
 
 /// Builds a fixture's first tenant; `redirect_uris` are the page addresses registered on the

@@ -56,6 +56,8 @@ pub struct Sim {
     pub issuer: crate::cloud::Issuer,
     /// The cloud and issuer a reset without `cloud`/`issuer` returns to (the start options).
     pub start_cloud: (crate::cloud::Cloud, crate::cloud::Issuer),
+    /// Azure Resource Manager's side (`arm.rs`), rebuilt from the tenant on every reset.
+    pub arm: crate::arm_model::Arm,
 }
 
 impl Sim {
@@ -228,6 +230,8 @@ pub fn router(state: Shared) -> Router {
             "/v1.0/$batch",
             post(crate::batch::batch).layer(axum::Extension(batch_target)),
         )
+        // Azure Resource Manager under `/arm` (`arm.rs`: its own CORS and faults).
+        .merge(crate::arm::routes(state.clone()))
         .route("/_sim/state", get(state_json))
         .route("/_sim/reset", post(reset))
         .route(
@@ -393,6 +397,7 @@ async fn state_json(State(state): State<Shared>, Query(params): Params) -> Respo
             }
         }
         value["codesIssued"] = json!(sim.codes.len());
+        value["arm"] = crate::arm::state_json(sim);
         value["cloud"] = cloud.json(issuer);
         if tenants.len() > 1 {
             value["tenants"] = json!(tenants);
@@ -478,7 +483,12 @@ async fn reset(State(state): State<Shared>, body: String) -> Response {
     sim.tenant = sim.fixture.clone();
     sim.others = sim.fixture_others.clone();
     sim.tenant.remove_resources(&missing);
+    sim.arm = crate::arm_fixtures::build(&sim.tenant);
     sim.faults = crate::faults::Faults::default();
+    // ARM's faults may come with the reset (`{"armModuleFailure": "…"}`).
+    if let Ok(arm) = serde_json::from_value::<crate::arm::ArmFaults>(wanted.clone()) {
+        sim.faults.arm = arm;
+    }
     sim.tenant.replication_lag_secs = 0;
     sim.requests = 0;
     sim.log.clear();

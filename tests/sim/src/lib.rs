@@ -3,6 +3,11 @@
 //! with Graph's permission checks, faults on demand and inspection endpoints (see README.md).
 
 pub mod access;
+pub mod arm;
+pub mod arm_fixtures;
+pub mod arm_model;
+pub mod arm_ops;
+pub mod arm_runbook;
 pub mod batch;
 pub mod big;
 pub mod challenge;
@@ -83,7 +88,9 @@ pub fn state(
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let key =
         unattended::forge::generate_key(unattended::forge::KeySize::Rsa2048, &mut rng).ok()?;
+    let arm = arm_fixtures::build(&tenant);
     Some(Arc::new(Mutex::new(graph::Sim {
+        arm,
         fixture: tenant.clone(),
         tenant,
         key,
@@ -103,6 +110,8 @@ pub fn state(
     })))
 }
 
+#[cfg(test)]
+mod arm_tests;
 #[cfg(test)]
 mod big_tests;
 #[cfg(test)]

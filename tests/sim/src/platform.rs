@@ -658,10 +658,13 @@ fn user_tokens(
             ),
         ));
     }
+    // The scopes the token is for: the request's, else (code redemption) what `/authorize` asked.
+    let mut asked_scope = form.get("scope").cloned();
     let (user_id, nonce, openid, signed_in, offline) =
         if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
             match signin::redeem(&mut sim.codes, form, &at) {
                 Ok(code) => {
+                    asked_scope.get_or_insert_with(|| code.request.scope.clone());
                     answer_challenge(sim, code.request.claims.as_deref(), at.now);
                     // What `/authorize` asked for decides the ID and refresh tokens.
                     let asked = |s: &str| code.request.scope.split(' ').any(|x| x == s);
@@ -701,7 +704,7 @@ fn user_tokens(
         crate::cloud::Issuer::Request => issuer_origin,
         crate::cloud::Issuer::Cloud => sim.cloud.v2_issuer(),
     };
-    let tokens = signin::tokens(
+    let mut tokens = signin::tokens(
         &sim.tenant,
         &sim.tenant.consents,
         &user,
@@ -713,6 +716,25 @@ fn user_tokens(
         lifetime,
         sim.cloud,
     );
+    // A scope naming Azure Resource Manager gets an ARM token instead (`arm.rs`).
+    let strict = form.get("grant_type").map(String::as_str) == Some("refresh_token");
+    if let Some(arm) = crate::arm::user_token(
+        sim,
+        &user,
+        &client_id,
+        asked_scope.as_deref().unwrap_or_default(),
+        strict,
+        at.now,
+        lifetime,
+    ) {
+        match arm {
+            Ok((access, scope)) => {
+                tokens.access = access;
+                tokens.scope = scope;
+            }
+            Err(e) => return token_error(&e),
+        }
+    }
     let mut body = json!({
         "token_type": "Bearer",
         "scope": tokens.scope,

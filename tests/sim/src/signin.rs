@@ -282,6 +282,11 @@ pub fn graph_scopes(scope: &str, cloud: Cloud) -> Result<Vec<String>, String> {
         if OIDC.contains(&s) {
             continue;
         }
+        // Azure Resource Manager's `user_impersonation` (`arm.rs`), recorded as one consent.
+        if crate::arm::names_arm(s, cloud) {
+            out.push(crate::arm::CONSENT.to_owned());
+            continue;
+        }
         let name = match s.get(..prefix.len()) {
             Some(head) if head.eq_ignore_ascii_case(&prefix) => &s[prefix.len()..],
             _ => s,
@@ -330,7 +335,8 @@ pub fn missing_consent(consents: &[Consent], request: &Authorize, user: &User) -
 
 /// Whether a scope needs an administrator to consent.
 pub fn admin_only(scope: &str) -> bool {
-    scope != "User.Read"
+    // ARM's `user_impersonation` is a permission users may consent to (type `User`).
+    scope != "User.Read" && scope != crate::arm::CONSENT
 }
 
 /// A code waiting for redemption.
@@ -544,7 +550,11 @@ pub fn tokens(
     lifetime: i64,
     cloud: Cloud,
 ) -> Tokens {
-    let scopes = consented(consents, client_id, user);
+    // Graph's permissions only: ARM's consent is for ARM tokens (`arm.rs`).
+    let scopes: Vec<String> = consented(consents, client_id, user)
+        .into_iter()
+        .filter(|s| s != crate::arm::CONSENT)
+        .collect();
     let pairwise = URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{}{client_id}", user.id)));
     let mut access = json!({
         "aud": cloud.graph(),
