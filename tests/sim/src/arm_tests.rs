@@ -1541,3 +1541,83 @@ async fn other_tenants_have_no_subscriptions_and_cannot_reach_contosos() {
         "InvalidAuthenticationTokenTenant"
     );
 }
+
+#[tokio::test]
+async fn a_delegated_grant_of_user_impersonation_is_arm_consent() {
+    let app = sim("default");
+    let (_, asm) = call(
+        &app,
+        "GET",
+        &format!("/v1.0/servicePrincipals(appId='{ASM_APP_ID}')"),
+        None,
+    )
+    .await;
+    let (_, spa) = call(
+        &app,
+        "GET",
+        &format!("/v1.0/servicePrincipals(appId='{SPA_CLIENT_ID}')"),
+        None,
+    )
+    .await;
+    let admin = token_for(
+        &app,
+        "admin",
+        Some(&["DelegatedPermissionGrant.ReadWrite.All"]),
+    )
+    .await;
+    let auth = format!("Bearer {admin}");
+    let (status, body) = super::tests::call_with(
+        &app,
+        "POST",
+        "/v1.0/oauth2PermissionGrants",
+        Some(json!({ "clientId": spa["id"], "consentType": "AllPrincipals", "resourceId": asm["id"], "scope": "user_impersonation" })),
+        &[("authorization", auth.as_str())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Signed in for Graph only, the refresh token now reaches ARM.
+    let scope = format!("{SCOPE} offline_access");
+    let back = sign_in(&app, "pra", &[("scope", &scope)], "accept").await;
+    let code = back.redirect_params()["code"].clone();
+    let first = post_form(
+        &app,
+        "/organizations/oauth2/v2.0/token",
+        &redeem_form(&code, VERIFIER),
+        Some(ORIGIN),
+    )
+    .await;
+    let rt = first.json()["refresh_token"]
+        .as_str()
+        .expect("rt")
+        .to_owned();
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", SPA_CLIENT_ID),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+            (
+                "scope",
+                "https://management.azure.com/.default offline_access",
+            ),
+        ])
+        .finish();
+    let ok = post_form(
+        &app,
+        "/organizations/oauth2/v2.0/token",
+        &form,
+        Some(ORIGIN),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let token = ok.json()["access_token"].as_str().expect("at").to_owned();
+    // pra holds no Azure role: signed in, but nothing to see.
+    let subs = send(
+        &app,
+        Some(&token),
+        "GET",
+        "/arm/subscriptions?api-version=2022-12-01",
+        None,
+    )
+    .await;
+    assert_eq!(subs.json()["value"], json!([]));
+}

@@ -224,6 +224,14 @@ impl Tenant {
         self.permission_grants.push(grant.clone());
         // Consent as the sign-in page records it (Graph permissions by name), so `/authorize`
         // and the token's `scp` honour the grant.
+        // A grant of Azure Resource Manager's `user_impersonation` is ARM consent (`arm.rs`).
+        if resource.app_id == crate::arm_fixtures::ASM_APP_ID {
+            self.consents.push(Consent {
+                client_id: client.app_id.clone(),
+                user_id: principal_id.clone(),
+                scopes: vec![crate::arm::CONSENT.to_owned()],
+            });
+        }
         if resource.app_id == GRAPH_APP_ID {
             self.consents.push(Consent {
                 client_id: client.app_id.clone(),
