@@ -272,9 +272,9 @@ fn method_not_allowed() -> Response {
 
 /// `PATCH {account}` (AutomationAccount_Update): `tags` and `identity`. Turning the
 /// system-assigned identity on makes a new managed-identity service principal in the tenant
-/// (off deletes it); `identity.userAssignedIdentities` entries `{}` attach, `null` detach, and
-/// newly attached ones need `…/userAssignedIdentities/*/assign/action` on the identity
-/// (`LinkedAuthorizationFailed`).
+/// (off deletes it); `identity.userAssignedIdentities` is the whole set of user-assigned
+/// identities (entries `{}`; one left out or `null` is detached), and newly attached ones need
+/// `…/userAssignedIdentities/*/assign/action` on the identity (`LinkedAuthorizationFailed`).
 fn patch_account(sim: &mut Sim, req: &Req, ai: usize) -> Response {
     let body = match json_body(req) {
         Ok(b) => b,
@@ -299,23 +299,19 @@ fn patch_account(sim: &mut Sim, req: &Req, ai: usize) -> Response {
                 ));
             }
         };
-        let mut users = if user {
-            account.user_identities.clone()
-        } else {
-            vec![]
+        // The listed user-assigned identities are the set: one left out (or `null`) is
+        // detached (Learn: "Disable system-assigned managed identity for Azure Automation
+        // account": to retain them "you need to specify each user-assigned identity"). No list
+        // at all keeps the current ones (choice).
+        let users: Vec<String> = match identity["userAssignedIdentities"].as_object() {
+            _ if !user => vec![],
+            Some(map) => map
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(id, _)| id.clone())
+                .collect(),
+            None => account.user_identities.clone(),
         };
-        if user && let Some(map) = identity["userAssignedIdentities"].as_object() {
-            for (id, value) in map {
-                let present = users.iter().position(|u| u.eq_ignore_ascii_case(id));
-                match (value.is_null(), present) {
-                    (true, Some(i)) => {
-                        users.remove(i);
-                    }
-                    (false, None) => users.push(id.clone()),
-                    _ => {}
-                }
-            }
-        }
         if user && users.is_empty() {
             return bad(
                 "The identity type 'UserAssigned' requires at least one entry in 'userAssignedIdentities'.",

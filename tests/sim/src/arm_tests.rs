@@ -622,6 +622,24 @@ async fn turning_the_identity_on_makes_a_managed_identity_graph_sees_after_repli
         owner.json()["identity"]["type"],
         "SystemAssigned, UserAssigned"
     );
+    // The list is the set: an empty one with UserAssigned is refused; SystemAssigned alone
+    // detaches the user-assigned identity and keeps the system one.
+    let empty = arm(&app, "admin", "PATCH", &with_version(REPORTS),
+        Some(json!({ "identity": { "type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {} } }))).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.text);
+    let system_only = arm(
+        &app,
+        "admin",
+        "PATCH",
+        &with_version(REPORTS),
+        Some(json!({ "identity": { "type": "SystemAssigned" } })),
+    )
+    .await;
+    assert_eq!(system_only.json()["identity"]["type"], "SystemAssigned");
+    assert_eq!(
+        system_only.json()["identity"]["principalId"],
+        principal.as_str()
+    );
 
     // Off deletes the principal.
     let off = arm(
@@ -1296,6 +1314,10 @@ async fn jobs_and_runbooks_refuse_what_arm_refuses() {
         first.json()["properties"]["jobId"]
     );
     advance(&app, 6_100).await;
+    // `/_sim/state` sees the job end without any ARM request in between.
+    let s = state(&app).await;
+    assert_eq!(s["arm"]["accounts"][0]["jobs"][0]["status"], "Completed");
+    assert_eq!(s["arm"]["accounts"][0]["jobs"][0]["output"], "hello\n");
     let out = arm(&app, "admin", "GET", &job.replace("?", "/output?"), None).await;
     assert_eq!(out.text, "hello\n");
     assert!(

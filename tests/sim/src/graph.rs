@@ -397,6 +397,7 @@ async fn state_json(State(state): State<Shared>, Query(params): Params) -> Respo
             }
         }
         value["codesIssued"] = json!(sim.codes.len());
+        crate::arm::settle(sim);
         value["arm"] = crate::arm::state_json(sim);
         value["cloud"] = cloud.json(issuer);
         if tenants.len() > 1 {
