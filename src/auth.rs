@@ -90,9 +90,25 @@ impl Pending {
         (pending, url)
     }
 
-    /// The scopes this sign-in asks for: `scope_for` its cloud, plus its extra ones.
+    /// The scopes this sign-in's tokens are for: `scope_for` its cloud, plus its extra ones of
+    /// the same resource.
     pub fn scope(&self) -> String {
         scope_for(&self.resource, &self.extra_scopes)
+    }
+
+    /// The scopes the authorize request asks consent for: `scope` plus other resources' (Azure
+    /// Resource Manager's), which a token request may not mix with Graph's (AADSTS28000): their
+    /// tokens come later from the refresh token, as MSAL's `extraScopesToConsent` does
+    /// (<https://learn.microsoft.com/entra/identity-platform/msal-js-prompt-behavior>).
+    pub fn consent_scope(&self) -> String {
+        let mut all = vec![self.scope()];
+        all.extend(
+            self.extra_scopes
+                .iter()
+                .filter(|s| s.contains("://"))
+                .cloned(),
+        );
+        all.join(" ")
     }
 
     /// Starts a sign-in again in the middle of a run (the popup): at the admin's own tenant
@@ -177,7 +193,7 @@ pub fn authorize_url(
             .append_pair("response_type", "code")
             .append_pair("redirect_uri", config.redirect_uri.as_str())
             .append_pair("response_mode", "fragment")
-            .append_pair("scope", &pending.scope())
+            .append_pair("scope", &pending.consent_scope())
             .append_pair("state", &pending.state)
             .append_pair("nonce", &pending.nonce)
             .append_pair("code_challenge", challenge.as_str())
@@ -225,15 +241,9 @@ pub fn scope_for(resource: &str, extra: &[String]) -> String {
         GRAPH_PERMISSIONS
             .iter()
             .map(|p| (*p).to_owned())
-            .chain(extra.iter().cloned())
-            // Another resource's scope (Azure Resource Manager's) is already a full URI.
-            .map(|p| {
-                if p.contains("://") {
-                    p
-                } else {
-                    format!("{resource}/{p}")
-                }
-            }),
+            // Another resource's scope (a full URI) is asked for at consent only.
+            .chain(extra.iter().filter(|p| !p.contains("://")).cloned())
+            .map(|p| format!("{resource}/{p}")),
     );
     scopes.join(" ")
 }

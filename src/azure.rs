@@ -389,7 +389,7 @@ pub fn put_draft(account: &str) -> Call {
 pub fn publish(account: &str) -> Call {
     Call {
         method: "POST",
-        path: automation(&format!("{account}/runbooks/{RUNBOOK}/draft/publish")),
+        path: automation(&format!("{account}/runbooks/{RUNBOOK}/publish")),
         upsert: false,
         body: None,
     }

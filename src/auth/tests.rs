@@ -315,6 +315,18 @@ fn extra_scopes_are_asked_for_at_authorize_and_at_redemption() {
     old.as_object_mut().expect("object").remove("extraScopes");
     let old: Pending = serde_json::from_value(old).expect("old form");
     assert_eq!(old.scope(), scope());
+
+    // Azure Resource Manager's scope is consented at authorize but never mixed into a token
+    // request with Graph's (one resource per token).
+    let arm = "https://management.azure.com/user_impersonation";
+    let (pending, url) = Pending::start(&c, &mut rng(), 0.0, None, &[arm]);
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["scope"], format!("{} {arm}", scope()));
+    let body: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(token_request_body(&c, &pending, "code").as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(body["scope"], scope());
 }
 
 #[test]

@@ -402,13 +402,37 @@ pub fn role_list(ids: &[String]) -> String {
     }
 }
 
-/// A permission as the plan names it: `User.Read.All (Microsoft Graph)`.
+/// Permissions as the plan names them: Exchange's by name alone (`Exchange.ManageAsApp`),
+/// every other API's with the API (`User.Read.All (Microsoft Graph)`), since names repeat.
 fn permission_names(granted: &[&Granted]) -> String {
-    granted
+    let names: Vec<String> = granted
         .iter()
-        .map(|g| format!("{} ({})", g.value, g.resource.name))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .map(|g| {
+            if g.resource == workloads::EXCHANGE {
+                g.value.clone()
+            } else {
+                format!("{} ({})", g.value, g.resource.name)
+            }
+        })
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
+/// `is` or `are`, for a list of `n`.
+fn is_are(n: usize) -> &'static str {
+    if n == 1 { "is" } else { "are" }
+}
+
+/// `the X role` or `the X and Y roles`.
+fn roles_phrase(ids: &[String]) -> String {
+    format!(
+        "the {} role{}",
+        role_list(ids),
+        if ids.len() == 1 { "" } else { "s" }
+    )
 }
 
 /// Whether `assignments` hold `g` on its resource.
@@ -608,7 +632,11 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
         }
     }
     if !have.is_empty() {
-        kept.push(format!("{} grant(s)", permission_names(&have)));
+        kept.push(format!(
+            "{} grant{}",
+            permission_names(&have),
+            if have.len() == 1 { "" } else { "s" }
+        ));
     }
     steps.push(if missing.is_empty() {
         Step {
@@ -617,7 +645,11 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
             summary: if have.is_empty() {
                 "No application permission to grant".into()
             } else {
-                format!("{} already granted", permission_names(&have))
+                format!(
+                    "{} {} already granted",
+                    permission_names(&have),
+                    is_are(have.len())
+                )
             },
             requests: vec![],
         }
@@ -637,7 +669,7 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
         .cloned()
         .partition(|r| held_roles.iter().any(|h| h.eq_ignore_ascii_case(r)));
     if !roles_have.is_empty() {
-        kept.push(format!("{} role assignment(s)", role_list(&roles_have)));
+        kept.push(format!("{} role assignment", role_list(&roles_have)));
     }
     steps.push(if roles_missing.is_empty() {
         Step {
@@ -648,7 +680,10 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
             } else if roles_have.is_empty() {
                 "No Entra role is needed".into()
             } else {
-                format!("{} already assigned", role_list(&roles_have))
+                let held = roles_phrase(&roles_have);
+                let mut held = held.chars();
+                let first = held.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
+                format!("{first}{} {} already assigned", held.as_str(), is_are(roles_have.len()))
             },
             requests: vec![],
         }
@@ -656,7 +691,7 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
         Step {
             kind: StepKind::Role,
             action: Action::Create,
-            summary: format!("Assign {}, tenant-wide", role_list(&roles_missing)),
+            summary: format!("Assign {}, tenant-wide", roles_phrase(&roles_missing)),
             requests: roles_missing
                 .iter()
                 .map(|r| requests::assign_role(r, &sp_ref).to_string())
@@ -681,12 +716,13 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
         });
     }
     let grants_graph = missing.iter().any(|g| g.resource == workloads::GRAPH);
-    let role_phrase = format!(
-        "the {} role{}",
-        role_list(&roles_missing),
-        if roles_missing.len() == 1 { "" } else { "s" }
-    );
-    let warnings = missing_roles(tenant, &steps, grants_graph, &app_name, &role_phrase)
+    let warnings = missing_roles(
+        tenant,
+        &steps,
+        grants_graph,
+        &app_name,
+        &roles_phrase(&roles_missing),
+    )
         .into_iter()
         .collect();
     if let Some(max) = tenant.max_certificate_days

@@ -338,7 +338,7 @@ pub(super) fn role_names(ids: &[String]) -> String {
         .join(", ")
 }
 
-fn step_title(kind: StepKind) -> &'static str {
+pub(super) fn step_title(kind: StepKind) -> &'static str {
     match kind {
         StepKind::App => "App registration and certificate",
         StepKind::ServicePrincipal => "Service principal",

@@ -363,12 +363,15 @@ pub fn AutomationCard(
                     </div>
                 })}
                 <div id=id("aa-plan")>
+                    // An account the admin may not read in full is planned as if empty: the
+                    // Entra part still runs, and each Azure step says what it lacks.
                     {move || match state.get().flatten() {
-                        Some(Err(e)) => view! { <p class="status error" role="alert">{e}</p> }.into_any(),
-                        _ => match plan() {
-                            Some(p) => view! { <PlanView plan=p prefix=plan_prefix /> }.into_any(),
-                            None => view! { <p class="status" role="status">"Reading the account…"</p> }.into_any(),
-                        },
+                        Some(Err(e)) => Some(view! { <p class="status error" role="alert" id=id("aa-read-error")>{e}</p> }),
+                        _ => None,
+                    }}
+                    {move || match plan() {
+                        Some(p) => view! { <PlanView plan=p prefix=plan_prefix /> }.into_any(),
+                        None => view! { <p class="status" role="status">"Reading the account…"</p> }.into_any(),
                     }}
                 </div>
                 <button id=id("aa-apply") class="primary" on:click=apply disabled=move || running.get() || plan().is_none()>
@@ -382,7 +385,7 @@ pub fn AutomationCard(
                             StepStatus::Done { changed: false } => ("done", "already in place, unchanged".to_owned()),
                             StepStatus::Failed(m) => ("failed", m.clone()),
                         };
-                        view! { <li class=class data-step=format!("{kind:?}")><strong>{format!("{kind:?}")}</strong>": " {text}</li> }
+                        view! { <li class=class data-step=format!("{kind:?}")><strong>{super::apply::step_title(kind)}</strong>": " {text}</li> }
                     }).collect_view()}
                 </ol>
                 {move || applied.get().then(|| view! {

@@ -57,7 +57,13 @@ fn load_pfx(facts: &CertificateFacts) -> String {
 }
 
 fn exchange(access: &Access, facts: &RunFacts) -> Vec<Snippet> {
-    let mut out = snippets::exchange_lines(&facts.certificate);
+    // Security & Compliance's line stays with Exchange's (as it always was) unless it is a
+    // workload of its own, which then brings its own lines.
+    let mut out = if access.has(Workload::Compliance) {
+        snippets::exchange_lines(&facts.certificate)
+    } else {
+        snippets::certificate(&facts.certificate)
+    };
     if let ExchangeRbac::RoleGroup(group) = &access.exchange {
         out.push(role_group(group, facts));
     }

@@ -78,7 +78,7 @@ test('a system-assigned identity, found by name, is granted by a Privileged Role
   assert.match(await again.page.locator('#mi-diff').textContent(), /already granted.*already assigned/s);
   await again.page.click('#mi-apply-button');
   await again.page.locator('#mi-finished').waitFor();
-  assert.match(await again.page.locator('#mi-steps').textContent(), /Exchange\.ManageAsApp: already in place, unchanged.*Entra role: already in place, unchanged/s);
+  assert.match(await again.page.locator('#mi-steps').textContent(), /Application permissions: already in place, unchanged.*Entra roles: already in place, unchanged/s);
   const after = await state();
   assert.deepEqual(after.appRoleAssignments, before.appRoleAssignments);
   assert.deepEqual(after.roleAssignments, before.roleAssignments);

@@ -132,8 +132,8 @@ test('an existing app with two certificates and other permissions keeps all of t
   await onboarded(again.page);
   const steps = await again.page.locator('#steps').textContent();
   assert.match(steps, /Service principal: already in place, unchanged/);
-  assert.match(steps, /Exchange\.ManageAsApp: already in place, unchanged/);
-  assert.match(steps, /Entra role: already in place, unchanged/);
+  assert.match(steps, /Application permissions: already in place, unchanged/);
+  assert.match(steps, /Entra roles: already in place, unchanged/);
   app = (await state()).applications.find((a) => a.appId === appId);
   assert.equal(app.keyCredentials.length, 4);
   assert.ok(app.keyCredentials.some((k) => k.key === first.files.cer.toString('base64')), 'the first run\'s certificate is kept');

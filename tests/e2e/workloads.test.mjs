@@ -156,7 +156,7 @@ test('Exchange and Graph on one app: both tokens right, and a second run changes
   const option = again.page.locator('#existing-app option', { hasText: 'EXO and Graph' });
   await again.page.selectOption('#existing-app', await option.getAttribute('value'));
   await again.page.locator('#diff li.keep', { hasText: 'already granted' }).waitFor({ timeout: 15000 });
-  assert.match(await again.page.locator('#diff').textContent(), /Exchange Administrator already assigned/);
+  assert.match(await again.page.locator('#diff').textContent(), /The Exchange Administrator role is already assigned/);
   const second = await makeAndSave(again.page, DIR, 'EXO-and-Graph-2');
   await again.page.click('#apply-button');
   assert.equal(await finished(again.page), appId);

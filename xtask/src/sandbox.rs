@@ -85,14 +85,17 @@ impl Sandbox {
         &self.url
     }
 
-    /// The page's config.json for this sandbox: its own client id, the simulator as authority
-    /// and Graph, `sandbox` so the page shows the badge.
+    /// The page's config.json for this sandbox: its own client id, the simulator as authority,
+    /// Graph and Azure Resource Manager (over HTTPS when the simulator serves it, since the page
+    /// uploads a certificate asset only over HTTPS), `sandbox` so the page shows the badge.
     pub fn config(&self, page: &str) -> String {
+        let arm = self.https.as_ref().map_or(self.url.as_str(), |(u, _)| u.as_str());
         serde_json::json!({
             "clientId": "5b0c6a5e-2d4f-4b8e-9c1a-7e3f9d2b6a10",
             "redirectUri": page,
             "authority": format!("{}/organizations", self.url),
             "graphBaseUrl": format!("{}/v1.0", self.url),
+            "armBaseUrl": format!("{arm}/arm"),
             "sandbox": true,
         })
         .to_string()

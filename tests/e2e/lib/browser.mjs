@@ -20,7 +20,9 @@ export function launch() {
  * for tests that simulate a host's behaviour (missing config, tampered assets).
  */
 export async function openPage(browser, { routes = [] } = {}) {
-  const context = await browser.newContext();
+  // The simulator's HTTPS listener (Azure Resource Manager's stand-in) has a self-signed
+  // certificate made at start.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
   const seen = { consoleErrors: [], pageErrors: [], offHost: [], requests: [], responses: [] };
   page.on('console', (m) => { if (m.type() === 'error') seen.consoleErrors.push(m.text()); });

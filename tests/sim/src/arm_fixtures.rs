@@ -171,7 +171,8 @@ pub fn build(tenant: &Tenant) -> Arm {
             AUTOMATION_CONTRIBUTOR,
             format!("{prod}/resourceGroups/{AUTOMATION_RG}"),
         ),
-        ("user", READER, prod),
+        ("user", READER, prod.clone()),
+        ("gaonly", READER, prod),
     ];
     for (who, role_id, scope) in grants {
         if let Some((id, upn)) = user_id(tenant, who) {

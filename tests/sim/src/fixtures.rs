@@ -197,6 +197,9 @@ fn contoso(redirect_uris: &[String]) -> Tenant {
             user("appadmin", "Cam Cloud", &[roles::CLOUD_APPLICATION_ADMIN]),
             user("user", "Uma User", &[]),
             user("appdev", "Dev Developer", &[roles::APPLICATION_DEVELOPER]),
+            // A Global Administrator with no more than Reader in Azure: Entra roles give no
+            // Azure rights (https://learn.microsoft.com/azure/role-based-access-control/elevate-access-global-admin).
+            user("gaonly", "Gil Global", &[roles::GLOBAL_ADMIN]),
         ],
         applications: vec![spa],
         service_principals: vec![
