@@ -8,12 +8,40 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize } from 'node:path';
 import { ENGINES, open, missing } from './lib/engines.mjs';
 import { reset, state, msalToken, SIM_URL } from './lib/onboard.mjs';
 
 const BASE_URL = process.env.BASE_URL ?? 'http://127.0.0.1:8080/';
 const MANAGE_AS_APP = 'dc50a0fb-09a3-484d-be87-e023b12c6440';
 const EXCHANGE_ADMIN = '29232cdf-9323-42fd-ade2-1d097af3e4de';
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
+  '.json': 'application/json', '.svg': 'image/svg+xml' };
+
+/**
+ * Serves the sealed build (DIST_DIR) on a port of its own, with the last byte of every file whose
+ * path matches `tamper` flipped, as a compromised host or CDN would serve it. Counts requests.
+ */
+function serveTampered(tamper) {
+  const dist = process.env.DIST_DIR;
+  const hits = {};
+  const server = createServer((req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    const file = normalize(join(dist, path.endsWith('/') ? `${path}index.html` : path));
+    let body;
+    try { body = readFileSync(file); } catch { res.writeHead(404).end(); return; }
+    hits[path] = (hits[path] ?? 0) + 1;
+    if (tamper?.test(path)) { body = Buffer.from(body); body[body.length - 1] ^= 0x01; }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${server.address().port}/`,
+    hits,
+    close: () => new Promise((r) => server.close(r)),
+  })));
+}
 
 async function clean(page) {
   assert.deepEqual(page.seen.consoleErrors, [], `${page.engine}: console errors`);
@@ -45,6 +73,12 @@ for (const engine of ENGINES) {
       assert.match(await page.text('#sign-in-status'), /You will sign in at 127\.0\.0\.1.*Global Administrator/s);
       assert.equal(await page.enabled('#sign-in'), true);
       assert.equal(await page.evaluate(() => document.querySelectorAll('input[name=path]').length), 3);
+      // The one script is the integrity-checked boot module (it holds the wasm-bindgen glue): a
+      // module it imported would run unchecked in WebKit, which ignores a modulepreload's integrity.
+      const scripts = await page.evaluate(() => performance.getEntriesByType('resource')
+        .map((e) => new URL(e.name).pathname).filter((p) => p.endsWith('.js')));
+      assert.equal(scripts.length, 1, String(scripts));
+      assert.match(scripts[0], /\/boot-[0-9a-f]+\.js$/);
       await clean(page);
     });
 
@@ -77,6 +111,13 @@ for (const engine of ENGINES) {
       assert.equal(await page.attribute('#make #credential', 'data-bits'), '2048');
       const thumbprint = (await page.text('#make #thumbprint')).trim();
       const password = (await page.text('#make #pfx-password')).trim();
+      // Made by the integrity-checked worker script, fetched once for the pool.
+      const workerFetches = await page.evaluate(() => performance.getEntriesByType('resource')
+        .filter((e) => /\/worker-[0-9a-f]+\.js$/.test(e.name)).length);
+      assert.equal(workerFetches, 1, 'the forge ran in the page\'s workers');
+      // The password goes to the clipboard from the button (a user gesture in every engine).
+      await page.click('#make #copy-password');
+      await page.waitFor(() => document.querySelector('#make #copy-password')?.textContent === 'Copied', [], { what: 'Copied' });
 
       // Saved through the browser's own download, then picked back with its password.
       await page.click('#make #save-pfx');
@@ -120,6 +161,29 @@ for (const engine of ENGINES) {
       assert.deepEqual(claims.roles, ['Exchange.ManageAsApp']);
       assert.deepEqual(claims.wids, [EXCHANGE_ADMIN]);
       await clean(page);
+    });
+
+    test('a tampered WebAssembly or boot module (which holds the wasm-bindgen glue) is refused: the app does not start', async () => {
+      for (const [what, pattern] of [['WebAssembly', /\.wasm$/], ['boot module', /\/boot-[0-9a-f]+\.js$/],
+        ['nothing (control)', null]]) {
+        const host = await serveTampered(pattern);
+        try {
+          await page.goto(host.url);
+          if (!pattern) {
+            await page.waitForSelector('#title');
+            continue;
+          }
+          // Until the tampered file has been fetched, then a moment for the app to (not) start.
+          const end = Date.now() + 10000;
+          while (!Object.keys(host.hits).some((p) => pattern.test(p)) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+          assert.ok(Object.keys(host.hits).some((p) => pattern.test(p)), `${what} was never requested: ${Object.keys(host.hits)}`);
+          await new Promise((r) => setTimeout(r, 1500));
+          assert.equal(await page.evaluate(() => document.querySelectorAll('#title').length), 0, `${engine} ran the app with a tampered ${what}`);
+        } finally {
+          await host.close();
+        }
+      }
+      page.seen.clear();
     });
   });
 }
