@@ -44,6 +44,10 @@ function serveTampered(tamper) {
 }
 
 async function clean(page) {
+  // WebDriver cannot intercept requests; the CSP (checked below) already confines the page to
+  // 127.0.0.1, and every resource it fetched in this document is on 127.0.0.1 too.
+  const hosts = await page.evaluate(() => [...new Set(performance.getEntriesByType('resource').map((e) => new URL(e.name).hostname))]);
+  assert.deepEqual(hosts.filter((h) => h !== '127.0.0.1'), [], `${page.engine}: off-host requests`);
   assert.deepEqual(page.seen.consoleErrors, [], `${page.engine}: console errors`);
   assert.deepEqual(page.seen.pageErrors, [], `${page.engine}: uncaught errors`);
   assert.deepEqual(await page.seen.cspViolations(), [], `${page.engine}: CSP violations`);

@@ -4,7 +4,7 @@
 // small page API for each, so one scenario runs unchanged in every engine, and records what the
 // tests assert on: console errors, uncaught errors and CSP violations, and the saved downloads.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -27,13 +27,19 @@ function program(name) {
   return dirs.map((d) => join(d, name)).find((p) => existsSync(p));
 }
 
+/** A GObject typelib in Debian's per-architecture folder (/usr/lib/<triplet>/girepository-1.0). */
+function typelib(name) {
+  return readdirSync('/usr/lib').filter((d) => d.endsWith('-linux-gnu'))
+    .map((d) => `/usr/lib/${d}/girepository-1.0/${name}.typelib`).find((p) => existsSync(p));
+}
+
 /** Why `engine` cannot run on this machine, or null when it can. */
 export function missing(engine) {
   const need = engine === 'firefox'
     ? [[FIREFOX, 'apt-get install firefox-esr'], [program('geckodriver'), 'cargo install geckodriver --locked']]
-    : [[WEBKIT_DRIVER, 'apt-get install webkit2gtk-driver'], [program('Xvfb') ?? '/usr/bin/Xvfb', 'apt-get install xvfb'],
+    : [[WEBKIT_DRIVER, 'apt-get install webkit2gtk-driver'], ['/usr/bin/Xvfb', 'apt-get install xvfb'],
       ['/usr/lib/python3/dist-packages/gi/__init__.py', 'apt-get install python3-gi'],
-      ['/usr/lib/x86_64-linux-gnu/girepository-1.0/WebKit2-4.1.typelib', 'apt-get install gir1.2-webkit2-4.1']];
+      [typelib('WebKit2-4.1'), 'apt-get install gir1.2-webkit2-4.1']];
   const absent = need.filter(([file]) => !file || !existsSync(file)).map(([, fix]) => fix);
   return absent.length ? `missing: ${absent.join(', ')} (cargo xtask setup installs them)` : null;
 }
@@ -156,7 +162,7 @@ export async function open(engine) {
   const scratch = mkdtempSync(join(tmpdir(), `unattended-${engine}-`));
   const downloads = join(scratch, 'downloads');
   const children = [];
-  spawnSync('mkdir', ['-p', downloads, join(scratch, 'profile')]);
+  for (const dir of [downloads, join(scratch, 'profile')]) mkdirSync(dir, { recursive: true });
   let started;
   try {
     started = engine === 'firefox' ? await startFirefox(downloads) : await startWebKit(downloads, scratch, children);
