@@ -230,7 +230,7 @@ fn browser_tests(root: &Path, artefacts: &Path, files: &[String]) -> Result<()> 
     let sub = serve_under_sub_path(root, &dist)?;
     let _ = std::fs::remove_dir_all(artefacts);
     let result = step(
-        "browser end-to-end tests (Playwright + Chromium)",
+        "browser end-to-end tests (Chromium via Playwright; Firefox ESR and WebKitGTK via WebDriver)",
         Command::new("node")
             .current_dir(root.join("tests/e2e"))
             .args(["--test", "--test-concurrency=1"])

@@ -12,14 +12,18 @@ use crate::{Result, root};
 /// Trunk release used for builds; `Trunk.toml` pins the tools it calls.
 const TRUNK_VERSION: &str = "0.22.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// geckodriver, which drives Debian's Firefox ESR in the cross-engine tests (crates.io: the
+/// npm package downloads its binary from GitHub, which these machines cannot reach).
+const GECKODRIVER_VERSION: &str = "0.37.1";
 
 /// How much of the tool chain a command needs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Need {
     /// Building the page: wasm target, Trunk, wasm-bindgen, wasm-opt.
     Build,
-    /// Building and testing: also Chromium, ChromeDriver, Mono, OpenSSL and the Python tools
-    /// (cryptography, MSAL) that check what the product makes.
+    /// Building and testing: also Chromium, ChromeDriver, Firefox ESR, geckodriver, WebKitGTK's
+    /// WebDriver, Xvfb, Mono, OpenSSL and the Python tools (cryptography, MSAL) that check what
+    /// the product makes.
     Everything,
 }
 
@@ -30,6 +34,7 @@ pub fn all(need: Need) -> Result<()> {
     npm_packages()?;
     if need == Need::Everything {
         debian_packages()?;
+        geckodriver()?;
         python_packages()?;
     }
     Ok(())
@@ -161,8 +166,8 @@ pub fn locked_version(package: &str) -> Result<String> {
         .to_owned())
 }
 
-/// Playwright (driver only, never a downloaded browser) and binaryen's `wasm-opt`, from the
-/// committed lockfile. Re-installed only when the lockfile changes.
+/// Playwright (driver only, never a downloaded browser), selenium-webdriver (the WebDriver
+/// client for Firefox and WebKitGTK) and binaryen's `wasm-opt`, from the committed lockfile. Re-installed only when the lockfile changes.
 fn npm_packages() -> Result<()> {
     let dir = root().join("tests/e2e");
     let lock = std::fs::read(dir.join("package-lock.json"))
@@ -173,7 +178,7 @@ fn npm_packages() -> Result<()> {
         return Ok(());
     }
     run(
-        "npm ci (playwright-core, binaryen)",
+        "npm ci (playwright-core, selenium-webdriver, binaryen)",
         command("npm")
             .current_dir(&dir)
             .args(["ci", "--no-audit", "--no-fund"])
@@ -183,12 +188,26 @@ fn npm_packages() -> Result<()> {
 }
 
 /// Debian packages the tests use, each found by a file it installs: Chromium and ChromeDriver
-/// (one version, matched by Debian), Mono (stands in for .NET Framework when loading PFX files),
+/// (one version, matched by Debian), Firefox ESR, WebKitGTK's WebDriver, Xvfb (WebKitGTK needs
+/// a display) and the WebKitGTK bindings for Python (the shell WebKitWebDriver starts, see
+/// tests/e2e/lib/webkit-shell.py), Mono (stands in for .NET Framework when loading PFX files),
 /// OpenSSL's command line.
 fn debian_packages() -> Result<()> {
-    const PACKAGES: [(&str, &[&str]); 4] = [
+    const PACKAGES: [(&str, &[&str]); 9] = [
         ("/usr/bin/chromium", &["chromium"]),
         ("/usr/bin/chromedriver", &["chromium-driver"]),
+        ("/usr/bin/firefox-esr", &["firefox-esr"]),
+        ("/usr/bin/WebKitWebDriver", &["webkit2gtk-driver"]),
+        ("/usr/bin/Xvfb", &["xvfb"]),
+        (
+            "/usr/lib/python3/dist-packages/gi/__init__.py",
+            &["python3-gi"],
+        ),
+        // Found in the architecture's folder (below).
+        (
+            "girepository-1.0/WebKit2-4.1.typelib",
+            &["gir1.2-webkit2-4.1"],
+        ),
         (
             "/usr/bin/mcs",
             &[
@@ -202,7 +221,7 @@ fn debian_packages() -> Result<()> {
     ];
     let missing: Vec<&str> = PACKAGES
         .iter()
-        .filter(|(file, _)| !std::path::Path::new(file).exists())
+        .filter(|(file, _)| !installed(file))
         .flat_map(|(_, packages)| packages.iter().copied())
         .collect();
     if missing.is_empty() {
@@ -227,6 +246,38 @@ fn debian_packages() -> Result<()> {
     run(
         &format!("apt-get install {}", missing.join(" ")),
         &mut apt(&install),
+    )
+}
+
+/// Whether `file` exists; a relative path is looked for in each `/usr/lib/<triplet>/` (Debian's
+/// per-architecture folders).
+fn installed(file: &str) -> bool {
+    let path = std::path::Path::new(file);
+    if path.is_absolute() {
+        return path.exists();
+    }
+    std::fs::read_dir("/usr/lib").is_ok_and(|dirs| {
+        dirs.flatten().any(|d| {
+            d.file_name().to_string_lossy().ends_with("-linux-gnu") && d.path().join(path).exists()
+        })
+    })
+}
+
+/// geckodriver from crates.io, built once (about 4 minutes on 2 cores); skipped when the pinned
+/// version is on `PATH` or in cargo's bin folder.
+fn geckodriver() -> Result<()> {
+    if version_of("geckodriver")
+        .is_some_and(|v| v.starts_with(&format!("geckodriver {GECKODRIVER_VERSION}")))
+    {
+        return Ok(());
+    }
+    run(
+        &format!("cargo install geckodriver {GECKODRIVER_VERSION} (once per machine)"),
+        command("cargo").args([
+            "install",
+            &format!("geckodriver@{GECKODRIVER_VERSION}"),
+            "--locked",
+        ]),
     )
 }
 
