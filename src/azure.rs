@@ -5,6 +5,7 @@
 //! Pure here (models, requests, the runbook's text, the plan); `executor` runs it over the same
 //! retrying client as Graph (ARM's errors have Graph's shape; `Retry-After` on 429).
 //!
+//! Every call, its API version, the Azure role it needs and its sources: `azure/REFERENCE.md`.
 //! Sources: Automation REST API 2023-11-01
 //! (<https://learn.microsoft.com/rest/api/automation/>), subscriptions
 //! (<https://learn.microsoft.com/rest/api/resources/subscriptions/list>), permissions
