@@ -1,5 +1,6 @@
 //! The Leptos user interface: one component per screen, no business logic.
 
+mod a11y;
 mod apply;
 mod automation;
 mod certificate;

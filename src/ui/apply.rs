@@ -226,7 +226,11 @@ pub(super) fn ApplyProgress(
     state: Applying,
     #[prop(optional)] prefix: &'static str,
 ) -> impl IntoView {
+    let news = step_news(state.steps);
+    let error = NodeRef::<leptos::html::P>::new();
+    super::a11y::focus_when_shown(error);
     view! {
+        <super::a11y::Announce id=format!("{prefix}steps-announce") text=news />
         <ol class="steps" id=format!("{prefix}steps")>
             {move || state.steps.get().into_iter().map(|(kind, status)| {
                 let (class, text) = match &status {
@@ -246,7 +250,7 @@ pub(super) fn ApplyProgress(
                 let made = state.made.get();
                 let log = serde_json::to_string_pretty(&json!({"tool": "unattended", "made": made, "events": state.log.get()})).unwrap_or_default();
                 view! {
-                    <p id=format!("{prefix}apply-error") class="status error" role="alert">{m}</p>
+                    <p id=format!("{prefix}apply-error") class="status error" role="alert" tabindex="-1" node_ref=error>{m}</p>
                     {state.sign_in.get().map(|_| view! {
                         <button id=format!("{prefix}sign-in-again") class="primary" on:click=move |_| {
                             if let Some(a) = account { state.sign_in_again(a.get_value(), &[]); }
@@ -384,4 +388,32 @@ pub(super) fn PlanView(plan: Plan, #[prop(optional)] prefix: &'static str) -> im
             <pre>{plan.steps.iter().flat_map(|s| s.requests.clone()).collect::<Vec<_>>().join("\n\n")}</pre>
         </details>
     }
+}
+
+/// What a screen reader says as the run goes: each step whose state changed, in words (the
+/// list of steps is rebuilt on every change, so it cannot be the live region itself).
+fn step_news(steps: RwSignal<BTreeMap<StepKind, StepStatus>>) -> RwSignal<String> {
+    let said = StoredValue::new(BTreeMap::<StepKind, StepStatus>::new());
+    let news = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        let now = steps.get();
+        let changed: Vec<String> = now
+            .iter()
+            .filter(|(kind, status)| said.with_value(|s| s.get(kind) != Some(status)))
+            .map(|(kind, status)| {
+                let text = match status {
+                    StepStatus::Running => "working…",
+                    StepStatus::Done { changed: true } => "done",
+                    StepStatus::Done { changed: false } => "already in place, unchanged",
+                    StepStatus::Failed(m) => m,
+                };
+                format!("{}: {text}", step_title(*kind))
+            })
+            .collect();
+        said.set_value(now);
+        if !changed.is_empty() {
+            news.set(changed.join(". "));
+        }
+    });
+    news
 }

@@ -58,6 +58,17 @@ pub fn CertificatePanel(
     let (confirm, set_confirm) = signal(String::new());
     let generation = generation.unwrap_or_else(|| RwSignal::new(Generation::Idle));
     let abort = StoredValue::new(None::<futures::future::AbortHandle>);
+    // What a screen reader hears while the key is made: the stage, not every count.
+    let stage = RwSignal::new(String::new());
+    // Cancelled or failed: the focus goes back to the button (Cancel is gone).
+    let generate_button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if matches!(generation.get(), Generation::Failed(_))
+            && let Some(b) = generate_button.get_untracked()
+        {
+            let _ = b.focus();
+        }
+    });
 
     let password = move || -> Result<Password, String> {
         match choice.get() {
@@ -89,7 +100,7 @@ pub fn CertificatePanel(
             flavour: flavour.get_untracked(),
             password,
         };
-        run_generation(options, generation, abort);
+        run_generation(options, generation, abort, stage);
     };
     let cancel = move |_| {
         if let Some(handle) = abort.get_value() {
@@ -142,7 +153,7 @@ pub fn CertificatePanel(
             <PasswordFields choice set_choice generated typed set_typed confirm set_confirm prefix />
         </fieldset>
         <div class="actions">
-            <button id=format!("{prefix}generate") class="primary" disabled=move || running() || locked() || problem().is_some() on:click=start>
+            <button id=format!("{prefix}generate") class="primary" node_ref=generate_button disabled=move || running() || locked() || problem().is_some() on:click=start>
                 "Make the certificate"
             </button>
             <Show when=running>
@@ -150,6 +161,7 @@ pub fn CertificatePanel(
             </Show>
         </div>
         <p class="status error" role="alert">{problem}</p>
+        <super::a11y::Announce id=format!("{prefix}generate-announce") text=stage />
         <GenerationStatus generation password=Signal::derive(move || password().ok()) pfx_saved prefix />
     }
 }
@@ -225,8 +237,8 @@ fn GenerationStatus(
         match generation.get() {
         Generation::Idle => ().into_any(),
         Generation::Running(text) => view! {
-            <div class="progress" role="status" aria-live="polite">
-                <progress></progress>
+            <div class="progress">
+                <progress aria-labelledby=format!("{prefix}generate-progress")></progress>
                 <span id=format!("{prefix}generate-progress")>{text}</span>
             </div>
         }
@@ -247,12 +259,18 @@ fn run_generation(
     options: crate::web::keygen::Options,
     generation: RwSignal<Generation>,
     abort: StoredValue<Option<futures::future::AbortHandle>>,
+    stage: RwSignal<String>,
 ) {
     use crate::web::keygen::{Event, forge_in_workers, worker_count};
     let workers = worker_count();
     let started = crate::web::now_ms();
     generation.set(Generation::Running(format!("Starting {workers} workers…")));
+    stage.set(format!("Making the key on {workers} workers…"));
     let on_event = move |event: Event| {
+        stage.set(match &event {
+            Event::Searching { primes, .. } => format!("Making the key: {primes} of 2 primes found"),
+            Event::Building => "Both primes found: assembling the key, the certificate and the PFX".into(),
+        });
         let text = match event {
             Event::Searching { tested, primes, workers } => format!(
                 "Searching for the two primes on {workers} workers: {primes} of 2 found, {tested} candidates tested ({:.1} s)",
@@ -271,6 +289,11 @@ fn run_generation(
             Err(_) => Generation::Failed("Cancelled: nothing was kept. Press \u{201c}Make the certificate\u{201d} to start again.".into()),
         };
         abort.set_value(None);
+        stage.set(match &outcome {
+            Generation::Done(_, seconds) => format!("Certificate made in {seconds:.0} seconds: save the PFX, then prove it"),
+            // A failure is said by its own alert.
+            _ => String::new(),
+        });
         generation.set(outcome);
     });
 }

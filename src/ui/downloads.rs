@@ -55,10 +55,14 @@ pub fn Downloads(
             }
         }
     };
+    // Made: the focus goes to the first thing to do, saving the PFX.
+    let save_pfx = NodeRef::<leptos::html::Button>::new();
+    super::a11y::focus_when_shown(save_pfx);
     let button = move |ext: &'static str, label: &'static str, id: &'static str| {
         let file = file.clone();
+        let node = if ext == "pfx" { save_pfx } else { NodeRef::new() };
         view! {
-            <button id=format!("{prefix}{id}") on:click=move |_| {
+            <button id=format!("{prefix}{id}") node_ref=node on:click=move |_| {
                 let (name, mime, bytes) = file(ext);
                 if download::save(&name, mime, &bytes).is_ok() {
                     set_saved.update(|s| s.push(name));
@@ -194,6 +198,10 @@ fn CheckSavedPfx(
             }
         });
     };
+    // A verdict takes the focus (the button it came from is disabled until the next try); from
+    // there, Tab goes on to Apply.
+    let verdict = NodeRef::<leptos::html::P>::new();
+    super::a11y::focus_when_shown(verdict);
     let checking = move || state.get() == Check::Checking;
     let ready = move || picked.get().is_some() && !password.get().is_empty() && !checking();
 
@@ -227,10 +235,10 @@ fn CheckSavedPfx(
                     <p id=format!("{prefix}check-pfx-status") class="status" role="status" data-state="checking">"Opening the file…"</p>
                 }.into_any(),
                 Check::Proven(text) => view! {
-                    <p id=format!("{prefix}check-pfx-status") class="status ok" role="status" data-state="proven">{text}</p>
+                    <p id=format!("{prefix}check-pfx-status") class="status ok" role="status" data-state="proven" tabindex="-1" node_ref=verdict>{text}</p>
                 }.into_any(),
                 Check::Refused(text) => view! {
-                    <p id=format!("{prefix}check-pfx-status") class="status error" role="alert" data-state="refused">{text}</p>
+                    <p id=format!("{prefix}check-pfx-status") class="status error" role="alert" data-state="refused" tabindex="-1" node_ref=verdict>{text}</p>
                 }.into_any(),
             }}
         </div>

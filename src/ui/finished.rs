@@ -115,9 +115,12 @@ pub fn Finished(
         expires: forged.not_after.clone(),
         log: log_name.clone(),
     });
+    // The run is over: the focus goes to what to do next.
+    let heading = NodeRef::<leptos::html::H2>::new();
+    super::a11y::focus_when_shown(heading);
     view! {
         <section class="card done" id="finished">
-            <h2>{format!("Done: the app can now run {} unattended", names.join(", "))}</h2>
+            <h2 id="finished-title" tabindex="-1" node_ref=heading>{format!("Done: the app can now run {} unattended", names.join(", "))}</h2>
             <dl class="facts">
                 <dt>"App (client) id"</dt><dd><code id="done-app-id">{applied.app.app_id.clone()}</code></dd>
                 <dt>"Tenant"</dt><dd><code id="done-org">{tenant.initial_domain.clone()}</code> " (" {tenant.id.clone()} ")"</dd>

@@ -99,7 +99,7 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
             <legend>"The Automation account's managed identity"</legend>
             <p>"Its name, the Automation account's resource id (/subscriptions/…), or the identity's Object (principal) ID from the account's Identity page."</p>
             <form on:submit=move |ev| { ev.prevent_default(); search(); }>
-                <input id="mi-query" type="text" placeholder="contoso-automation" prop:value=move || query.get()
+                <input id="mi-query" type="text" placeholder="contoso-automation" aria-label="Name, resource id or object id" prop:value=move || query.get()
                     on:input=move |ev| set_query.set(event_target_value(&ev)) />
                 <button id="mi-search" type="submit" disabled=move || searching.get()>"Find"</button>
             </form>
@@ -144,6 +144,7 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
 
         <section class="card" id="mi-plan">
             <h2>"Plan"</h2>
+            <super::a11y::Announce id="mi-plan-announce" text=Signal::derive(move || super::a11y::plan_summary(plan().as_ref())) />
             {move || match plan() {
                 Some(p) => view! { <PlanView plan=p prefix="mi-" /> }.into_any(),
                 None => view! { <p class="status">"Find and choose the identity first."</p> }.into_any(),
@@ -208,9 +209,11 @@ fn IdentityFinished(
         }, "role": role, "events": log,
     }))
     .unwrap_or_default();
+    let heading = NodeRef::<leptos::html::H2>::new();
+    super::a11y::focus_when_shown(heading);
     view! {
         <section class="card done" id="mi-finished">
-            <h2>"Done: the runbook can connect to Exchange Online as its managed identity"</h2>
+            <h2 id="mi-finished-title" tabindex="-1" node_ref=heading>"Done: the runbook can connect to Exchange Online as its managed identity"</h2>
             <dl class="facts">
                 <dt>"Identity"</dt><dd>{sp.display_name.clone()} {if user_assigned { " (user-assigned)" } else { " (system-assigned)" }}</dd>
                 <dt>"Object (principal) id"</dt><dd><code>{sp.id.clone()}</code></dd>

@@ -56,7 +56,7 @@ pub fn Onboarding(signed: Signed) -> impl IntoView {
     let client = StoredValue::new_local(signed.client.clone());
     let asked = signed.asked_tenant.clone();
     view! {
-        <section class="card" id="tenant" aria-live="polite">
+        <section class="card" id="tenant">
             {move || match discovery.get() {
                 None => view! { <p id="tenant-status" role="status">"Signed in. Reading your tenant…"</p> }.into_any(),
                 Some(Err(e)) => view! {
@@ -94,8 +94,11 @@ fn Paths(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>, asked: Option<String>) -
         }
     });
     let inventory = StoredValue::new_local((t2, c2));
+    // Back from the sign-in: the focus (and a screen reader) starts at the tenant read.
+    let heading = NodeRef::<leptos::html::H1>::new();
+    super::a11y::focus_when_shown(heading);
     view! {
-        <h2>"Tenant"</h2>
+        <h1 id="tenant-title" tabindex="-1" node_ref=heading>{format!("Tenant: {}", tenant_card.name)}</h1>
         {asked.filter(|a| !tenant_card.is(a)).map(|a| view! {
             <p id="tenant-mismatch" class="status error" role="alert">
                 {format!("You asked for {a}, but this sign-in is to {} ({}): an account of that tenant, or one that cannot be a guest there, was used. Nothing is written unless you go on here; to work on {a}, reload and sign in with an account it knows.", tenant_card.name, tenant_card.initial_domain)}
@@ -238,7 +241,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
                     on:change=move |_| set_mode.set(Mode::New) />
                 <span>"A new app registration named "</span>
             </label>
-            <input id="app-name" type="text" maxlength="120" prop:value=move || name.get()
+            <input id="app-name" type="text" maxlength="120" aria-label="Name of the new app registration" prop:value=move || name.get()
                 on:input=move |ev| { set_name.set(event_target_value(&ev)); set_mode.set(Mode::New); } />
             <label class="choice">
                 <input type="radio" name="target" id="target-existing" prop:checked=move || mode.get() == Mode::Existing
@@ -247,7 +250,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
             </label>
             <input id="existing-filter" type="search" placeholder="Filter apps by name" aria-label="Filter apps by name"
                 prop:value=move || filter.get() on:input=move |ev| set_filter.set(event_target_value(&ev)) />
-            <select id="existing-app" on:change=move |ev| {
+            <select id="existing-app" aria-label="Existing app" on:change=move |ev| {
                 let v = event_target_value(&ev);
                 set_existing_id.set((!v.is_empty()).then_some(v));
                 set_mode.set(Mode::Existing);
@@ -275,6 +278,7 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
 
         <section class="card" id="plan">
             <h2>"Plan"</h2>
+            <super::a11y::Announce id="plan-announce" text=Signal::derive(move || super::a11y::plan_summary(plan().as_ref())) />
             {move || plan().map(|p| view! { <PlanView plan=p /> })}
         </section>
 
