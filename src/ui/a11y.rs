@@ -55,3 +55,29 @@ where
         }
     });
 }
+
+/// Gives `node` the focus back if the focus was lost, as when the button the admin pressed was
+/// disabled while it worked (a disabled element drops the focus to the page's body). Called
+/// when the work is done; looks once the page has re-rendered (the button enabled again).
+pub fn refocus_if_lost<E>(node: NodeRef<E>)
+where
+    E: ElementType,
+    E::Output: AsRef<web_sys::HtmlElement> + wasm_bindgen::JsCast + Clone + 'static,
+{
+    set_timeout(
+        move || {
+            let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+                return;
+            };
+            let body = document.body().map(wasm_bindgen::JsValue::from);
+            let lost = document
+                .active_element()
+                .is_none_or(|e| Some(wasm_bindgen::JsValue::from(e)) == body);
+            if let (true, Some(element)) = (lost, node.get_untracked()) {
+                let element: &web_sys::HtmlElement = element.as_ref();
+                let _ = element.focus();
+            }
+        },
+        std::time::Duration::ZERO,
+    );
+}

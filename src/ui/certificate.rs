@@ -60,13 +60,14 @@ pub fn CertificatePanel(
     let abort = StoredValue::new(None::<futures::future::AbortHandle>);
     // What a screen reader hears while the key is made: the stage, not every count.
     let stage = RwSignal::new(String::new());
-    // Cancelled or failed: the focus goes back to the button (Cancel is gone).
+    // While the key is made the fieldset and this button are disabled: the focus goes to
+    // Cancel, and back to the button when cancelled or failed (Cancel is gone then).
     let generate_button = NodeRef::<leptos::html::Button>::new();
+    let cancel_button = NodeRef::<leptos::html::Button>::new();
+    super::a11y::focus_when_shown(cancel_button);
     Effect::new(move |_| {
-        if matches!(generation.get(), Generation::Failed(_))
-            && let Some(b) = generate_button.get_untracked()
-        {
-            let _ = b.focus();
+        if matches!(generation.get(), Generation::Failed(_)) {
+            super::a11y::refocus_if_lost(generate_button);
         }
     });
 
@@ -157,7 +158,7 @@ pub fn CertificatePanel(
                 "Make the certificate"
             </button>
             <Show when=running>
-                <button id=format!("{prefix}cancel-generate") on:click=cancel>"Cancel"</button>
+                <button id=format!("{prefix}cancel-generate") node_ref=cancel_button on:click=cancel>"Cancel"</button>
             </Show>
         </div>
         <p class="status error" role="alert">{problem}</p>

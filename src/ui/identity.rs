@@ -30,6 +30,7 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
     let client_handle = StoredValue::new_local(client.clone());
     let tenant_handle = StoredValue::new_local(tenant.clone());
 
+    let find_button = NodeRef::<leptos::html::Button>::new();
     let search = move || {
         let Some(q) = Query::parse(&query.get_untracked()) else {
             set_error.set(Some("Type a name, the Automation account's resource id (/subscriptions/…) or the identity's object id.".into()));
@@ -55,6 +56,7 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
                 }
             }
             set_searching.set(false);
+            super::a11y::refocus_if_lost(find_button);
         });
     };
 
@@ -101,7 +103,7 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
             <form on:submit=move |ev| { ev.prevent_default(); search(); }>
                 <input id="mi-query" type="text" placeholder="contoso-automation" aria-label="Name, resource id or object id" prop:value=move || query.get()
                     on:input=move |ev| set_query.set(event_target_value(&ev)) />
-                <button id="mi-search" type="submit" disabled=move || searching.get()>"Find"</button>
+                <button id="mi-search" type="submit" node_ref=find_button disabled=move || searching.get()>"Find"</button>
             </form>
             <p id="mi-note" class="status" role="status">{move || note.get()}</p>
             <p id="mi-error" class="status error" role="alert">{move || error.get()}</p>
