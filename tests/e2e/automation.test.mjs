@@ -21,7 +21,9 @@ const DIR = join(tmpdir(), `unattended-automation-${process.pid}`);
 let browser;
 before(async () => { browser = await launch(); mkdirSync(DIR, { recursive: true }); });
 after(async () => { await browser?.close(); });
-beforeEach(async () => { await sim('/_sim/reset', { fixture: 'default' }); });
+// Azure's long operations last a simulated second each: the page still follows every state.
+const QUICK = { armModuleImportSecs: 1, armJobSecs: 1, armPublishSecs: 1 };
+beforeEach(async () => { await sim('/_sim/reset', { fixture: 'default', ...QUICK }); });
 
 /** Presses Find in the card (`p` is its id prefix) and, when asked, consents in the popup. */
 async function findAccounts(context, page, user, p = '') {
@@ -159,18 +161,18 @@ test('a failed module import is shown with its reason and Retry; without the Azu
   await page.check('#flow-identity');
   await findAccounts(context, page, 'admin');
   await choose(page, 'contoso-automation');
-  await sim('/_sim/faults', { armModuleFailure: "Orchestrator.Shared.AsyncModuleImport.ModuleImportException: Cannot import the module of name ExchangeOnlineManagement, as the module structure was invalid." });
+  await sim('/_sim/faults', { ...QUICK, armModuleFailure: "Orchestrator.Shared.AsyncModuleImport.ModuleImportException: Cannot import the module of name ExchangeOnlineManagement, as the module structure was invalid." });
   await page.click('#aa-apply');
   await page.locator('#aa-error', { hasText: 'could not import' }).waitFor({ timeout: 90000 });
   assert.match(await page.locator('#aa-error').textContent(), /module structure was invalid.*Press Retry/s);
   assert.equal(await page.locator('#aa-apply').textContent(), 'Retry');
-  await sim('/_sim/faults', {});
+  await sim('/_sim/faults', QUICK);
   await page.click('#aa-apply');
   await applied(page);
   await context.close();
 
   // A Global Administrator who is only Reader in Azure.
-  await sim('/_sim/reset', { fixture: 'default' });
+  await sim('/_sim/reset', { fixture: 'default', ...QUICK });
   const reader = await openPage(browser);
   await signIn(reader.page, BASE_URL, 'gaonly');
   await reader.page.locator('#tenant-facts').waitFor();
