@@ -21,7 +21,6 @@ pub mod plan;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::graph::{encode, quote};
 use crate::onboard::requests::Call;
 
 /// The Automation resource provider's API version.
@@ -484,14 +483,6 @@ pub fn runbook(connect: &Connect, organization: &str, cloud: crate::cloud::Cloud
          {line} -ShowBanner:$false\n\
          Get-EXOMailbox -ResultSize 5 | Select-Object DisplayName, PrimarySmtpAddress | Format-Table -AutoSize | Out-String\n\
          Disconnect-ExchangeOnline -Confirm:$false\n"
-    )
-}
-
-/// A name for a filter on the Graph principal of an identity turned on here.
-pub fn principal_path(principal_id: &str) -> String {
-    format!(
-        "/servicePrincipals?$filter={}&$select=id,appId,displayName,servicePrincipalType,alternativeNames",
-        encode(&format!("id eq {}", quote(principal_id)))
     )
 }
 

@@ -354,11 +354,6 @@ impl<T: Transport> Client<T> {
         Ok(other)
     }
 
-    /// The refresh token this client holds now (a sibling's renewal may have rotated it).
-    pub fn refresh_token(&self) -> Option<Secret> {
-        self.session.borrow().refresh_token.clone()
-    }
-
     /// Replaces the tokens after the admin signed in again (popup), keeping everything else.
     pub fn replace_tokens(&self, access_token: Secret, refresh_token: Option<Secret>) {
         let mut s = self.session.borrow_mut();

@@ -234,7 +234,6 @@ pub async fn eligible_roles<T: Transport>(client: &Client<T>, tenant: &Tenant) -
 /// service principal, and that principal's grant and roles.
 pub async fn inspect<T: Transport>(
     client: &Client<T>,
-    tenant: &Tenant,
     app_object_id: &str,
 ) -> Result<Existing, GraphError> {
     let app: Application = client
@@ -251,7 +250,6 @@ pub async fn inspect<T: Transport>(
         return Ok(Existing {
             app,
             service_principal: None,
-            granted: false,
             assignments: vec![],
             roles: vec![],
         });
@@ -260,7 +258,6 @@ pub async fn inspect<T: Transport>(
     Ok(Existing {
         app,
         service_principal: Some(sp),
-        granted: has_grant(&assignments, tenant),
         assignments,
         roles,
     })

@@ -10,7 +10,7 @@ use std::fmt;
 use crate::graph::models::ServicePrincipal;
 use crate::graph::{Client, GraphError, Retry, Transport, encode, quote};
 
-use super::{Identity, Tenant, grants};
+use super::{Identity, grants};
 
 const SELECT: &str = "id,appId,displayName,servicePrincipalType,alternativeNames";
 
@@ -186,13 +186,11 @@ pub async fn find<T: Transport>(
 /// The identity with what it already holds.
 pub async fn inspect<T: Transport>(
     client: &Client<T>,
-    tenant: &Tenant,
     sp: ServicePrincipal,
 ) -> Result<Identity, GraphError> {
     let (assignments, roles) = grants(client, &sp.id).await?;
     Ok(Identity {
         service_principal: sp,
-        granted: super::has_grant(&assignments, tenant),
         assignments,
         roles,
     })

@@ -45,8 +45,6 @@ impl Target {
 pub struct Identity {
     /// Its service principal (`servicePrincipalType` `ManagedIdentity`).
     pub service_principal: ServicePrincipal,
-    /// Whether it holds `Exchange.ManageAsApp`.
-    pub granted: bool,
     /// Every application permission it holds.
     pub assignments: Vec<AppRoleAssignment>,
     /// Directory roles it holds (template ids, tenant-wide).
@@ -54,6 +52,11 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Whether it holds `Exchange.ManageAsApp` on this tenant's Exchange.
+    pub fn granted(&self, tenant: &Tenant) -> bool {
+        super::has_grant(&self.assignments, tenant)
+    }
+
     /// Whether it is user-assigned (then `-ManagedIdentityAccountId` needs its client id).
     pub fn user_assigned(&self) -> bool {
         self.service_principal.user_assigned()
@@ -72,12 +75,17 @@ pub struct Existing {
     pub app: Application,
     /// Its service principal, if it has one.
     pub service_principal: Option<ServicePrincipal>,
-    /// Whether that service principal holds `Exchange.ManageAsApp`.
-    pub granted: bool,
     /// Every application permission that service principal holds.
     pub assignments: Vec<AppRoleAssignment>,
     /// Directory roles it holds (template ids, tenant-wide).
     pub roles: Vec<String>,
+}
+
+impl Existing {
+    /// Whether its service principal holds `Exchange.ManageAsApp` on this tenant's Exchange.
+    pub fn granted(&self, tenant: &Tenant) -> bool {
+        super::has_grant(&self.assignments, tenant)
+    }
 }
 
 /// What the admin chose.
@@ -264,9 +272,7 @@ pub fn early_warnings(tenant: &Tenant) -> Vec<String> {
 impl Plan {
     /// Whether `kind` has work to do.
     pub fn changes(&self, kind: StepKind) -> bool {
-        self.steps
-            .iter()
-            .any(|s| s.kind == kind && s.action != Action::Keep)
+        needs(&self.steps, kind)
     }
 }
 
@@ -680,10 +686,12 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
             } else if roles_have.is_empty() {
                 "No Entra role is needed".into()
             } else {
-                let held = roles_phrase(&roles_have);
-                let mut held = held.chars();
-                let first = held.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
-                format!("{first}{} {} already assigned", held.as_str(), is_are(roles_have.len()))
+                format!(
+                    "The {} role{} {} already assigned",
+                    role_list(&roles_have),
+                    if roles_have.len() == 1 { "" } else { "s" },
+                    is_are(roles_have.len())
+                )
             },
             requests: vec![],
         }
@@ -723,8 +731,8 @@ pub fn plan(tenant: &Tenant, choices: &Choices) -> Plan {
         &app_name,
         &roles_phrase(&roles_missing),
     )
-        .into_iter()
-        .collect();
+    .into_iter()
+    .collect();
     if let Some(max) = tenant.max_certificate_days
         && choices.validity_days > max
         && !matches!(choices.target, Target::Identity(_))

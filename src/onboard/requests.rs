@@ -254,7 +254,12 @@ pub fn identified(key_credential: &Value) -> Value {
 fn key_id_for(der: &[u8]) -> String {
     let mut b: [u8; 16] = [0; 16];
     b.copy_from_slice(&sha2::Sha256::digest(der)[..16]);
-    b[6] = (b[6] & 0x0f) | 0x80;
+    guid(b, 8)
+}
+
+/// 16 bytes as an RFC 9562 GUID of `version` (its version and variant bits set).
+pub fn guid(mut b: [u8; 16], version: u8) -> String {
+    b[6] = (b[6] & 0x0f) | (version << 4);
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(

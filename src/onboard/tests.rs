@@ -189,7 +189,6 @@ fn existing(granted: bool, has_role: bool, with_sp: bool) -> Choices {
                 alternative_names: vec![],
                 app_roles: vec![],
             }),
-            granted,
             assignments: manage_as_app(granted),
             roles: if has_role {
                 vec![roles::EXCHANGE_ADMIN.into()]
@@ -371,7 +370,6 @@ fn identity(granted: bool, roles_held: &[&str], explicit: bool) -> Choices {
                 ],
                 app_roles: vec![],
             },
-            granted,
             assignments: manage_as_app(granted),
             roles: roles_held.iter().map(|r| (*r).to_owned()).collect(),
         })),

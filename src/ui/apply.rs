@@ -231,17 +231,7 @@ pub(super) fn ApplyProgress(
     super::a11y::focus_when_shown(error);
     view! {
         <super::a11y::Announce id=format!("{prefix}steps-announce") text=news />
-        <ol class="steps" id=format!("{prefix}steps")>
-            {move || state.steps.get().into_iter().map(|(kind, status)| {
-                let (class, text) = match &status {
-                    StepStatus::Running => ("running", "working…".to_owned()),
-                    StepStatus::Done { changed: true } => ("done", "done".to_owned()),
-                    StepStatus::Done { changed: false } => ("done", "already in place, unchanged".to_owned()),
-                    StepStatus::Failed(m) => ("failed", m.clone()),
-                };
-                view! { <li class=class data-step=format!("{kind:?}")><strong>{step_title(kind)}</strong>": " {text}</li> }
-            }).collect_view()}
-        </ol>
+        <StepList steps=state.steps id=format!("{prefix}steps") />
         <p id=format!("{prefix}waiting") class="status" role="status">{move || state.waiting.get()}</p>
         {move || match state.apply.get() {
             Apply::Failed(m) => {
@@ -342,7 +332,28 @@ pub(super) fn role_names(ids: &[String]) -> String {
         .join(", ")
 }
 
-pub(super) fn step_title(kind: StepKind) -> &'static str {
+/// Each step of a run with where it stands (the Graph run's and the Azure card's).
+#[component]
+pub(super) fn StepList(
+    steps: RwSignal<BTreeMap<StepKind, StepStatus>>,
+    id: String,
+) -> impl IntoView {
+    view! {
+        <ol class="steps" id=id>
+            {move || steps.get().into_iter().map(|(kind, status)| {
+                let (class, text) = match &status {
+                    StepStatus::Running => ("running", "working…".to_owned()),
+                    StepStatus::Done { changed: true } => ("done", "done".to_owned()),
+                    StepStatus::Done { changed: false } => ("done", "already in place, unchanged".to_owned()),
+                    StepStatus::Failed(m) => ("failed", m.clone()),
+                };
+                view! { <li class=class data-step=format!("{kind:?}")><strong>{step_title(kind)}</strong>": " {text}</li> }
+            }).collect_view()}
+        </ol>
+    }
+}
+
+fn step_title(kind: StepKind) -> &'static str {
     match kind {
         StepKind::App => "App registration and certificate",
         StepKind::ServicePrincipal => "Service principal",

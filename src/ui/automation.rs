@@ -161,12 +161,9 @@ pub fn AutomationCard(
         let id = chosen.get()?;
         accounts.with(|all| all.iter().find(|(_, a)| a.id == id).map(|(_, a)| a.clone()))
     };
-    let connect = move |account: &Account| match target.get_value() {
+    let connect = move || match target.get_value() {
         For::Identity { .. } => Connect::SystemIdentity,
-        For::Certificate { app_id, .. } => {
-            let _ = account;
-            Connect::Certificate { app_id }
-        }
+        For::Certificate { app_id, .. } => Connect::Certificate { app_id },
     };
     let choices = move || {
         let account = account()?;
@@ -175,7 +172,7 @@ pub fn AutomationCard(
             For::Identity { .. } => None,
         });
         Some(AzureChoices {
-            connect: connect(&account),
+            connect: connect(),
             account,
             runtime: runtime.get(),
             upload_thumbprint: thumbprint.filter(|_| upload.get()),
@@ -233,7 +230,9 @@ pub fn AutomationCard(
             ));
             return;
         }
-        if c.upload_thumbprint.is_some() && arm_is_plain_http(&arm) {
+        if c.upload_thumbprint.is_some()
+            && config().is_none_or(|c| c.arm_base_url.scheme() != "https")
+        {
             error.set(Some("The certificate is uploaded only over HTTPS: this page's Azure Resource Manager address is not HTTPS, so nothing was sent.".into()));
             return;
         }
@@ -377,17 +376,7 @@ pub fn AutomationCard(
                 <button id=id("aa-apply") class="primary" on:click=apply disabled=move || running.get() || plan().is_none()>
                     {move || if error.get().is_some() { "Retry" } else { "Apply to Azure" }}
                 </button>
-                <ol class="steps" id=id("aa-steps")>
-                    {move || status.get().into_iter().map(|(kind, s)| {
-                        let (class, text) = match &s {
-                            StepStatus::Running => ("running", "working…".to_owned()),
-                            StepStatus::Done { changed: true } => ("done", "done".to_owned()),
-                            StepStatus::Done { changed: false } => ("done", "already in place, unchanged".to_owned()),
-                            StepStatus::Failed(m) => ("failed", m.clone()),
-                        };
-                        view! { <li class=class data-step=format!("{kind:?}")><strong>{super::apply::step_title(kind)}</strong>": " {text}</li> }
-                    }).collect_view()}
-                </ol>
+                <super::apply::StepList steps=status id=id("aa-steps") />
                 {move || applied.get().then(|| view! {
                     <p class="status" role="status" id=id("aa-done")>"The Automation account is set up. Start the runbook once to see it connect:"</p>
                     <button id=id("aa-test") on:click=start_test disabled=move || testing.get()>"Start the runbook once"</button>
@@ -406,25 +395,13 @@ pub fn AutomationCard(
     }
 }
 
-/// A GUID for a job, made by the page so that sending the start twice starts one job.
+/// A random GUID (version 4) for a job, made by the page so that sending the start twice
+/// starts one job.
 fn new_job_id() -> String {
     let mut b = [0u8; 16];
+    // A failure of the browser's generator leaves zeros: still one job per start.
     let _ = getrandom::fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
-
-fn arm_is_plain_http(arm: &Client<Fetch>) -> bool {
-    arm.beta("").starts_with("http:")
+    crate::onboard::requests::guid(b, 4)
 }
 
 /// Every Automation account in every subscription the admin can see, with the subscription's
@@ -478,7 +455,7 @@ async fn run(a: RunArgs<'_>) -> Result<(), (StepKind, String)> {
         let sp = find_principal(a.graph, &principal)
             .await
             .map_err(|e| (StepKind::Grant, e))?;
-        let identity = identity::inspect(a.graph, a.tenant, sp)
+        let identity = identity::inspect(a.graph, sp)
             .await
             .map_err(|e| (StepKind::Grant, e.to_string()))?;
         let choices = Choices {

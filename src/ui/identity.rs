@@ -62,13 +62,13 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
 
     // What the chosen identity already holds.
     let inspected = LocalResource::new(move || {
-        let (client, tenant) = (client_handle.get_value(), tenant_handle.get_value());
+        let client = client_handle.get_value();
         let sp = chosen
             .get()
             .and_then(|id| found.get_untracked().into_iter().find(|sp| sp.id == id));
         async move {
             match sp {
-                Some(sp) => Some(identity::inspect(&client, &tenant, sp).await),
+                Some(sp) => Some(identity::inspect(&client, sp).await),
                 None => None,
             }
         }
@@ -134,7 +134,7 @@ pub fn IdentityFlow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoV
             {move || identity_now().map(|i| view! {
                 <p id="mi-holds" class="status">
                     {format!("It holds: {}; {}.",
-                        if i.granted { "Exchange.ManageAsApp" } else { "no Exchange.ManageAsApp yet" },
+                        if tenant_handle.with_value(|t| i.granted(t)) { "Exchange.ManageAsApp" } else { "no Exchange.ManageAsApp yet" },
                         role_names(&i.roles))}
                 </p>
             })}

@@ -157,12 +157,12 @@ fn Flow(tenant: Rc<Tenant>, client: Rc<Client<Fetch>>) -> impl IntoView {
     let max_days = tenant.max_certificate_days;
 
     let inspected = {
-        let (client, tenant) = (client.clone(), tenant.clone());
+        let client = client.clone();
         LocalResource::new(move || {
-            let (client, tenant, id) = (client.clone(), tenant.clone(), existing_id.get());
+            let (client, id) = (client.clone(), existing_id.get());
             async move {
                 match id {
-                    Some(id) => Some(onboard::inspect(&client, &tenant, &id).await),
+                    Some(id) => Some(onboard::inspect(&client, &id).await),
                     None => None,
                 }
             }

@@ -231,16 +231,7 @@ async fn test_token(State(state): State<Shared>, Json(body): Json<Value>) -> Res
     };
     sim.within(at, |sim| {
         let name = body["user"].as_str().unwrap_or("admin");
-        let Some(user) = sim
-            .tenant
-            .users
-            .iter()
-            .find(|u| {
-                u.user_principal_name.eq_ignore_ascii_case(name)
-                    || u.user_principal_name.split('@').next() == Some(name)
-            })
-            .map(|u| sim.tenant.with_active_roles(u))
-        else {
+        let Some(user) = crate::platform::fixture_user(sim, name) else {
             return (
                 StatusCode::NOT_FOUND,
                 Json(json!({"error": format!("no fixture user {name}")})),

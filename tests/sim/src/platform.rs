@@ -960,10 +960,9 @@ pub async fn test_token(State(state): State<Shared>, Json(body): Json<Value>) ->
     sim.within(at, |sim| test_token_in(sim, &body))
 }
 
-fn test_token_in(sim: &mut Sim, body: &Value) -> Response {
-    let name = body["user"].as_str().unwrap_or("admin");
-    let Some(user) = sim
-        .tenant
+/// A fixture user by sign-in name or its part before `@`, with the roles active now.
+pub(crate) fn fixture_user(sim: &Sim, name: &str) -> Option<crate::tenant::User> {
+    sim.tenant
         .users
         .iter()
         .find(|u| {
@@ -971,7 +970,11 @@ fn test_token_in(sim: &mut Sim, body: &Value) -> Response {
                 || u.user_principal_name.split('@').next() == Some(name)
         })
         .map(|u| sim.tenant.with_active_roles(u))
-    else {
+}
+
+fn test_token_in(sim: &mut Sim, body: &Value) -> Response {
+    let name = body["user"].as_str().unwrap_or("admin");
+    let Some(user) = fixture_user(sim, name) else {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({"error": format!("no fixture user {name}")})),

@@ -81,9 +81,7 @@ async fn choices(
                 .find(|a| a.display_name == "Legacy EXO automation")
                 .expect("legacy app");
             Target::Existing(Box::new(
-                onboard::inspect(client, tenant, &legacy.id)
-                    .await
-                    .expect("inspect"),
+                onboard::inspect(client, &legacy.id).await.expect("inspect"),
             ))
         }
         Scenario::Identity => {
@@ -92,7 +90,7 @@ async fn choices(
                     .await
                     .expect("identity");
             Target::Identity(Box::new(
-                identity::inspect(client, tenant, found[0].clone())
+                identity::inspect(client, found[0].clone())
                     .await
                     .expect("inspect"),
             ))

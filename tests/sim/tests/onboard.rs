@@ -102,10 +102,10 @@ async fn a_new_app_is_onboarded_in_six_round_trips_and_a_second_run_changes_noth
         .expect("listed")
         .id
         .clone();
-    let existing = onboard::inspect(&client, &tenant, &app)
-        .await
-        .expect("inspect");
-    assert!(existing.granted && existing.roles.contains(&roles::EXCHANGE_ADMIN.to_owned()));
+    let existing = onboard::inspect(&client, &app).await.expect("inspect");
+    assert!(
+        existing.granted(&tenant) && existing.roles.contains(&roles::EXCHANGE_ADMIN.to_owned())
+    );
     let again = choices(Target::Existing(Box::new(existing)));
     let steps = std::cell::RefCell::new(Vec::new());
     let record = |kind, status| steps.borrow_mut().push((kind, status));
@@ -148,7 +148,7 @@ async fn an_existing_app_keeps_its_certificates_and_permissions() {
         .find(|a| a["displayName"] == "Legacy EXO automation")
         .expect("legacy")
         .clone();
-    let existing = onboard::inspect(&client, &tenant, legacy["id"].as_str().expect("id"))
+    let existing = onboard::inspect(&client, legacy["id"].as_str().expect("id"))
         .await
         .expect("inspect");
     assert_eq!(existing.app.key_credentials.len(), 2);
@@ -423,7 +423,7 @@ async fn managed_identities_are_found_by_name_resource_id_or_object_id_and_grant
     // A Privileged Role Administrator alone grants a system-assigned identity.
     let before = mi_token(&sim, "").await;
     assert!(before.get("roles").is_none());
-    let found = identity::inspect(&client, &tenant, by_name[0].clone())
+    let found = identity::inspect(&client, by_name[0].clone())
         .await
         .expect("inspect");
     let choice = choices(Target::Identity(Box::new(found)));
@@ -445,10 +445,10 @@ async fn managed_identities_are_found_by_name_resource_id_or_object_id_and_grant
     assert_eq!(after["wids"], json!([roles::EXCHANGE_ADMIN]));
 
     // A second run changes nothing.
-    let again = identity::inspect(&client, &tenant, by_name[0].clone())
+    let again = identity::inspect(&client, by_name[0].clone())
         .await
         .expect("inspect");
-    assert!(again.granted);
+    assert!(again.granted(&tenant));
     let state = sim.state().await;
     let steps = std::cell::RefCell::new(Vec::new());
     let record = |kind, status| steps.borrow_mut().push((kind, status));
@@ -496,10 +496,10 @@ async fn a_user_assigned_identity_that_already_has_the_app_role_gets_only_the_ro
     let (found, _) = identity::find(&admin, &Query::parse("ops-runbooks").expect("q"))
         .await
         .expect("found");
-    let identity = identity::inspect(&admin, &tenant, found[0].clone())
+    let identity = identity::inspect(&admin, found[0].clone())
         .await
         .expect("inspect");
-    assert!(identity.granted && identity.user_assigned());
+    assert!(identity.granted(&tenant) && identity.user_assigned());
     let choice = choices(Target::Identity(Box::new(identity)));
     let plan = onboard::plan(&tenant, &choice);
     assert_eq!(

@@ -60,9 +60,7 @@ async fn every_page_is_read_in_a_large_tenant() {
         .iter()
         .find(|a| a.display_name == "Ops EXO automation")
         .expect("the app beyond the first 999");
-    let existing = onboard::inspect(&client, &tenant, &ops.id)
-        .await
-        .expect("inspect");
+    let existing = onboard::inspect(&client, &ops.id).await.expect("inspect");
     let choice = choices(Target::Existing(Box::new(existing)));
     assert!(onboard::plan(&tenant, &choice).blockers.is_empty());
     let kc = key_credential("ops-2027");
@@ -179,9 +177,7 @@ async fn legacy(client: &Client<impl Transport>) -> (onboard::Tenant, Choices) {
         .expect("legacy")
         .id
         .clone();
-    let existing = onboard::inspect(client, &tenant, &id)
-        .await
-        .expect("inspect");
+    let existing = onboard::inspect(client, &id).await.expect("inspect");
     (tenant, choices(Target::Existing(Box::new(existing))))
 }
 
