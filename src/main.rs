@@ -1,7 +1,8 @@
 //! Browser entry point: mounts the app. Everything else lives in the library so it can be tested.
 //!
-//! The same WebAssembly module also runs inside the forge workers, where this start function
-//! runs too: there is no window there, and the worker boot script calls `worker_main` instead.
+//! The forge workers run a module of their own (`src/bin/forge.rs`), which the page fetches only
+//! when a certificate is about to be made: nothing of the forge's key generation, certificate or
+//! PKCS#12 code is in this module.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {

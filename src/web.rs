@@ -4,6 +4,7 @@
 mod config;
 pub mod download;
 pub mod fetch;
+pub mod forge_code;
 pub mod keygen;
 pub mod popup;
 pub mod signin;

@@ -26,6 +26,27 @@ pub enum ToWorker {
     },
     /// Assemble the key from two primes and build everything from it.
     Forge(ForgeJob),
+    /// Prove a saved PFX. Its bytes are not in this message: the page posts the file the admin
+    /// picked (a `Blob`) beside it, and the worker reads it, so the file's contents and the
+    /// decrypted key are only ever in the worker's memory, which ends with the worker.
+    CheckPfx(CheckPfx),
+}
+
+/// What a worker needs to prove a saved PFX, besides the file. Carries the password: never
+/// logged, wiped when dropped.
+#[derive(Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckPfx {
+    /// The password the admin typed.
+    pub password: String,
+    /// The certificate about to be uploaded, DER, base64.
+    pub certificate: String,
+}
+
+impl std::fmt::Debug for CheckPfx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckPfx").finish_non_exhaustive()
+    }
 }
 
 /// What a worker needs to build the credential. Carries secrets: never logged.
@@ -79,6 +100,11 @@ pub enum FromWorker {
     },
     /// The finished credential.
     Forged(Box<Forged>),
+    /// The verdict on a saved PFX: `None` when it is proven, else what to tell the admin.
+    PfxChecked {
+        /// Why the file was refused, in words for the admin.
+        refusal: Option<String>,
+    },
     /// Something went wrong; the message is for the admin.
     Failed {
         /// What happened and what to do.
@@ -214,4 +240,16 @@ pub fn forge_job(
         certificate_ms: timings.certificate_ms,
         pfx_ms: timings.pfx_ms,
     })
+}
+
+/// Proves a saved PFX (see [`super::verify_saved_pfx`]); the job, password and all, is wiped
+/// when this returns.
+pub fn check_pfx_job(pfx: &[u8], job: CheckPfx) -> FromWorker {
+    let refusal = match STANDARD.decode(&job.certificate) {
+        Ok(certificate) => super::verify_saved_pfx(pfx, &job.password, &certificate)
+            .err()
+            .map(|e| e.to_string()),
+        Err(_) => Some("The page could not read its own certificate: reload the page.".into()),
+    };
+    FromWorker::PfxChecked { refusal }
 }

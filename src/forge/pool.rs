@@ -141,7 +141,10 @@ impl PrimeSearch {
             // While building, anything from the stopped searchers (a late third prime, Ready,
             // Progress, a failure caused by stopping it) is stale. A `Forged` while searching
             // cannot be an answer to anything asked.
-            (Phase::Building(_), _) | (Phase::Searching, FromWorker::Forged(_)) => Vec::new(),
+            (Phase::Building(_), _)
+            | (Phase::Searching, FromWorker::Forged(_) | FromWorker::PfxChecked { .. }) => {
+                Vec::new()
+            }
         }
     }
 

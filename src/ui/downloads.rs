@@ -60,7 +60,11 @@ pub fn Downloads(
     super::a11y::focus_when_shown(save_pfx);
     let button = move |ext: &'static str, label: &'static str, id: &'static str| {
         let file = file.clone();
-        let node = if ext == "pfx" { save_pfx } else { NodeRef::new() };
+        let node = if ext == "pfx" {
+            save_pfx
+        } else {
+            NodeRef::new()
+        };
         view! {
             <button id=format!("{prefix}{id}") node_ref=node on:click=move |_| {
                 let (name, mime, bytes) = file(ext);
@@ -129,11 +133,11 @@ enum Check {
 }
 
 /// The admin picks the saved PFX back and types its password; the page proves, locally and in
-/// WebAssembly ([`crate::forge::verify_saved_pfx`]), that the file opens with that password (MAC
-/// and key bag), holds exactly this certificate and the matching private key. The file is read
-/// with `Blob.arrayBuffer()` (File API; MDN "Blob: arrayBuffer() method"), never sent anywhere;
-/// the bytes and the password are wiped from WebAssembly memory after the check, and the fields
-/// are emptied.
+/// WebAssembly ([`crate::forge::verify_saved_pfx`], in a forge worker of its own), that the file
+/// opens with that password (MAC and key bag), holds exactly this certificate and the matching
+/// private key. The file goes to that worker as the picked `Blob` and is read there, never sent
+/// anywhere; the bytes and the password are wiped after the check, the worker ends, and the
+/// fields are emptied.
 #[component]
 fn CheckSavedPfx(
     /// The certificate about to be uploaded, base64 DER.
@@ -147,7 +151,7 @@ fn CheckSavedPfx(
     let (password, set_password) = signal(String::new());
     let (state, set_state) = signal(Check::Idle);
     let file_input = NodeRef::<leptos::html::Input>::new();
-    let expected = StoredValue::new(STANDARD.decode(&cer).unwrap_or_default());
+    let expected = StoredValue::new(cer);
 
     let on_pick = move |ev: leptos::ev::Event| {
         let chosen = ev.target().and_then(|target| first_file(&target));
@@ -166,12 +170,9 @@ fn CheckSavedPfx(
         set_state.set(Check::Checking);
         let thumbprint = thumbprint.clone();
         leptos::task::spawn_local(async move {
-            let outcome = match read(&blob).await {
-                Ok(bytes) => crate::forge::verify_saved_pfx(&bytes, &typed, &expected.get_value())
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            };
-            drop(typed);
+            let outcome = crate::web::keygen::check_saved_pfx(&blob, typed, &expected.get_value())
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
             // The picked file is forgotten either way; a new attempt picks it again.
             file.set_value(None);
             set_picked.set(None);
@@ -257,19 +258,6 @@ fn first_file(target: &web_sys::EventTarget) -> Option<(web_sys::Blob, String)> 
     file.dyn_into::<web_sys::Blob>()
         .ok()
         .map(|blob| (blob, name))
-}
-
-/// Reads a picked file into WebAssembly memory (wiped when dropped). Local only: `arrayBuffer()`
-/// reads from the admin's disk, no network.
-async fn read(blob: &web_sys::Blob) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
-    let buffer = wasm_bindgen_futures::JsFuture::from(blob.array_buffer())
-        .await
-        .map_err(|_| "The file could not be read: pick it again.".to_owned())?;
-    let view = js_sys::Uint8Array::new(&buffer);
-    let bytes = zeroize::Zeroizing::new(view.to_vec());
-    // Also blank the browser's copy of the bytes (the ArrayBuffer belongs to this read only).
-    view.fill(0, 0, view.length());
-    Ok(bytes)
 }
 
 /// A file name from the subject: spaces and anything unusual become `-`.

@@ -43,6 +43,9 @@ fn new_unique_name() -> String {
 /// Reads the tenant, then runs the flow.
 #[component]
 pub fn Onboarding(signed: Signed) -> impl IntoView {
+    // Signed in: fetch the forge now, in the background, so it is compiled by the time a
+    // certificate is made (the start screen did not load it).
+    crate::web::forge_code::prefetch();
     let client = signed.client.clone();
     let discovery = LocalResource::new(move || {
         let client = client.clone();

@@ -137,7 +137,8 @@ pub fn StartScreen(
             <super::registration::Registration />
         </Show>
         <Show when=move || path.get() == Path::Certificate>
-            <details class="card offline">
+            // Opened: the forge will be needed, so start fetching it.
+            <details class="card offline" on:toggle=|_| crate::web::forge_code::prefetch()>
                 <summary>"Only make a certificate, without signing in"</summary>
                 <super::certificate::CertificatePanel />
             </details>

@@ -5,13 +5,15 @@
 //! worker, so nothing keeps computing (or keeps key material) after the admin presses Cancel.
 
 use std::fmt;
+use std::rc::Rc;
 
 use futures::StreamExt;
 use futures::channel::mpsc;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
-use crate::forge::job::{ForgeJob, Forged, FromWorker, ToWorker};
+use super::forge_code::{ForgeCode, forge_code};
+use crate::forge::job::{CheckPfx, ForgeJob, Forged, FromWorker, ToWorker};
 use crate::forge::pool::{PrimeSearch, Step};
 use crate::forge::{Flavour, KeySize, Password};
 
@@ -52,8 +54,9 @@ pub enum KeygenError {
     /// The page was built without its worker (not through `cargo xtask`), or the browser
     /// refused to start one.
     NoWorker(String),
-    /// The worker script is not verifiably the one the page was built with: its integrity check
-    /// failed (a `fetch` with `integrity` rejects alike on a mismatch and a network error).
+    /// The worker script or the forge module is not verifiably what the page was built with:
+    /// an integrity check failed (a `fetch` with `integrity` rejects alike on a mismatch and a
+    /// network error).
     Tampered,
     /// A worker failed.
     Worker(String),
@@ -69,9 +72,10 @@ impl fmt::Display for KeygenError {
             ),
             Self::Tampered => write!(
                 f,
-                "The worker script failed its integrity check or could not be loaded: it is not \
-                 verifiably the code this page was built with, so no key is made with it. Reload \
-                 the page; if it persists, tell whoever hosts this page."
+                "The key-making code (the worker script or the forge's WebAssembly) failed its \
+                 integrity check or could not be loaded: it is not verifiably the code this page \
+                 was built with, so no key is made with it. Check the network and try again; if \
+                 it persists, tell whoever hosts this page."
             ),
             Self::Worker(why) => write!(
                 f,
@@ -94,10 +98,9 @@ pub async fn forge_in_workers(
     workers: usize,
     on_event: impl Fn(Event),
 ) -> Result<Forged, KeygenError> {
-    let (script, integrity) = worker_script()?;
-    let source = VerifiedScript::fetch(&script, &integrity).await?;
+    let code = forge_code().await?;
     let (tx, mut rx) = mpsc::unbounded::<(usize, FromWorker)>();
-    let mut pool = Pool::start(source, workers, tx)?;
+    let mut pool = Pool::start(code, workers, tx)?;
     let bits = options.key_size.bits();
     let find = ToWorker::FindPrime { bits };
 
@@ -142,110 +145,66 @@ pub async fn forge_in_workers(
     }
 }
 
-/// The worker script and its integrity, which `cargo xtask` writes into the page as
-/// `<meta name="unattended-worker" content="./worker-….js" data-integrity="sha384-…">`
-/// (relative: fetched from beside the page, whatever path the page is served under).
-fn worker_script() -> Result<(String, String), KeygenError> {
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or(KeygenError::NoWorker("no document".into()))?;
-    let meta = document
-        .query_selector("meta[name=unattended-worker]")
-        .ok()
-        .flatten()
-        .ok_or_else(|| KeygenError::NoWorker("the page does not name its worker script".into()))?;
-    let script = meta.get_attribute("content").unwrap_or_default();
-    let integrity = meta.get_attribute("data-integrity").unwrap_or_default();
-    if script.is_empty() || !integrity.starts_with("sha384-") {
-        return Err(KeygenError::NoWorker(
-            "the worker script has no integrity hash".into(),
-        ));
-    }
-    Ok((script, integrity))
-}
-
-/// The worker's code, fetched with its Subresource Integrity hash and held as a `blob:` URL.
-///
-/// `new Worker(url)` has no integrity option (WHATWG HTML, "Dedicated workers"; MDN `Worker()`),
-/// and a module worker's own `import`s carry none either. So the page fetches the one
-/// self-contained worker script (the wasm-bindgen glue and the boot code in one file, written by
-/// `cargo xtask`) with `fetch(url, {integrity})` (W3C Subresource Integrity §3.3.5: the fetch
-/// rejects on a mismatch), and starts the workers from those very bytes through a `blob:` URL:
-/// what runs next to the key is exactly what was checked, not a second download of the same
-/// address. The WebAssembly they run is the module the page compiled from its own
-/// integrity-checked download, posted to each worker. The CSP allows `blob:` in `worker-src`
-/// only (never in `script-src`).
-struct VerifiedScript {
-    url: String,
-}
-
-impl VerifiedScript {
-    async fn fetch(script: &str, integrity: &str) -> Result<Self, KeygenError> {
-        let refused = || KeygenError::Tampered;
-        let init = web_sys::RequestInit::new();
-        init.set_integrity(integrity);
-        let window = web_sys::window().ok_or(KeygenError::NoWorker("no window".into()))?;
-        let response =
-            wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(script, &init))
-                .await
-                .map_err(|_| refused())?
-                .dyn_into::<web_sys::Response>()
-                .map_err(|_| refused())?;
-        if !response.ok() {
-            return Err(KeygenError::NoWorker(format!(
-                "the worker script could not be loaded (HTTP {})",
-                response.status()
-            )));
+/// Proves a saved PFX in a worker of its own (see [`crate::forge::verify_saved_pfx`]): the page
+/// hands over the picked file itself, so its bytes and the key decrypted from it exist only in
+/// that worker, which is terminated as soon as it answers. `Ok(Err(why))` is the verdict
+/// refusing the file; `Err` means the check could not run.
+pub async fn check_saved_pfx(
+    file: &web_sys::Blob,
+    password: zeroize::Zeroizing<String>,
+    certificate_b64: &str,
+) -> Result<Result<(), String>, KeygenError> {
+    let code = forge_code().await?;
+    let (tx, mut rx) = mpsc::unbounded::<(usize, FromWorker)>();
+    let pool = Pool::start(code, 1, tx)?;
+    let job = ToWorker::CheckPfx(CheckPfx {
+        password: password.to_string(),
+        certificate: certificate_b64.to_owned(),
+    });
+    drop(password);
+    let mut job = Some(job);
+    while let Some((_, message)) = rx.next().await {
+        match message {
+            FromWorker::Ready => {
+                if let Some(job) = job.take() {
+                    pool.send_with(0, &job, file)?;
+                }
+            }
+            FromWorker::PfxChecked { refusal } => return Ok(refusal.map_or(Ok(()), Err)),
+            FromWorker::Failed { message } => return Err(KeygenError::Worker(message)),
+            _ => {}
         }
-        // The body is read by the same fetch that checked the hash: a body that does not match
-        // rejects here too.
-        let body = response.array_buffer().map_err(|_| refused())?;
-        let bytes = wasm_bindgen_futures::JsFuture::from(body)
-            .await
-            .map_err(|_| refused())?;
-        let parts = js_sys::Array::of1(&bytes);
-        let options = web_sys::BlobPropertyBag::new();
-        options.set_type("text/javascript");
-        let blob = web_sys::Blob::new_with_buffer_source_sequence_and_options(&parts, &options)
-            .map_err(|_| KeygenError::NoWorker("the worker script could not be held".into()))?;
-        let url = web_sys::Url::create_object_url_with_blob(&blob)
-            .map_err(|_| KeygenError::NoWorker("the worker script could not be held".into()))?;
-        Ok(Self { url })
     }
-}
-
-impl Drop for VerifiedScript {
-    fn drop(&mut self) {
-        let _ = web_sys::Url::revoke_object_url(&self.url);
-    }
+    Err(KeygenError::Worker(
+        "the worker stopped unexpectedly".into(),
+    ))
 }
 
 /// Running workers and the closures that receive their messages. Dropping it terminates them.
 struct Pool {
     workers: Vec<Option<Worker>>,
     /// Kept until the pool ends: the workers were started from it.
-    _source: VerifiedScript,
+    _code: Rc<ForgeCode>,
     _handlers: Vec<Closure<dyn FnMut(MessageEvent)>>,
     _error_handlers: Vec<Closure<dyn FnMut(web_sys::ErrorEvent)>>,
 }
 
 impl Pool {
     fn start(
-        source: VerifiedScript,
+        code: Rc<ForgeCode>,
         count: usize,
         tx: mpsc::UnboundedSender<(usize, FromWorker)>,
     ) -> Result<Self, KeygenError> {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
-        let module = wasm_bindgen::module();
         let mut pool = Pool {
             workers: Vec::new(),
-            _source: source,
+            _code: code.clone(),
             _handlers: Vec::new(),
             _error_handlers: Vec::new(),
         };
         for index in 0..count {
-            let worker = Worker::new_with_options(&pool._source.url, &options).map_err(|_| {
+            let worker = Worker::new_with_options(&code.script_url, &options).map_err(|_| {
                 KeygenError::NoWorker("the browser refused to start a worker".into())
             })?;
             let messages = tx.clone();
@@ -269,7 +228,7 @@ impl Pool {
             worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
             worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
             // The compiled module goes first; the boot script instantiates it and says Ready.
-            worker.post_message(&module).map_err(|_| {
+            worker.post_message(&code.module).map_err(|_| {
                 KeygenError::NoWorker(
                     "the WebAssembly module could not be handed to a worker".into(),
                 )
@@ -291,6 +250,27 @@ impl Pool {
             serde_json::to_string(message).map_err(|e| KeygenError::Worker(e.to_string()))?;
         worker
             .post_message(&JsValue::from_str(&text))
+            .map_err(|_| KeygenError::Worker("postMessage failed".into()))
+    }
+
+    /// Sends `message` with `file` beside it (`[json, file]`): a `Blob` is structured-cloned
+    /// to the worker, which reads the file itself.
+    fn send_with(
+        &self,
+        index: usize,
+        message: &ToWorker,
+        file: &web_sys::Blob,
+    ) -> Result<(), KeygenError> {
+        let worker = self
+            .workers
+            .get(index)
+            .and_then(Option::as_ref)
+            .ok_or(KeygenError::Worker("worker gone".into()))?;
+        let text = zeroize::Zeroizing::new(
+            serde_json::to_string(message).map_err(|e| KeygenError::Worker(e.to_string()))?,
+        );
+        worker
+            .post_message(&js_sys::Array::of2(&JsValue::from_str(&text), file))
             .map_err(|_| KeygenError::Worker("postMessage failed".into()))
     }
 

@@ -73,9 +73,13 @@ async function makeCertificate({ name, flavour, password }) {
   assert.deepEqual(await seen.cspViolations(), []);
   const worker = seen.responses.find((r) => /\/worker-[0-9a-f]+\.js$/.test(r.url()));
   assert.ok(worker, 'the forge ran in a worker');
-  const declared = await page.locator('meta[name=unattended-worker]').getAttribute('data-integrity');
+  const forge = page.locator('meta[name=unattended-forge]');
   const body = await worker.body();
-  assert.equal(declared, `sha384-${createHash('sha384').update(body).digest('base64')}`);
+  assert.equal(await forge.getAttribute('data-script-integrity'), `sha384-${createHash('sha384').update(body).digest('base64')}`);
+  // The forge's own WebAssembly, fetched once with its hash and compiled once for every worker.
+  const wasm = seen.responses.filter((r) => /\/forge-[0-9a-f]+\.wasm$/.test(r.url()));
+  assert.equal(wasm.length, 1, 'the forge module was fetched once');
+  assert.equal(await forge.getAttribute('data-wasm-integrity'), `sha384-${createHash('sha384').update(await wasm[0].body()).digest('base64')}`);
   // The worker script is self-contained (glue + boot, no import), so that hash covers all the
   // JavaScript a worker runs, and it was fetched once: the workers start from the checked bytes.
   assert.ok(!/^\s*import[\s{*]/m.test(body.toString()), 'the worker script imports nothing');
@@ -134,6 +138,7 @@ test('cancel stops every worker and keeps nothing', async () => {
 
 for (const [what, pattern] of [
   ['worker script (the glue and boot code the workers run)', /\/worker-[0-9a-f]+\.js$/],
+  ["forge's WebAssembly (the key, certificate and PFX code)", /\/forge-[0-9a-f]+\.wasm$/],
 ]) {
   test(`a tampered ${what} is refused: no worker starts and no key is made`, async () => {
     const tamper = async (route) => {
@@ -148,7 +153,7 @@ for (const [what, pattern] of [
     await page.click('#generate');
     const error = page.locator('#generate-error');
     await error.waitFor({ timeout: 30000 });
-    assert.match(await error.textContent(), /worker script failed its integrity check.*no key is made with it/s);
+    assert.match(await error.textContent(), /key-making code .* failed its integrity check.*no key is made with it/s);
     assert.equal(page.workers().length, 0, 'no worker runs tampered code');
     assert.equal(await page.locator('#credential').count(), 0);
     assert.ok(seen.consoleErrors.some((e) => /integrity/i.test(e)), `the browser reports the integrity failure: ${seen.consoleErrors}`);

@@ -16,6 +16,9 @@ use crate::Result;
 
 const MARKER: &str = r#"<meta name="unattended-boot""#;
 const DEFAULT_CONNECT: &str = "https://login.microsoftonline.com https://graph.microsoft.com";
+/// What Trunk writes for `<link data-trunk rel="rust" data-bin="forge" data-type="worker">`.
+const FORGE_JS: &str = "forge.js";
+const FORGE_WASM: &str = "forge_bg.wasm";
 
 pub fn seal(dist: &Path, config: Option<&Path>) -> Result<()> {
     let index = dist.join("index.html");
@@ -48,20 +51,30 @@ pub fn seal(dist: &Path, config: Option<&Path>) -> Result<()> {
         r#"<script type="module" src="./{boot_name}" integrity="{}" crossorigin="anonymous"></script>"#,
         sri(boot.as_bytes())
     );
-    // The forge worker runs the same module, compiled by the page and posted to it as the first
-    // message (see src/web/keygen.rs). `new Worker(url)` cannot check integrity either, so the
-    // worker script is self-contained too, the glue followed by the worker's boot code: the page
-    // fetches it with its hash and starts the workers from those verified bytes through a
-    // `blob:` URL.
-    let worker = worker_script(&glue)?;
+    // The forge is a module of its own (src/bin/forge.rs), which Trunk builds as a worker
+    // (index.html) and names after the binary. Only the workers run it, and the page fetches it
+    // when a certificate is about to be made (src/web/forge_code.rs). `new Worker(url)` cannot
+    // check integrity, so the worker script is self-contained, the forge's glue followed by the
+    // worker's boot code: the page fetches it and the forge's WebAssembly with their hashes and
+    // starts the workers from those verified bytes through a `blob:` URL.
+    let forge_glue = read(&dist.join(FORGE_JS))?;
+    let worker = worker_script(&forge_glue)?;
     let worker_name = format!(
         "worker-{}.js",
         &hex(&Sha256::digest(worker.as_bytes()))[..16]
     );
     std::fs::write(dist.join(&worker_name), &worker).map_err(|e| e.to_string())?;
-    let worker_meta = format!(
-        r#"<meta name="unattended-worker" content="./{worker_name}" data-integrity="{}">"#,
-        sri(worker.as_bytes())
+    std::fs::remove_file(dist.join(FORGE_JS)).map_err(|e| format!("{FORGE_JS}: {e}"))?;
+    let forge_wasm =
+        std::fs::read(dist.join(FORGE_WASM)).map_err(|e| format!("{FORGE_WASM}: {e}"))?;
+    // Content-named like every other file, so a cache never serves last build's forge.
+    let forge_wasm_name = format!("forge-{}.wasm", &hex(&Sha256::digest(&forge_wasm))[..16]);
+    std::fs::rename(dist.join(FORGE_WASM), dist.join(&forge_wasm_name))
+        .map_err(|e| format!("{FORGE_WASM}: {e}"))?;
+    let forge_meta = format!(
+        r#"<meta name="unattended-forge" data-script="./{worker_name}" data-script-integrity="{}" data-wasm="./{forge_wasm_name}" data-wasm-integrity="{}">"#,
+        sri(worker.as_bytes()),
+        sri(&forge_wasm)
     );
 
     // The glue is inside both scripts now: Trunk's modulepreload of it goes, and so does the
@@ -70,7 +83,7 @@ pub fn seal(dist: &Path, config: Option<&Path>) -> Result<()> {
     html = without_modulepreload(&html, &js)?;
     std::fs::remove_file(dist.join(&js)).map_err(|e| format!("{js}: {e}"))?;
     let head_end = html.find("</head>").ok_or("index.html has no </head>")?;
-    html.insert_str(head_end, &format!("{worker_meta}\n{tag}\n"));
+    html.insert_str(head_end, &format!("{forge_meta}\n{tag}\n"));
 
     let connect = match config {
         Some(path) => {
@@ -108,19 +121,18 @@ pub fn retarget(dist: &Path, config: &Path) -> Result<()> {
     crate::hosting::write_static_web_app_config(dist)
 }
 
-/// Every address the sealed page names (`src`, `href`, the worker script) must be relative to
+/// Every address the sealed page names (`src`, `href`, the forge's files) must be relative to
 /// the page: a root-absolute `/x.js` would 404 under a sub-path such as a GitHub Pages project
 /// site, and an absolute `https://…` would be another origin.
 fn check_relative(html: &str) -> Result<()> {
-    let worker = r#"<meta name="unattended-worker" content=""#;
     let mut urls: Vec<&str> = Vec::new();
-    for key in [" src=\"", " href=\"", worker] {
+    for key in [" src=\"", " href=\"", " data-script=\"", " data-wasm=\""] {
         for (i, _) in html.match_indices(key) {
             urls.push(html[i + key.len()..].split('"').next().unwrap_or_default());
         }
     }
-    if !html.contains(worker) {
-        return Err("the sealed page does not name its worker script".into());
+    if !html.contains(r#"<meta name="unattended-forge" data-script=""#) {
+        return Err("the sealed page does not name its forge".into());
     }
     match urls
         .iter()
@@ -134,15 +146,13 @@ fn check_relative(html: &str) -> Result<()> {
     }
 }
 
-/// The glue's local names the boot and worker scripts call, checked so that a wasm-bindgen
-/// that renames them fails the build instead of the page; and it must import nothing, so that
-/// the scripts it is copied into are self-contained.
-fn check_glue(glue: &str) -> Result<()> {
-    const INIT: &str = "__wbg_init as default";
-    const MAIN: &str = "export function worker_main(";
-    if !glue.contains(INIT) || !glue.contains(MAIN) {
+/// The glue's local names the boot and worker scripts call (`needs`), checked so that a
+/// wasm-bindgen that renames them fails the build instead of the page; and it must import
+/// nothing, so that the scripts it is copied into are self-contained.
+fn check_glue(glue: &str, needs: &[&str]) -> Result<()> {
+    if let Some(missing) = needs.iter().find(|name| !glue.contains(*name)) {
         return Err(format!(
-            "the wasm-bindgen glue lacks `{INIT}` or `{MAIN}…`: update xtask/src/seal.rs"
+            "the wasm-bindgen glue lacks `{missing}`: update xtask/src/seal.rs"
         ));
     }
     if glue
@@ -162,7 +172,7 @@ fn check_glue(glue: &str) -> Result<()> {
 /// WebAssembly fetched against `wasm_integrity`; one module with no `import`, so its own
 /// integrity attribute covers all of the page's JavaScript.
 pub fn boot_script(glue: &str, wasm: &str, wasm_integrity: &str) -> Result<String> {
-    check_glue(glue)?;
+    check_glue(glue, &[INIT])?;
     Ok(format!(
         "// Generated by `cargo xtask` (xtask/src/seal.rs): the app's boot module, self-contained\n\
          // (the wasm-bindgen glue, then the start of the app with its WebAssembly checked against\n\
@@ -194,16 +204,17 @@ fn without_modulepreload(html: &str, js: &str) -> Result<String> {
     Ok(format!("{}{}", &html[..start], &html[end..]))
 }
 
-/// The forge worker's script: the wasm-bindgen glue and the boot code in one module with no
-/// `import`, so the bytes the page checks are all the JavaScript the worker runs (a `blob:`
-/// worker could not resolve a relative import anyway).
+/// The forge worker's script: the forge module's wasm-bindgen glue and the boot code in one
+/// module with no `import`, so the bytes the page checks are all the JavaScript the worker runs
+/// (a `blob:` worker could not resolve a relative import anyway).
 pub fn worker_script(glue: &str) -> Result<String> {
-    check_glue(glue)?;
+    check_glue(glue, &[INIT, "export function worker_main("])?;
     Ok(format!(
         "// Generated by `cargo xtask` (xtask/src/seal.rs): a forge worker, self-contained (the\n\
          // wasm-bindgen glue, then its boot code) so the page can check all of it with one\n\
-         // integrity hash and start it from the checked bytes. It instantiates the WebAssembly\n\
-         // module the page compiled from its integrity-checked download and posted here.\n\
+         // integrity hash and start it from the checked bytes. It instantiates the forge's\n\
+         // WebAssembly module, which the page compiled from its integrity-checked download and\n\
+         // posted here as the first message.\n\
          {glue}\n\
          self.onmessage = async (event) => {{\n\
          \x20 self.onmessage = null;\n\
@@ -212,6 +223,9 @@ pub fn worker_script(glue: &str) -> Result<String> {
          }};\n"
     ))
 }
+
+/// How every wasm-bindgen glue (`--target web`) names its initialiser.
+const INIT: &str = "__wbg_init as default";
 
 /// `sha384-…`, the form of the `integrity` attribute.
 pub fn sri(bytes: &[u8]) -> String {
@@ -335,8 +349,7 @@ mod tests {
 
     #[test]
     fn every_address_in_the_sealed_page_is_relative() {
-        let worker =
-            r#"<meta name="unattended-worker" content="./worker-1.js" data-integrity="sha384-x">"#;
+        let worker = r#"<meta name="unattended-forge" data-script="./worker-1.js" data-script-integrity="sha384-x" data-wasm="./forge-1.wasm" data-wasm-integrity="sha384-y">"#;
         let good = format!(
             r#"<link rel="stylesheet" href="./main-1.css"><link rel="icon" href="favicon.svg">{worker}<script type="module" src="./boot-1.js"></script>"#
         );
@@ -346,6 +359,7 @@ mod tests {
             good.replace("./boot-1.js", "https://cdn.example/boot-1.js"),
             good.replace("./boot-1.js", "//cdn.example/boot-1.js"),
             good.replace("./worker-1.js", "/worker-1.js"),
+            good.replace("./forge-1.wasm", "https://cdn.example/forge-1.wasm"),
             good.replace("./main-1.css", "../main-1.css"),
             good.replace(worker, ""),
         ] {

@@ -1,0 +1,188 @@
+//! The forge's code, fetched only when it is needed: the worker script and the forge's own
+//! WebAssembly module, both checked against the hashes `cargo xtask` wrote into the page.
+//!
+//! The start screen and sign-in do not use the forge, so the page's first load does not carry
+//! it. Once the admin is signed in (or opens the certificate panel), [`prefetch`] fetches and
+//! compiles it in the background, so it is ready by the time a certificate is made; a prefetch
+//! that failed (a lost network) is tried again when the code is actually needed.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures::FutureExt;
+use futures::future::{LocalBoxFuture, Shared};
+use wasm_bindgen::JsCast;
+
+use super::keygen::KeygenError;
+
+/// The checked worker script (held as a `blob:` URL) and the compiled forge module.
+pub struct ForgeCode {
+    /// `blob:` URL of the worker script's verified bytes; revoked when dropped.
+    pub script_url: String,
+    /// The forge module, compiled once and posted to every worker.
+    pub module: js_sys::WebAssembly::Module,
+}
+
+impl Drop for ForgeCode {
+    fn drop(&mut self) {
+        let _ = web_sys::Url::revoke_object_url(&self.script_url);
+    }
+}
+
+type Loading = Shared<LocalBoxFuture<'static, Result<Rc<ForgeCode>, KeygenError>>>;
+
+thread_local! {
+    /// The one load of the forge's code for this page, and whether a prefetch started it.
+    static LOADING: RefCell<Option<(Loading, bool)>> = const { RefCell::new(None) };
+}
+
+/// Starts fetching and compiling the forge in the background, once.
+pub fn prefetch() {
+    let loading = LOADING.with(|slot| {
+        slot.borrow_mut()
+            .get_or_insert_with(|| (load().boxed_local().shared(), true))
+            .0
+            .clone()
+    });
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = loading.await;
+    });
+}
+
+/// The forge's code, from the prefetch if there was one. A failed load is forgotten, so the next
+/// attempt fetches again; a failed prefetch is retried here at once.
+pub async fn forge_code() -> Result<Rc<ForgeCode>, KeygenError> {
+    let (loading, prefetched) = current();
+    match loading.await {
+        Ok(code) => Ok(code),
+        Err(error) => {
+            forget();
+            if !prefetched {
+                return Err(error);
+            }
+            let (retry, _) = current();
+            let result = retry.await;
+            if result.is_err() {
+                forget();
+            }
+            result
+        }
+    }
+}
+
+fn current() -> (Loading, bool) {
+    LOADING.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let (loading, prefetched) =
+            slot.get_or_insert_with(|| (load().boxed_local().shared(), false));
+        (loading.clone(), *prefetched)
+    })
+}
+
+fn forget() {
+    LOADING.with(|slot| slot.borrow_mut().take());
+}
+
+async fn load() -> Result<Rc<ForgeCode>, KeygenError> {
+    let assets = Assets::named_by_the_page()?;
+    // Both downloads at once; each rejects on a hash mismatch.
+    let (script, wasm) = futures::join!(
+        fetch_verified(&assets.script, &assets.script_integrity, "worker script"),
+        fetch_verified(&assets.wasm, &assets.wasm_integrity, "forge module"),
+    );
+    let (script, wasm) = (script?, wasm?);
+    let module = wasm_bindgen_futures::JsFuture::from(js_sys::WebAssembly::compile(&wasm))
+        .await
+        .ok()
+        .and_then(|m| m.dyn_into::<js_sys::WebAssembly::Module>().ok())
+        .ok_or_else(|| {
+            KeygenError::NoWorker("this browser could not compile the forge's WebAssembly".into())
+        })?;
+    let parts = js_sys::Array::of1(&script);
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/javascript");
+    let held = || KeygenError::NoWorker("the worker script could not be held".into());
+    let blob = web_sys::Blob::new_with_buffer_source_sequence_and_options(&parts, &options)
+        .map_err(|_| held())?;
+    let script_url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| held())?;
+    Ok(Rc::new(ForgeCode { script_url, module }))
+}
+
+/// What `cargo xtask` wrote into the page: `<meta name="unattended-forge" data-script="./…js"
+/// data-script-integrity="sha384-…" data-wasm="./…wasm" data-wasm-integrity="sha384-…">`
+/// (relative: fetched from beside the page, whatever path it is served under).
+struct Assets {
+    script: String,
+    script_integrity: String,
+    wasm: String,
+    wasm_integrity: String,
+}
+
+impl Assets {
+    fn named_by_the_page() -> Result<Self, KeygenError> {
+        let meta = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| {
+                d.query_selector("meta[name=unattended-forge]")
+                    .ok()
+                    .flatten()
+            })
+            .ok_or_else(|| KeygenError::NoWorker("the page does not name its forge".into()))?;
+        let get = |name: &str| meta.get_attribute(name).unwrap_or_default();
+        let assets = Self {
+            script: get("data-script"),
+            script_integrity: get("data-script-integrity"),
+            wasm: get("data-wasm"),
+            wasm_integrity: get("data-wasm-integrity"),
+        };
+        let hashed =
+            |url: &str, integrity: &str| !url.is_empty() && integrity.starts_with("sha384-");
+        if !hashed(&assets.script, &assets.script_integrity)
+            || !hashed(&assets.wasm, &assets.wasm_integrity)
+        {
+            return Err(KeygenError::NoWorker(
+                "the forge's files have no integrity hash".into(),
+            ));
+        }
+        Ok(assets)
+    }
+}
+
+/// Fetches `url` with its Subresource Integrity hash and returns the body that was checked.
+///
+/// `new Worker(url)` has no integrity option (WHATWG HTML, "Dedicated workers"; MDN `Worker()`),
+/// and a module worker's own `import`s carry none either. So the page fetches the worker script
+/// with `fetch(url, {integrity})` (W3C Subresource Integrity §3.3.5: the fetch rejects on a
+/// mismatch) and starts the workers from those very bytes through a `blob:` URL; the forge's
+/// WebAssembly is fetched the same way, compiled once here and posted to each worker. What runs
+/// next to the key is exactly what was checked, not a second download of the same address.
+async fn fetch_verified(
+    url: &str,
+    integrity: &str,
+    what: &str,
+) -> Result<js_sys::ArrayBuffer, KeygenError> {
+    // A `fetch` with `integrity` rejects alike on a mismatch and on a network error.
+    let refused = || KeygenError::Tampered;
+    let init = web_sys::RequestInit::new();
+    init.set_integrity(integrity);
+    let window = web_sys::window().ok_or(KeygenError::NoWorker("no window".into()))?;
+    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|_| refused())?
+        .dyn_into::<web_sys::Response>()
+        .map_err(|_| refused())?;
+    if !response.ok() {
+        return Err(KeygenError::NoWorker(format!(
+            "the {what} could not be loaded (HTTP {})",
+            response.status()
+        )));
+    }
+    // The body is read by the same fetch that checked the hash: a body that does not match
+    // rejects here too.
+    let body = response.array_buffer().map_err(|_| refused())?;
+    wasm_bindgen_futures::JsFuture::from(body)
+        .await
+        .map_err(|_| refused())?
+        .dyn_into::<js_sys::ArrayBuffer>()
+        .map_err(|_| refused())
+}
