@@ -11,9 +11,6 @@ use serde_json::Value;
 use super::when::{self, DAY};
 use crate::forge::Thumbprints;
 use crate::graph::models::{Application, ServicePrincipal};
-use der::Encode;
-use rsa::pkcs8::DecodePublicKey;
-use rsa::traits::PublicKeyParts;
 
 /// A certificate this close to its end is "expiring" (the window CIPP's expiry alert uses,
 /// <https://docs.cipp.app/user-documentation/tenant/administration/alert-configuration>).
@@ -413,13 +410,29 @@ fn read_der(der: &[u8]) -> (Option<String>, Option<u32>) {
     let tbs = cert.tbs_certificate();
     let subject = Some(tbs.subject().to_string());
     let spki = tbs.subject_public_key_info();
-    // The RSA modulus's size (RFC 8017 §A.1.1); any other key type has no size here.
-    let bits = spki
-        .to_der()
-        .ok()
-        .and_then(|d| rsa::RsaPublicKey::from_public_key_der(&d).ok())
-        .map(|k| u32::try_from(k.size() * 8).unwrap_or(0));
+    // The RSA modulus's size (RFC 8017 §A.1.1), read from its DER INTEGER without big-number
+    // arithmetic (the `rsa` crate's parser would bring the whole forge into the page's first
+    // load); any other key type has no size here.
+    let bits = (spki.algorithm.oid == RSA_ENCRYPTION)
+        .then(|| spki.subject_public_key.as_bytes())
+        .flatten()
+        .and_then(|key| pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(key).ok())
+        .map(|key| significant_bits(key.modulus.as_bytes()));
     (subject, bits)
+}
+
+/// rsaEncryption (RFC 8017 §A.1).
+const RSA_ENCRYPTION: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+/// Bits of a big-endian unsigned number, leading zeros not counted.
+fn significant_bits(bytes: &[u8]) -> u32 {
+    let bytes = match bytes.iter().position(|b| *b != 0) {
+        Some(first) => &bytes[first..],
+        None => return 0,
+    };
+    let len = u32::try_from(bytes.len()).unwrap_or(0);
+    len * 8 - bytes[0].leading_zeros()
 }
 
 /// One certificate from a raw keyCredential.
