@@ -58,13 +58,20 @@ pub fn Onboarding(signed: Signed) -> impl IntoView {
     // Views must be Send; the client (Rc, RefCell) stays on this thread behind a handle.
     let client = StoredValue::new_local(signed.client.clone());
     let asked = signed.asked_tenant.clone();
+    // Back from the sign-in to a tenant that cannot be read: the focus (and a screen reader)
+    // starts at why, and Retry is the next Tab stop.
+    let failed = NodeRef::<leptos::html::P>::new();
+    super::a11y::focus_when_shown(failed);
     view! {
         <section class="card" id="tenant">
             {move || match discovery.get() {
                 None => view! { <p id="tenant-status" role="status">"Signed in. Reading your tenant…"</p> }.into_any(),
+                // The screen's own level-one heading: the start screen's is gone, and the
+                // tenant's name that heads the next screen is what could not be read.
                 Some(Err(e)) => view! {
-                    <p id="tenant-error" class="status error" role="alert">{e.to_string()}</p>
-                    <button on:click=move |_| discovery.refetch()>"Retry"</button>
+                    <h1 id="tenant-error-title">"Your tenant could not be read"</h1>
+                    <p id="tenant-error" class="status error" role="alert" tabindex="-1" node_ref=failed>{e.to_string()}</p>
+                    <button id="tenant-retry" on:click=move |_| discovery.refetch()>"Retry"</button>
                 }.into_any(),
                 Some(Ok(tenant)) => view! { <Paths tenant=Rc::new(tenant) client=client.get_value() asked=asked.clone() /> }.into_any(),
             }}

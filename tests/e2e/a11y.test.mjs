@@ -2,14 +2,17 @@
 // axe-core finds nothing in light and dark colour schemes, nothing scrolls sideways from 320 to
 // 1920 px, nothing moves when reduced motion is asked for; key generation and each apply step
 // are announced; the focus goes where the next step is; and a whole onboarding (new app, the
-// default workload) is done with the keyboard alone, every control showing its focus.
+// default workload) is done with the keyboard alone, every control showing its focus. Also the
+// screen shown when the tenant cannot be read, and the Azure Automation card in each state it
+// shows on both paths (against the simulator's Azure Resource Manager).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { launch, openPage, BASE_URL } from './lib/browser.mjs';
-import { reset, faults, state, signIn, SIM_URL } from './lib/onboard.mjs';
+import { reset, sim, faults, state, signIn, makeAndSave, SIM_URL } from './lib/onboard.mjs';
+import { QUICK, findAccounts, choose, applied, testRun } from './lib/automation.mjs';
 import { instrument, audit, announced, clearAnnounced, tabTo, sweep } from './lib/a11y.mjs';
 
 const DIR = join(tmpdir(), `unattended-a11y-${process.pid}`);
@@ -260,6 +263,93 @@ test('the managed-identity path: search, not found, found (user-assigned, by res
   const news = await announced(page);
   assert.ok(news.some((a) => /Entra roles: done/.test(a)), `steps announced: ${JSON.stringify(news)}`);
   await audit(page, 'identity: finished', problems);
+  await clean(seen);
+  await context.close();
+  report(problems, t);
+});
+
+test('the tenant cannot be read: the message, and Retry by keyboard', async (t) => {
+  await reset('default');
+  const problems = [];
+  const { context, page, seen } = await open();
+  // Graph refuses the organization's read, the first thing the page asks for after sign-in (an
+  // inner request of its first $batch), as it does an account without directory read rights.
+  await faults({ denyPathContains: '/organization' });
+  try {
+    await signIn(page, BASE_URL, 'admin');
+    await page.locator('#tenant-error').waitFor({ timeout: 30000 });
+    assert.match(await page.locator('#tenant-error').textContent(), /Insufficient privileges/);
+    await audit(page, 'the tenant read refused', problems);
+    await page.waitForFunction(() => document.activeElement?.id === 'tenant-error', null, { timeout: 5000 });
+  } finally {
+    await faults({});
+  }
+  await tabTo(page, '#tenant-retry', problems);
+  await page.keyboard.press('Enter');
+  await page.locator('#tenant-facts').waitFor({ timeout: 30000 });
+  await page.waitForFunction(() => document.activeElement?.id === 'tenant-title');
+  await clean(seen);
+  await context.close();
+  report(problems, t);
+});
+
+test('the Azure Automation card on the managed-identity path: consent asked, accounts, plan, a failed import, done, the test run', async (t) => {
+  await sim('/_sim/reset', { fixture: 'default', ...QUICK });
+  const problems = [];
+  const { context, page, seen } = await open();
+  await signIn(page, BASE_URL, 'admin');
+  await page.locator('#tenant-facts').waitFor({ timeout: 15000 });
+  await page.check('#flow-identity');
+  let consent = false;
+  await findAccounts(context, page, 'admin', '', {
+    atConsent: async (p) => { await audit(p, 'automation: Azure consent asked', problems, { widths: [320, 390, 1280] }); consent = true; },
+  });
+  assert.ok(consent, 'the card asked for consent to Azure, and that state was audited');
+  await audit(page, 'automation: accounts listed', problems, { widths: [320, 390, 1280] });
+  await choose(page, 'contoso-reports');
+  await audit(page, 'automation: account chosen, plan', problems);
+
+  // The module import fails (as Automation reports a bad module): the reason and Retry.
+  await sim('/_sim/faults', { ...QUICK, armModuleFailure: 'Orchestrator.Shared.AsyncModuleImport.ModuleImportException: Cannot import the module of name ExchangeOnlineManagement, as the module structure was invalid.' });
+  await page.click('#aa-apply');
+  await page.locator('#aa-error', { hasText: 'could not import' }).waitFor({ timeout: 90000 });
+  await audit(page, 'automation: a failed module import', problems);
+  await sim('/_sim/faults', QUICK);
+  await page.click('#aa-apply');
+  await applied(page);
+  await audit(page, 'automation: applied', problems);
+  const run = await testRun(page);
+  assert.equal(run.status, 'Completed', run.output);
+  await audit(page, 'automation: the test run\'s output', problems);
+  await clean(seen);
+  await context.close();
+  report(problems, t);
+});
+
+test('the Azure Automation card on the certificate path\'s finished screen: accounts, the upload opted in, done', async (t) => {
+  await sim('/_sim/reset', { fixture: 'default', ...QUICK });
+  const problems = [];
+  const { context, page, seen } = await open();
+  await signIn(page, BASE_URL, 'admin');
+  await page.locator('#tenant-facts').waitFor({ timeout: 15000 });
+  await page.locator('#app-name').fill('Audited runbook app');
+  const made = await makeAndSave(page, DIR, 'audited-runbook');
+  await page.click('#apply-button');
+  await page.locator('#finished').waitFor({ timeout: 60000 });
+  let consent = false;
+  await findAccounts(context, page, 'admin', 'cert-', {
+    atConsent: async (p) => { await audit(p, 'finished, automation: Azure consent asked', problems, { widths: [320, 390, 1280] }); consent = true; },
+  });
+  assert.ok(consent, 'the card asked for consent to Azure, and that state was audited');
+  await choose(page, 'contoso-reports', 'cert-');
+  await audit(page, 'finished, automation: account chosen, plan', problems);
+  await page.check('#cert-aa-upload');
+  await page.fill('#cert-aa-password', made.password);
+  await page.locator('#cert-aa-plan .diff', { hasText: 'Upload the PFX' }).waitFor({ timeout: 30000 });
+  await audit(page, 'finished, automation: the PFX upload opted in', problems);
+  await page.click('#cert-aa-apply');
+  await applied(page, 'cert-');
+  await audit(page, 'finished, automation: applied', problems);
   await clean(seen);
   await context.close();
   report(problems, t);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { launch, openPage, BASE_URL } from './lib/browser.mjs';
 import { sim, state, signIn, makeAndSave } from './lib/onboard.mjs';
+import { QUICK, findAccounts, choose, applied, testRun } from './lib/automation.mjs';
 import { leakDetector, recordRequests } from './lib/secrets.mjs';
 
 const MANAGE_AS_APP = 'dc50a0fb-09a3-484d-be87-e023b12c6440';
@@ -21,48 +22,7 @@ const DIR = join(tmpdir(), `unattended-automation-${process.pid}`);
 let browser;
 before(async () => { browser = await launch(); mkdirSync(DIR, { recursive: true }); });
 after(async () => { await browser?.close(); });
-// Azure's long operations last a simulated second each: the page still follows every state.
-const QUICK = { armModuleImportSecs: 1, armJobSecs: 1, armPublishSecs: 1 };
 beforeEach(async () => { await sim('/_sim/reset', { fixture: 'default', ...QUICK }); });
-
-/** Presses Find in the card (`p` is its id prefix) and, when asked, consents in the popup. */
-async function findAccounts(context, page, user, p = '') {
-  await page.click(`#${p}aa-find`);
-  await page.waitForFunction((p) => document.querySelector(`#${p}aa-consent`) || document.querySelector(`#${p}aa-accounts li`), p, { timeout: 30000 });
-  if (await page.locator(`#${p}aa-consent`).count()) {
-    const [popup] = await Promise.all([context.waitForEvent('page'), page.click(`#${p}aa-consent`)]);
-    await popup.waitForLoadState();
-    assert.match(new URL(popup.url()).searchParams.get('scope'), /https:\/\/management\.azure\.com\/user_impersonation/);
-    const { users } = await state();
-    const id = users.find((u) => u.userPrincipalName === `${user}@contoso.onmicrosoft.com`).id;
-    await popup.locator(`input[name=user][value="${id}"]`).check();
-    await Promise.all([popup.waitForEvent('close'), popup.click('#accept')]);
-  }
-  await page.locator(`#${p}aa-accounts li`).first().waitFor({ timeout: 30000 });
-}
-
-async function choose(page, name, p = '') {
-  await page.locator(`#${p}aa-accounts input[value$="/automationAccounts/${name}"]`).check();
-  await page.locator(`#${p}aa-apply`).waitFor();
-  await page.waitForFunction((p) => document.querySelector(`#${p}aa-plan .diff`), p, { timeout: 30000 })
-    .catch(async (e) => { throw new Error(`${e.message}\nplan: ${await page.locator(`#${p}aa-plan`).textContent()}`); });
-}
-
-async function applied(page, p = '', timeout = 120000) {
-  try {
-    await page.locator(`#${p}aa-done`).waitFor({ timeout });
-  } catch (e) {
-    const text = async (sel) => (await page.locator(sel).first().textContent({ timeout: 1000 }).catch(() => ''))?.trim();
-    throw new Error(`${e.message}\nsteps: ${await text(`#${p}aa-steps`)}\nerror: ${await text(`#${p}aa-error`)}`);
-  }
-}
-
-async function testRun(page, p = '') {
-  await page.click(`#${p}aa-test`);
-  const result = page.locator(`#${p}aa-test-result`);
-  await result.waitFor({ timeout: 120000 });
-  return { status: await result.getAttribute('data-status'), output: await page.locator(`#${p}aa-output`).textContent().catch(() => '') };
-}
 
 const account = (tenant, name) => tenant.arm.accounts.find((a) => a.name === name);
 

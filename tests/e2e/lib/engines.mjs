@@ -9,12 +9,16 @@ import { createServer } from 'node:net';
 import { tmpdir, homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Builder, By, Capabilities } from 'selenium-webdriver';
+import { Builder, By, Capabilities, Key } from 'selenium-webdriver';
 import firefox from 'selenium-webdriver/firefox.js';
 import LogInspector from 'selenium-webdriver/bidi/logInspector.js';
 import ScriptManager from 'selenium-webdriver/bidi/scriptManager.js';
 
 export const ENGINES = ['firefox', 'webkit'];
+
+// Playwright's key names (what lib/a11y.mjs presses) as WebDriver's key codes.
+const KEYS = { Tab: Key.TAB, Enter: Key.ENTER, Space: Key.SPACE, Escape: Key.ESCAPE, Shift: Key.SHIFT,
+  Control: Key.CONTROL, ArrowDown: Key.ARROW_DOWN, ArrowUp: Key.ARROW_UP };
 
 const FIREFOX = '/usr/bin/firefox-esr';
 const WEBKIT_DRIVER = '/usr/bin/WebKitWebDriver';
@@ -82,6 +86,12 @@ async function startFirefox(downloads) {
     .setPreference('browser.download.always_ask_before_handling_new_types', false)
     .setPreference('browser.download.start_downloads_in_tmp_dir', false)
     .setPreference('browser.download.manager.showWhenStarting', false)
+    // Firefox opens its downloads panel on every download, and the panel takes the focus from
+    // the page (https://support.mozilla.org/kb/manage-downloads-preferences-using-downloads-menu
+    // #w_downloads-panel-automatically-opens). A keyboard user closes it with Escape and is back
+    // where they were; WebDriver's key input reaches only the page, never Firefox's own panel,
+    // so the profile keeps the panel shut (about:config, as that page describes).
+    .setPreference('browser.download.alwaysOpenPanel', false)
     .setPreference('pdfjs.disabled', true)
     // No background traffic: updates, telemetry, safe browsing, captive portal, remote settings.
     .setPreference('app.update.enabled', false)
@@ -219,6 +229,35 @@ export async function open(engine) {
       await page.waitForSelector(css);
       const element = await find(css);
       if (!(await element.isSelected())) await element.click();
+    },
+    /**
+     * Real key presses through WebDriver's input actions, sent to whatever has the focus, with
+     * Playwright's names (`Tab`, `Shift+Tab`, `Enter`, `Space`, `Control+A`), so the keyboard
+     * helpers of lib/a11y.mjs run unchanged in these engines.
+     */
+    keyboard: {
+      press: async (combo) => {
+        const parts = combo.split('+');
+        const last = parts.pop();
+        const key = KEYS[last] ?? (parts.length ? last.toLowerCase() : last);
+        const modifiers = parts.map((m) => KEYS[m]);
+        let actions = driver.actions({ async: true });
+        for (const m of modifiers) actions = actions.keyDown(m);
+        actions = actions.keyDown(key).keyUp(key);
+        for (const m of modifiers.reverse()) actions = actions.keyUp(m);
+        await actions.perform();
+      },
+      type: (text) => driver.actions({ async: true }).sendKeys(text).perform(),
+    },
+    /**
+     * Picks `path` in the focused `<input type=file>`: WebDriver's Element Send Keys with a
+     * path is the standard's way to choose a file (the native dialog is outside the page and
+     * outside WebDriver's reach).
+     */
+    pickFileInFocused: async (path) => {
+      const element = await driver.switchTo().activeElement();
+      if ((await element.getAttribute('type')) !== 'file') throw new Error(`${engine}: the focus is not on a file input`);
+      await element.sendKeys(path);
     },
     /** Picks `path` in an `<input type=file>`, as the admin would in the file dialog. */
     pickFile: async (css, path) => { await page.waitForSelector(css); await find(css).sendKeys(path); },
