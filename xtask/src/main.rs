@@ -31,7 +31,9 @@ const USAGE: &str = "usage: cargo xtask <run|test|build> [options]
   e2e   [--skip-setup] [FILES...]    only the browser end-to-end tests (tests/e2e), all or the named
                                      files (e.g. onboard.test.mjs), against a fresh release build
   build [--config FILE] [--out DIR]  release build for deployment (default out: dist)
-  bench [--quick]                    key generation (the page's forge vs WebCrypto vs OpenSSL, rsa 0.9 vs 0.10)
+  bench [--quick] [NAME…]            benchmarks, all or the named: keygen (the page's forge vs WebCrypto
+                                     vs OpenSSL), load (first-load and whole-flow transfer sizes, time to a
+                                     usable start screen), onboard, inventory, rsa (0.9 vs 0.10, profile)
                                      and a whole onboarding against the simulated tenant at 100 ms per request
   setup                              install the tools the other commands need, and nothing else";
 
@@ -320,56 +322,54 @@ fn serve_test_build(root: &Path) -> Result<(serve::Server, PathBuf, sandbox::San
     Ok((server, dist, sim))
 }
 
-/// Prints key-generation figures; asserts nothing (timings are never test assertions).
+/// The benchmarks, all or those named (`keygen`, `load`, `onboard`, `inventory`, `rsa`). Each
+/// prints figures and asserts nothing (timings are never test assertions).
 fn bench(args: &[String]) -> Result<()> {
+    const ALL: [&str; 5] = ["keygen", "load", "onboard", "inventory", "rsa"];
+    let quick = args.iter().any(|a| a == "--quick");
+    let named: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if let Some(unknown) = named.iter().find(|n| !ALL.contains(n)) {
+        return Err(format!(
+            "no benchmark `{unknown}`: choose from {}",
+            ALL.join(", ")
+        ));
+    }
+    let wanted = |name: &str| named.is_empty() || named.contains(&name);
     setup::all(setup::Need::Everything)?;
     let root = root();
-    let (server, _, sim) = serve_test_build(&root)?;
-    let mut node = Command::new("node");
-    node.current_dir(root.join("tests/e2e"))
-        .arg("../bench/keygen.mjs")
-        .env("BASE_URL", server.url());
-    if args.iter().any(|a| a == "--quick") {
-        node.arg("--quick");
+    if ALL[..4].iter().any(|b| wanted(b)) {
+        let (server, dist, sim) = serve_test_build(&root)?;
+        let pages = [
+            ("keygen", "keygen.mjs", "key generation in the page vs WebCrypto vs OpenSSL"),
+            ("load", "load.mjs", "first load and whole flow: transfer sizes, time to a usable start screen"),
+            ("onboard", "onboard.mjs", "a whole onboarding against the simulated tenant, 100 ms per request"),
+            ("inventory", "inventory.mjs", "the day-two inventory against the simulated tenant, 100 ms per request"),
+        ];
+        let mut result = Ok(());
+        for (name, script, title) in pages.into_iter().filter(|(n, ..)| wanted(n)) {
+            let mut node = Command::new("node");
+            node.current_dir(root.join("tests/e2e"))
+                .arg(format!("../bench/{script}"))
+                .env("BASE_URL", server.url())
+                .env("SIM_URL", sim.url())
+                .env("DIST_DIR", &dist);
+            if quick {
+                node.arg("--quick");
+            }
+            result = result.and_then(|()| step(title, &mut node));
+        }
+        server.stop();
+        result?;
     }
-    let result = step(
-        "key generation in the page vs WebCrypto vs OpenSSL",
-        &mut node,
-    );
-    let mut onboarding = Command::new("node");
-    onboarding
-        .current_dir(root.join("tests/e2e"))
-        .arg("../bench/onboard.mjs")
-        .env("BASE_URL", server.url())
-        .env("SIM_URL", sim.url());
-    if args.iter().any(|a| a == "--quick") {
-        onboarding.arg("--quick");
+    if !wanted("rsa") {
+        return Ok(());
     }
-    let result = result.and_then(|()| {
-        step(
-            "a whole onboarding against the simulated tenant, 100 ms per request",
-            &mut onboarding,
-        )
-    });
-    let mut inventory = Command::new("node");
-    inventory
-        .current_dir(root.join("tests/e2e"))
-        .arg("../bench/inventory.mjs")
-        .env("BASE_URL", server.url())
-        .env("SIM_URL", sim.url());
-    if args.iter().any(|a| a == "--quick") {
-        inventory.arg("--quick");
-    }
-    let result = result.and_then(|()| {
-        step(
-            "the day-two inventory against the simulated tenant, 100 ms per request",
-            &mut inventory,
-        )
-    });
-    server.stop();
-    result?;
     step(
-        "rsa 0.9 vs 0.10, single-threaded, WebAssembly in Chromium",
+        "rsa 0.9 vs 0.10 and the prime search's profile, single-threaded, WebAssembly in Chromium",
         cargo(&root)
             .args([
                 "test",
@@ -385,7 +385,7 @@ fn bench(args: &[String]) -> Result<()> {
             .env("WASM_BINDGEN_TEST_TIMEOUT", "900"),
     )?;
     step(
-        "rsa 0.9 vs 0.10, single-threaded, native",
+        "rsa 0.9 vs 0.10 and the prime search's profile, single-threaded, native",
         cargo(&root).args([
             "test",
             "-p",
