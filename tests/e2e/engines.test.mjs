@@ -271,5 +271,24 @@ for (const engine of ENGINES) {
       }
       page.seen.clear();
     });
+
+    test("a tampered forge (worker script or the forge's WebAssembly) is refused: no key is made", async () => {
+      for (const [what, pattern] of [['worker script', /\/worker-[0-9a-f]+\.js$/], ["forge's WebAssembly", /\/forge-[0-9a-f]+\.wasm$/]]) {
+        const host = await serveTampered(pattern);
+        try {
+          await page.goto(host.url);
+          // The certificate-only panel: opening it fetches the forge, Make asks for it again.
+          await page.click('details.offline > summary');
+          await page.click('#generate');
+          await page.waitForSelector('#generate-error', 60000);
+          assert.match(await page.text('#generate-error'), /key-making code .* failed its integrity check.*no key is made with it/s, `${engine}: ${what}`);
+          assert.ok(Object.keys(host.hits).some((p) => pattern.test(p)), `${what} was requested: ${Object.keys(host.hits)}`);
+          assert.equal(await page.evaluate(() => document.querySelectorAll('#credential').length), 0, `${engine} made a key with a tampered ${what}`);
+        } finally {
+          await host.close();
+        }
+      }
+      page.seen.clear();
+    });
   });
 }
