@@ -112,7 +112,10 @@ pub fn App() -> impl IntoView {
             {move || match (signed.get(), completing.get()) {
                 _ if relayed => ().into_any(),
                 (Some(s), _) => view! { <onboarding::Onboarding signed=s /> }.into_any(),
-                (None, true) => view! { <p id="completing" role="status">"Finishing the sign-in…"</p> }.into_any(),
+                (None, true) => view! {
+                    <h1 id="completing-title">"Signing in"</h1>
+                    <p id="completing" role="status">"Finishing the sign-in…"</p>
+                }.into_any(),
                 (None, false) => view! {
                     <StartScreen config=state sign_in_error consent=consent.get_value()
                         next=signed_before.get_untracked().then_some(signed) />

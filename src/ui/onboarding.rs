@@ -65,7 +65,11 @@ pub fn Onboarding(signed: Signed) -> impl IntoView {
     view! {
         <section class="card" id="tenant">
             {move || match discovery.get() {
-                None => view! { <p id="tenant-status" role="status">"Signed in. Reading your tenant…"</p> }.into_any(),
+                // Every state of the screen has its level-one heading (the start screen's is gone).
+                None => view! {
+                    <h1 id="tenant-loading-title">"Reading your tenant"</h1>
+                    <p id="tenant-status" role="status">"Signed in. Reading your tenant…"</p>
+                }.into_any(),
                 // The screen's own level-one heading: the start screen's is gone, and the
                 // tenant's name that heads the next screen is what could not be read.
                 Some(Err(e)) => view! {

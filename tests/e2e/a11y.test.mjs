@@ -3,7 +3,8 @@
 // 1920 px, nothing moves when reduced motion is asked for; key generation and each apply step
 // are announced; the focus goes where the next step is; and a whole onboarding (new app, the
 // default workload) is done with the keyboard alone, every control showing its focus. Also the
-// screen shown when the tenant cannot be read, and the Azure Automation card in each state it
+// screens shown while the sign-in is finished and the tenant read, the one shown when the tenant
+// cannot be read, and the Azure Automation card in each state it
 // shows on both paths (against the simulator's Azure Resource Manager).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -268,15 +269,34 @@ test('the managed-identity path: search, not found, found (user-assigned, by res
   report(problems, t);
 });
 
-test('the tenant cannot be read: the message, and Retry by keyboard', async (t) => {
+/** A route handler that holds requests until `release()`, so a passing state can be audited. */
+function gate() {
+  let release;
+  const opened = new Promise((r) => { release = r; });
+  return { release, hold: async (route) => { await opened; await route.continue(); } };
+}
+
+test('the sign-in being finished, the tenant being read, the tenant that cannot be read: the message, and Retry by keyboard', async (t) => {
   await reset('default');
   const problems = [];
-  const { context, page, seen } = await open();
+  // The code's redemption and the first Graph batch are held until their screens are audited.
+  const redeem = gate();
+  const read = gate();
+  const { context, page, seen } = await open({ routes: [
+    [(u) => u.pathname.endsWith('/oauth2/v2.0/token'), redeem.hold],
+    [(u) => u.pathname.endsWith('/$batch'), read.hold],
+  ] });
   // Graph refuses the organization's read, the first thing the page asks for after sign-in (an
   // inner request of its first $batch), as it does an account without directory read rights.
   await faults({ denyPathContains: '/organization' });
   try {
     await signIn(page, BASE_URL, 'admin');
+    await page.locator('#completing-title').waitFor({ timeout: 30000 });
+    await audit(page, 'the sign-in being finished', problems);
+    redeem.release();
+    await page.locator('#tenant-loading-title').waitFor({ timeout: 30000 });
+    await audit(page, 'the tenant being read', problems);
+    read.release();
     await page.locator('#tenant-error').waitFor({ timeout: 30000 });
     assert.match(await page.locator('#tenant-error').textContent(), /Insufficient privileges/);
     await audit(page, 'the tenant read refused', problems);

@@ -7,17 +7,8 @@ use wasm_bindgen_test::{wasm_bindgen_test as test, wasm_bindgen_test_configure};
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[cfg(target_arch = "wasm32")]
-fn now_ms() -> f64 {
-    js_sys::Date::now()
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
+mod shared;
+use shared::{now_ms, yield_to_browser};
 
 #[cfg(target_arch = "wasm32")]
 macro_rules! say { ($($t:tt)*) => { wasm_bindgen_test::console_log!($($t)*) } }
@@ -48,22 +39,6 @@ async fn time(n: usize, mut f: impl FnMut()) -> Vec<f64> {
 }
 
 #[cfg(target_arch = "wasm32")]
-async fn yield_to_browser() {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = js_sys::global()
-            .unchecked_into::<web_sys::Window>()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 50);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-async fn yield_to_browser() {}
-
-#[cfg(target_arch = "wasm32")]
-use wasm_bindgen::JsCast;
-
-#[cfg(target_arch = "wasm32")]
 #[test]
 async fn rsa_09_vs_010_key_generation() {
     compare().await;
@@ -73,16 +48,7 @@ async fn rsa_09_vs_010_key_generation() {
 #[test]
 #[ignore = "a benchmark: run with --ignored"]
 fn rsa_09_vs_010_key_generation() {
-    futures_lite_block_on(compare());
-}
-
-/// Runs a future that never waits (natively `yield_to_browser` is a no-op).
-#[cfg(not(target_arch = "wasm32"))]
-fn futures_lite_block_on(future: impl std::future::Future<Output = ()>) {
-    use std::task::{Context, Poll, Waker};
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    while future.as_mut().poll(&mut cx) == Poll::Pending {}
+    shared::block_on(compare());
 }
 
 /// The same six keys every run (seeded), so two builds can be compared on identical work: this

@@ -38,47 +38,13 @@ use wasm_bindgen_test::{wasm_bindgen_test as test, wasm_bindgen_test_configure};
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[cfg(target_arch = "wasm32")]
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = performance, js_name = now)]
-    fn performance_now() -> f64;
-}
-
-#[cfg(target_arch = "wasm32")]
-fn now_ms() -> f64 {
-    performance_now()
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn now_ms() -> f64 {
-    use std::sync::OnceLock;
-    static START: OnceLock<std::time::Instant> = OnceLock::new();
-    START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_secs_f64()
-        * 1000.0
-}
+mod shared;
+use shared::{now_ms, yield_to_browser};
 
 #[cfg(target_arch = "wasm32")]
 macro_rules! say { ($($t:tt)*) => { wasm_bindgen_test::console_log!($($t)*) } }
 #[cfg(not(target_arch = "wasm32"))]
 macro_rules! say { ($($t:tt)*) => { println!($($t)*) } }
-
-#[cfg(target_arch = "wasm32")]
-async fn yield_to_browser() {
-    use wasm_bindgen::JsCast;
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = js_sys::global()
-            .unchecked_into::<web_sys::Window>()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 50);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-async fn yield_to_browser() {}
 
 #[cfg(target_arch = "wasm32")]
 #[test]
@@ -90,10 +56,7 @@ async fn prime_search_profile() {
 #[test]
 #[ignore = "a benchmark: run with --ignored"]
 fn prime_search_profile() {
-    use std::task::{Context, Poll, Waker};
-    let mut future = std::pin::pin!(profile());
-    let mut cx = Context::from_waker(Waker::noop());
-    while future.as_mut().poll(&mut cx) == Poll::Pending {}
+    shared::block_on(profile());
 }
 
 /// Times of one or more searches, in ms, and what they went through.
