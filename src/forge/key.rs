@@ -160,8 +160,9 @@ pub const REPORT_EVERY: u64 = 16;
 /// a strong Lucas test, FIPS 186-5 B.3) on exactly these bytes; the check here guards the
 /// hand-over from worker to page to worker, for which one Miller–Rabin round is ample (a
 /// damaged or random composite of this size passes base 2 with negligible probability, and it
-/// is no adversary's choice: the page's own worker made it). The full test again cost 47 ms of a 2048-bit key and 315 ms of a 4096-bit key in
-/// Chromium; this costs 10 and 65 (`tests/bench-rsa/tests/profile.rs`).
+/// is no adversary's choice: the page's own worker made it). The full test again cost 47 ms of
+/// a 2048-bit key and 315 ms of a 4096-bit key in Chromium; this costs 10 and 65
+/// (`tests/bench-rsa/tests/profile.rs`).
 pub fn assemble_key(size: KeySize, p: &Prime, q: &Prime) -> Result<RsaPrivateKey, Error> {
     let read = |prime: &Prime| {
         let value = BoxedUint::from_be_slice(prime.to_bytes(), size.prime_bits())

@@ -38,21 +38,18 @@ thread_local! {
 
 /// Starts fetching and compiling the forge in the background, once.
 pub fn prefetch() {
-    let loading = LOADING.with(|slot| {
-        slot.borrow_mut()
-            .get_or_insert_with(|| (load().boxed_local().shared(), true))
-            .0
-            .clone()
-    });
-    wasm_bindgen_futures::spawn_local(async move {
-        let _ = loading.await;
-    });
+    let (loading, _, started) = current(true);
+    if started {
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = loading.await;
+        });
+    }
 }
 
 /// The forge's code, from the prefetch if there was one. A failed load is forgotten, so the next
 /// attempt fetches again; a failed prefetch is retried here at once.
 pub async fn forge_code() -> Result<Rc<ForgeCode>, KeygenError> {
-    let (loading, prefetched) = current();
+    let (loading, prefetched, _) = current(false);
     match loading.await {
         Ok(code) => Ok(code),
         Err(error) => {
@@ -60,7 +57,7 @@ pub async fn forge_code() -> Result<Rc<ForgeCode>, KeygenError> {
             if !prefetched {
                 return Err(error);
             }
-            let (retry, _) = current();
+            let (retry, ..) = current(false);
             let result = retry.await;
             if result.is_err() {
                 forget();
@@ -70,12 +67,15 @@ pub async fn forge_code() -> Result<Rc<ForgeCode>, KeygenError> {
     }
 }
 
-fn current() -> (Loading, bool) {
+/// The load under way or done, started now if there is none: with whether a prefetch started
+/// it, and whether this call did.
+fn current(prefetching: bool) -> (Loading, bool, bool) {
     LOADING.with(|slot| {
         let mut slot = slot.borrow_mut();
+        let started = slot.is_none();
         let (loading, prefetched) =
-            slot.get_or_insert_with(|| (load().boxed_local().shared(), false));
-        (loading.clone(), *prefetched)
+            slot.get_or_insert_with(|| (load().boxed_local().shared(), prefetching));
+        (loading.clone(), *prefetched, started)
     })
 }
 

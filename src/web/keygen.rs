@@ -167,7 +167,7 @@ pub async fn check_saved_pfx(
         match message {
             FromWorker::Ready => {
                 if let Some(job) = job.take() {
-                    pool.send_with(0, &job, file)?;
+                    pool.post(0, &job, Some(file))?;
                 }
             }
             FromWorker::PfxChecked { refusal } => return Ok(refusal.map_or(Ok(()), Err)),
@@ -241,36 +241,33 @@ impl Pool {
     }
 
     fn send(&self, index: usize, message: &ToWorker) -> Result<(), KeygenError> {
-        let worker = self
-            .workers
-            .get(index)
-            .and_then(Option::as_ref)
-            .ok_or(KeygenError::Worker("worker gone".into()))?;
-        let text =
-            serde_json::to_string(message).map_err(|e| KeygenError::Worker(e.to_string()))?;
-        worker
-            .post_message(&JsValue::from_str(&text))
-            .map_err(|_| KeygenError::Worker("postMessage failed".into()))
+        self.post(index, message, None)
     }
 
-    /// Sends `message` with `file` beside it (`[json, file]`): a `Blob` is structured-cloned
-    /// to the worker, which reads the file itself.
-    fn send_with(
+    /// Sends `message`, with `file` beside it if given (`[json, file]`): a `Blob` is
+    /// structured-cloned to the worker, which reads the file itself.
+    fn post(
         &self,
         index: usize,
         message: &ToWorker,
-        file: &web_sys::Blob,
+        file: Option<&web_sys::Blob>,
     ) -> Result<(), KeygenError> {
         let worker = self
             .workers
             .get(index)
             .and_then(Option::as_ref)
             .ok_or(KeygenError::Worker("worker gone".into()))?;
+        // The JSON may carry a password (a PFX check): wiped once posted.
         let text = zeroize::Zeroizing::new(
             serde_json::to_string(message).map_err(|e| KeygenError::Worker(e.to_string()))?,
         );
+        let text = JsValue::from_str(&text);
+        let data = match file {
+            Some(file) => js_sys::Array::of2(&text, file).into(),
+            None => text,
+        };
         worker
-            .post_message(&js_sys::Array::of2(&JsValue::from_str(&text), file))
+            .post_message(&data)
             .map_err(|_| KeygenError::Worker("postMessage failed".into()))
     }
 

@@ -341,16 +341,36 @@ fn bench(args: &[String]) -> Result<()> {
     let wanted = |name: &str| named.is_empty() || named.contains(&name);
     setup::all(setup::Need::Everything)?;
     let root = root();
-    if ALL[..4].iter().any(|b| wanted(b)) {
+    // The benchmarks that run in the page, against one build and simulated tenant.
+    let pages: Vec<_> = [
+        (
+            "keygen",
+            "keygen.mjs",
+            "key generation in the page vs WebCrypto vs OpenSSL",
+        ),
+        (
+            "load",
+            "load.mjs",
+            "first load and whole flow: transfer sizes, time to a usable start screen",
+        ),
+        (
+            "onboard",
+            "onboard.mjs",
+            "a whole onboarding against the simulated tenant, 100 ms per request",
+        ),
+        (
+            "inventory",
+            "inventory.mjs",
+            "the day-two inventory against the simulated tenant, 100 ms per request",
+        ),
+    ]
+    .into_iter()
+    .filter(|(name, ..)| wanted(name))
+    .collect();
+    if !pages.is_empty() {
         let (server, dist, sim) = serve_test_build(&root)?;
-        let pages = [
-            ("keygen", "keygen.mjs", "key generation in the page vs WebCrypto vs OpenSSL"),
-            ("load", "load.mjs", "first load and whole flow: transfer sizes, time to a usable start screen"),
-            ("onboard", "onboard.mjs", "a whole onboarding against the simulated tenant, 100 ms per request"),
-            ("inventory", "inventory.mjs", "the day-two inventory against the simulated tenant, 100 ms per request"),
-        ];
         let mut result = Ok(());
-        for (name, script, title) in pages.into_iter().filter(|(n, ..)| wanted(n)) {
+        for (_, script, title) in pages {
             let mut node = Command::new("node");
             node.current_dir(root.join("tests/e2e"))
                 .arg(format!("../bench/{script}"))

@@ -38,13 +38,9 @@ use wasm_bindgen_test::{wasm_bindgen_test as test, wasm_bindgen_test_configure};
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[macro_use]
 mod shared;
 use shared::{now_ms, yield_to_browser};
-
-#[cfg(target_arch = "wasm32")]
-macro_rules! say { ($($t:tt)*) => { wasm_bindgen_test::console_log!($($t)*) } }
-#[cfg(not(target_arch = "wasm32"))]
-macro_rules! say { ($($t:tt)*) => { println!($($t)*) } }
 
 #[cfg(target_arch = "wasm32")]
 #[test]

@@ -1,6 +1,12 @@
 //! What both benchmarks need: a clock, printing, yielding to the browser, and running the
 //! benchmark natively.
 
+/// Prints a line: to the test runner's console in the browser, to stdout natively.
+#[cfg(target_arch = "wasm32")]
+macro_rules! say { ($($t:tt)*) => { wasm_bindgen_test::console_log!($($t)*) } }
+#[cfg(not(target_arch = "wasm32"))]
+macro_rules! say { ($($t:tt)*) => { println!($($t)*) } }
+
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
