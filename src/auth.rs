@@ -37,6 +37,11 @@ pub const GRAPH_PERMISSIONS: [&str; 5] = [
     "Policy.Read.All",
 ];
 
+/// The `sessionStorage` key of the pending sign-in (state, nonce, PKCE verifier) while the
+/// browser is away at the identity platform. The start page's boot module reads it too (written
+/// in by `cargo xtask`): an answer this tab waits for is finished on the app page.
+pub const PENDING_SIGN_IN_KEY: &str = "unattended.pending-sign-in";
+
 /// A pending sign-in gets this long to come back (the code itself lives about 10 minutes).
 pub const PENDING_LIFETIME_MS: f64 = 15.0 * 60_000.0;
 

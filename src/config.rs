@@ -17,6 +17,10 @@ pub use crate::cloud::Cloud;
 pub const MICROSOFT_LOGIN_HOST: &str = "login.microsoftonline.com";
 /// The host of Microsoft Graph (global cloud).
 pub const MICROSOFT_GRAPH_HOST: &str = "graph.microsoft.com";
+/// The page that finishes a sign-in, beside `index.html`. The start page (`index.html`, which
+/// the identity platform redirects to) carries only the start screen's code and forwards a
+/// sign-in answer here, where the whole app's module is loaded: the first load stays small.
+pub const APP_PAGE: &str = "app.html";
 
 /// `config.json` exactly as written by the person deploying the page.
 #[derive(Debug, Deserialize)]
@@ -294,9 +298,15 @@ impl Config {
         page.set_fragment(None);
         let mut expected = self.redirect_uri.clone();
         expected.set_query(None);
-        // `/` and `/index.html` are the same page on every static host.
+        // `/` and `/index.html` are the same page on every static host, and the start page
+        // forwards a sign-in answer to its sibling `app.html` (APP_PAGE): all three are this page.
         for url in [&mut page, &mut expected] {
-            if let Some(stripped) = url.path().strip_suffix("index.html").map(str::to_owned) {
+            let path = url.path();
+            let stripped = path
+                .strip_suffix("index.html")
+                .or_else(|| path.strip_suffix(APP_PAGE))
+                .map(str::to_owned);
+            if let Some(stripped) = stripped {
                 url.set_path(&stripped);
             }
         }

@@ -24,13 +24,112 @@ pub use start::{Path, StartScreen};
 /// What the page knows about its configuration while and after loading `config.json`.
 pub type ConfigState = Option<Result<Config, ConfigError>>;
 
+/// Mounts `page` on the body, unless the page is framed: hosts that cannot send
+/// `frame-ancestors` (a meta CSP cannot carry it; GitHub Pages sends no headers) would let
+/// another site frame the page and trick clicks on it, so it refuses to run inside a frame
+/// (<https://cheatsheetseries.owasp.org/cheatsheets/Clickjacking_Defense_Cheat_Sheet.html>).
+pub fn mount<F, N>(page: F)
+where
+    F: FnOnce() -> N + 'static,
+    N: IntoView,
+{
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let framed = window.top().ok().flatten().is_none_or(|top| top != window);
+    if framed {
+        leptos::mount::mount_to_body(|| {
+            view! {
+                <main id="main"><p id="framed" role="alert">
+                    "This page does not run inside a frame, so that no other site can trick clicks on it. Open it in its own tab."
+                </p></main>
+            }
+        });
+        return;
+    }
+    leptos::mount::mount_to_body(page);
+}
+
+/// The start page (`index.html`): the start screen and nothing after it, so the first load
+/// carries only the code it uses. A sign-in this tab started comes back here and is forwarded
+/// to the app page before this module loads (`cargo xtask`'s boot module, xtask/src/seal.rs);
+/// a popup's answer is handed to the page that opened it, here, without loading the app.
+#[component]
+pub fn StartPage() -> impl IntoView {
+    let config = LocalResource::new(load_config);
+    let state = Signal::derive(move || config.get());
+    let sign_in_error = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if matches!(state.get(), Some(Ok(_))) {
+            crate::web::forge_code::prefetch_app();
+        }
+    });
+    let relayed = relayed_here();
+    let consent = if relayed {
+        None
+    } else {
+        crate::web::signin::consent_answer_in_address()
+    };
+    view! {
+        <header class="topbar"><Brand config=state /></header>
+        <main id="main">
+            {if relayed {
+                Relayed().into_any()
+            } else {
+                view! { <StartScreen config=state sign_in_error consent next=None /> }.into_any()
+            }}
+        </main>
+        <Footer />
+    }
+}
+
+/// A sign-in again, answered in this window (the popup): hands the answer to the page that
+/// opened it. Returns whether it did.
+fn relayed_here() -> bool {
+    crate::web::signin::fragment()
+        .is_some_and(|f| crate::web::popup::relay_answer(&f, crate::web::signin::has_pending()))
+}
+
+/// What the popup says after handing its answer over (it closes itself).
+#[component]
+fn Relayed() -> impl IntoView {
+    view! {
+        <p id="relayed" role="status">"Signed in again. This window closes by itself; if it does not, close it and go back to the page that opened it."</p>
+    }
+}
+
+/// The product's name, and the sandbox badge when the page talks to the simulated tenant.
+#[component]
+fn Brand(config: Signal<ConfigState>) -> impl IntoView {
+    let sandbox = move || matches!(config.get(), Some(Ok(c)) if c.is_sandbox());
+    view! {
+        <span class="brand">"unattended"</span>
+        <Show when=sandbox>
+            <span class="badge sandbox" title="This page talks to a simulated tenant on this computer, not to Microsoft">
+                "Sandbox"
+            </span>
+        </Show>
+    }
+}
+
+#[component]
+fn Footer() -> impl IntoView {
+    view! {
+        <footer class="footer">
+            <p>
+                "Open source, a static page with no server of its own. Nothing you do here is stored: "
+                "closing the tab forgets it."
+            </p>
+        </footer>
+    }
+}
+
 /// The whole page. Owns the top-level signals and hands them to the screens: the start screen
 /// until a sign-in completes, then the onboarding.
 #[component]
 pub fn App() -> impl IntoView {
     let config = LocalResource::new(load_config);
     let state = Signal::derive(move || config.get());
-    let sandbox = move || matches!(state.get(), Some(Ok(c)) if c.is_sandbox());
     let signed = RwSignal::new_local(None::<onboarding::Signed>);
     let sign_in_error = RwSignal::new(None::<String>);
     // The consultant's session: every tenant done so far (no secrets), and whether a tenant was
@@ -50,10 +149,7 @@ pub fn App() -> impl IntoView {
         signed_before.set(true);
         sign_in_error.set(None);
     };
-    // A sign-in again, answered in this window (the popup): hand the answer to the page that
-    // opened it, and only say so here.
-    let relayed = crate::web::signin::fragment()
-        .is_some_and(|f| crate::web::popup::relay_answer(&f, crate::web::signin::has_pending()));
+    let relayed = relayed_here();
     // Opened by the identity platform's redirect? Finish that sign-in once the config is in.
     let redirect = StoredValue::new_local(if relayed {
         None
@@ -90,12 +186,7 @@ pub fn App() -> impl IntoView {
     });
     view! {
         <header class="topbar">
-            <span class="brand">"unattended"</span>
-            <Show when=sandbox>
-                <span class="badge sandbox" title="This page talks to a simulated tenant on this computer, not to Microsoft">
-                    "Sandbox"
-                </span>
-            </Show>
+            <Brand config=state />
             {move || signed.get().map(|s| view! {
                 <span class="who" id="who">{s.who.username}</span>
                 <button id="next-tenant" class="small" on:click=next_tenant
@@ -105,9 +196,7 @@ pub fn App() -> impl IntoView {
             })}
         </header>
         <main id="main">
-            {relayed.then(|| view! {
-                <p id="relayed" role="status">"Signed in again. This window closes by itself; if it does not, close it and go back to the page that opened it."</p>
-            })}
+            {relayed.then(Relayed)}
             <session::Summary session forgot />
             {move || match (signed.get(), completing.get()) {
                 _ if relayed => ().into_any(),
@@ -122,12 +211,7 @@ pub fn App() -> impl IntoView {
                 }.into_any(),
             }}
         </main>
-        <footer class="footer">
-            <p>
-                "Open source, a static page with no server of its own. Nothing you do here is stored: "
-                "closing the tab forgets it."
-            </p>
-        </footer>
+        <Footer />
     }
 }
 

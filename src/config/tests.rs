@@ -147,6 +147,19 @@ fn redirect_uri_must_be_this_page() {
         c.check_served_from("https://tools.example/unattended/#code=abc&state=x"),
         Ok(())
     );
+    // The start page forwards a sign-in answer to its sibling app.html: the same page.
+    assert_eq!(
+        c.check_served_from("https://tools.example/unattended/app.html"),
+        Ok(())
+    );
+    assert!(
+        c.check_served_from("https://tools.example/unattended/sub/app.html")
+            .is_err()
+    );
+    assert!(
+        c.check_served_from("https://tools.example/unattended/other.html")
+            .is_err()
+    );
     assert!(matches!(
         c.check_served_from("https://other.example/unattended/"),
         Err(ConfigError::RedirectElsewhere { .. })

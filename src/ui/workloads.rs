@@ -38,7 +38,7 @@ fn graph_offers(tenant: &Tenant) -> Vec<Offered> {
             })
         })
         .collect();
-    out.sort_by(|a, b| a.value.to_lowercase().cmp(&b.value.to_lowercase()));
+    out.sort_by_key(|a| a.value.to_lowercase());
     out
 }
 

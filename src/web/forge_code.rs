@@ -84,7 +84,7 @@ fn forget() {
 }
 
 async fn load() -> Result<Rc<ForgeCode>, KeygenError> {
-    let assets = Assets::named_by_the_page()?;
+    let assets = Assets::named_by_the_page(FORGE_META)?;
     // Both downloads at once; each rejects on a hash mismatch.
     let (script, wasm) = futures::join!(
         fetch_verified(&assets.script, &assets.script_integrity, "worker script"),
@@ -108,9 +108,13 @@ async fn load() -> Result<Rc<ForgeCode>, KeygenError> {
     Ok(Rc::new(ForgeCode { script_url, module }))
 }
 
+const FORGE_META: &str = "unattended-forge";
+const APP_META: &str = "unattended-app";
+
 /// What `cargo xtask` wrote into the page: `<meta name="unattended-forge" data-script="./…js"
 /// data-script-integrity="sha384-…" data-wasm="./…wasm" data-wasm-integrity="sha384-…">`
-/// (relative: fetched from beside the page, whatever path it is served under).
+/// (relative: fetched from beside the page, whatever path it is served under); the start page
+/// names the app page's boot module and WebAssembly the same way (`unattended-app`).
 struct Assets {
     script: String,
     script_integrity: String,
@@ -119,15 +123,15 @@ struct Assets {
 }
 
 impl Assets {
-    fn named_by_the_page() -> Result<Self, KeygenError> {
+    fn named_by_the_page(name: &str) -> Result<Self, KeygenError> {
         let meta = web_sys::window()
             .and_then(|w| w.document())
             .and_then(|d| {
-                d.query_selector("meta[name=unattended-forge]")
+                d.query_selector(&format!("meta[name={name}]"))
                     .ok()
                     .flatten()
             })
-            .ok_or_else(|| KeygenError::NoWorker("the page does not name its forge".into()))?;
+            .ok_or_else(|| KeygenError::NoWorker(format!("the page does not name its {name}")))?;
         let get = |name: &str| meta.get_attribute(name).unwrap_or_default();
         let assets = Self {
             script: get("data-script"),
@@ -146,6 +150,41 @@ impl Assets {
         }
         Ok(assets)
     }
+}
+
+/// On the start page, once sign-in is possible: fetches the app page's boot module and
+/// WebAssembly in the background, checked against the hashes the start page names, so the
+/// sign-in's return to the app page finds them in the browser's cache rather than waiting for
+/// them (the bytes are checked again there, by the app page's own integrity attributes). Not
+/// when the browser asks to save data (`navigator.connection.saveData`, Network Information
+/// API), and not twice.
+pub fn prefetch_app() {
+    thread_local! {
+        static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if STARTED.with(|s| s.replace(true)) || saves_data() {
+        return;
+    }
+    let Ok(assets) = Assets::named_by_the_page(APP_META) else {
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        // A failure costs nothing: the app page fetches (and checks) its files itself.
+        let _ = futures::join!(
+            fetch_verified(&assets.script, &assets.script_integrity, "app boot module"),
+            fetch_verified(&assets.wasm, &assets.wasm_integrity, "app's module"),
+        );
+    });
+}
+
+fn saves_data() -> bool {
+    let Some(window) = web_sys::window() else {
+        return true;
+    };
+    let connection = js_sys::Reflect::get(&window.navigator(), &"connection".into());
+    connection
+        .and_then(|c| js_sys::Reflect::get(&c, &"saveData".into()))
+        .is_ok_and(|v| v.is_truthy())
 }
 
 /// Fetches `url` with its Subresource Integrity hash and returns the body that was checked.

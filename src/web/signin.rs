@@ -11,7 +11,7 @@ use crate::onboard::Path;
 
 use super::fetch::Fetch;
 
-const PENDING_KEY: &str = "unattended.pending-sign-in";
+const PENDING_KEY: &str = auth::PENDING_SIGN_IN_KEY;
 /// The path chosen on the start screen, carried across the sign-in redirect (not a secret).
 const PATH_KEY: &str = "unattended.path";
 

@@ -49,6 +49,16 @@ test('every script, wasm and stylesheet request carries a matching integrity att
     [...document.querySelectorAll('script[src], link[href]')]
       .filter((e) => e.integrity)
       .map((e) => ({ url: new URL(e.src || e.href, location.href).href, integrity: e.integrity })));
+  // Once sign-in is possible the start page fetches the app page's boot module and WebAssembly
+  // (which the sign-in's return needs) with the hashes it names: wait for both, then check them.
+  const app = await page.evaluate(() => {
+    const meta = document.querySelector('meta[name=unattended-app]');
+    return ['script', 'wasm'].map((k) => ({
+      url: new URL(meta.dataset[k], location.href).href, integrity: meta.dataset[`${k}Integrity`],
+    }));
+  });
+  for (const { url } of app) await page.waitForResponse((r) => r.url() === url, { timeout: 15000 }).catch(() => {});
+  declared.push(...app);
   const checked = [];
   for (const response of seen.responses) {
     const url = new URL(response.url());
@@ -59,6 +69,9 @@ test('every script, wasm and stylesheet request carries a matching integrity att
     const actual = `sha384-${createHash('sha384').update(body).digest('base64')}`;
     for (const e of entries) assert.equal(e.integrity, actual, `${url.pathname}: integrity mismatch`);
     checked.push(url.pathname.split('.').pop());
+  }
+  for (const { url } of app) {
+    assert.ok(seen.responses.some((r) => r.url() === url), `the app's ${url} is fetched ahead of the sign-in's return`);
   }
   for (const kind of ['js', 'wasm', 'css']) assert.ok(checked.includes(kind), `no ${kind} request was checked`);
   // The forge (its worker script and WebAssembly) is not part of the first load: the page
@@ -72,12 +85,21 @@ test('every script, wasm and stylesheet request carries a matching integrity att
   // It holds the wasm-bindgen glue itself and imports nothing: a module it imported would not be
   // integrity-checked in every engine (WebKit runs a modulepreloaded module unchecked).
   assert.ok(!/^\s*import[\s{*(]/m.test((await boot.body()).toString()), 'the boot module imports nothing');
-  const scripts = seen.responses.map((r) => new URL(r.url()).pathname).filter((p) => p.endsWith('.js'));
+  // The boot module is the only script the page runs; the app's boot module is only fetched
+  // ahead (by fetch(), not run), and the start page's module is the only WebAssembly it runs.
+  const scripts = seen.requests.filter((r) => r.resourceType() === 'script').map((r) => new URL(r.url()).pathname);
   assert.deepEqual(scripts.filter((p) => !/\/boot-[0-9a-f]+\.js$/.test(p)), [], 'the boot module is the only script');
+  assert.match(
+    (await boot.body()).toString(), /fetch\("\.\/start-[0-9a-f]+\.wasm", \{ integrity: "sha384-/,
+    'the start page runs its own module, not the app\'s');
   await context.close();
 });
 
-for (const [what, pattern] of [['WebAssembly', /\/unattended-[0-9a-f]+_bg\.wasm$/], ['boot module', /\/boot-[0-9a-f]+\.js$/]]) {
+for (const [what, pattern, at] of [
+  ['WebAssembly', /\/start-[0-9a-f]+\.wasm$/, ''], ['boot module', /\/boot-[0-9a-f]+\.js$/, ''],
+  ['WebAssembly on the app page', /\/unattended-[0-9a-f]+_bg\.wasm$/, 'app.html'],
+  ['boot module on the app page', /\/app-[0-9a-f]+\.js$/, 'app.html'],
+]) {
   test(`a tampered ${what} is refused and the app does not start`, async () => {
     const tamper = async (route) => {
       const response = await route.fetch();
@@ -86,7 +108,7 @@ for (const [what, pattern] of [['WebAssembly', /\/unattended-[0-9a-f]+_bg\.wasm$
       await route.fulfill({ response, body });
     };
     const { context, page, seen } = await openPage(browser, { routes: [[(u) => pattern.test(u.pathname), tamper]] });
-    await page.goto(BASE_URL);
+    await page.goto(BASE_URL + at);
     // Wait (bounded) for the browser to report the refusal, then check the app never started.
     for (let i = 0; i < 100 && !seen.consoleErrors.some((e) => /integrity/i.test(e)); i++) await page.waitForTimeout(100);
     assert.ok(seen.consoleErrors.some((e) => /integrity/i.test(e)), `integrity error expected, got ${seen.consoleErrors}`);
@@ -95,6 +117,51 @@ for (const [what, pattern] of [['WebAssembly', /\/unattended-[0-9a-f]+_bg\.wasm$
     await context.close();
   });
 }
+
+test('a sign-in answer this tab waits for goes on to app.html before the start page loads its module', async () => {
+  const { context, page, seen } = await openPage(browser);
+  // What signin::start leaves behind before it leaves for the identity platform (its content
+  // is the app page's business: this one is not a real sign-in, so the app refuses it).
+  await context.addInitScript(() => sessionStorage.setItem('unattended.pending-sign-in', '{}'));
+  // Which pages instantiated a WebAssembly module (the start page may have begun its preload).
+  await context.addInitScript(() => {
+    for (const name of ['instantiate', 'instantiateStreaming']) {
+      const original = WebAssembly[name];
+      WebAssembly[name] = function (...args) {
+        sessionStorage.setItem(`ran-wasm:${location.pathname}`, '1');
+        return original.apply(this, args);
+      };
+    }
+  });
+  await page.goto(`${BASE_URL}#code=abc&state=xyz`);
+  await page.waitForURL((u) => u.pathname.endsWith('/app.html'));
+  await page.locator('#sign-in-status.error').waitFor({ timeout: 15000 });
+  assert.equal(new URL(page.url()).hash, '', 'the app wipes the answer from the address bar');
+  const ran = await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('ran-wasm:')).sort());
+  assert.deepEqual(ran, ['ran-wasm:/app.html'], 'the start page forwarded before running its module');
+  const wasm = seen.requests.map((r) => new URL(r.url()).pathname).filter((p) => p.endsWith('.wasm'));
+  assert.ok(wasm.some((p) => /\/unattended-[0-9a-f]+_bg\.wasm$/.test(p)), 'the app page loaded the app');
+  assert.deepEqual(seen.pageErrors, []);
+  assert.deepEqual(await seen.cspViolations(), []);
+  await context.close();
+});
+
+test('a popup\'s answer (no sign-in waiting in this tab) stays on the start page and is handed over', async () => {
+  const { context, page, seen } = await openPage(browser);
+  await page.goto(BASE_URL);
+  await page.locator('#title').waitFor();
+  const heard = page.evaluate(() => new Promise((resolve) => {
+    const channel = new BroadcastChannel('unattended.sign-in.xyz');
+    channel.onmessage = (e) => resolve(e.data);
+  }));
+  const popup = await context.newPage();
+  popup.on('request', (r) => seen.requests.push(r));
+  await popup.goto(`${BASE_URL}#code=abc&state=xyz`);
+  await popup.locator('#relayed').waitFor({ timeout: 15000 });
+  assert.ok(!popup.url().includes('app.html') && !popup.url().includes('#'), `stayed, answer wiped: ${popup.url()}`);
+  assert.match(await heard, /code=abc&state=xyz/);
+  await context.close();
+});
 
 test('without config.json the page explains what to do and keeps sign-in disabled', async () => {
   const notFound = (route) => route.fulfill({ status: 404, contentType: 'text/plain', body: 'not found' });

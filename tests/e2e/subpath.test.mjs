@@ -66,6 +66,13 @@ test('under the sub-path: the start screen, every integrity hash, the page\'s CS
     [...document.querySelectorAll('script[src], link[href]')]
       .filter((e) => e.integrity)
       .map((e) => ({ url: new URL(e.src || e.href, location.href).href, integrity: e.integrity })));
+  // The app page's files, fetched ahead with the hashes the start page names for them.
+  declared.push(...await page.evaluate(() => {
+    const meta = document.querySelector('meta[name=unattended-app]');
+    return ['script', 'wasm'].map((k) => ({
+      url: new URL(meta.dataset[k], location.href).href, integrity: meta.dataset[`${k}Integrity`],
+    }));
+  }));
   const checked = [];
   for (const response of seen.responses) {
     const url = new URL(response.url());

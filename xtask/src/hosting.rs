@@ -47,10 +47,10 @@ pub fn page_policy(html: &str) -> Result<String> {
 }
 
 /// `staticwebapp.config.json` for the sealed page `html`: README §3's headers on every
-/// response (plus HSTS: Static Web Apps is HTTPS only), `.wasm` as `application/wasm`, the page
-/// and its `config.json` never cached, and the navigation fallback (an unknown address shows
-/// the page, which says where it expects to be; the build's own files are excluded, so a
-/// missing `config.json` stays a 404).
+/// response (plus HSTS: Static Web Apps is HTTPS only), `.wasm` as `application/wasm`, the pages
+/// (`index.html`, `app.html`) and `config.json` never cached, and the navigation fallback (an
+/// unknown address shows the page, which says where it expects to be; the build's own files are
+/// excluded, so a missing `config.json` stays a 404).
 pub fn static_web_app_config(html: &str) -> Result<Value> {
     let mut headers = Map::new();
     for (name, value) in security_headers(&page_policy(html)?) {
@@ -65,6 +65,7 @@ pub fn static_web_app_config(html: &str) -> Result<Value> {
         "mimeTypes": { ".wasm": "application/wasm" },
         "routes": [
             { "route": "/index.html", "headers": { "Cache-Control": "no-cache" } },
+            { "route": "/app.html", "headers": { "Cache-Control": "no-cache" } },
             { "route": "/config.json", "headers": { "Cache-Control": "no-cache" } },
         ],
         "navigationFallback": {
