@@ -111,9 +111,12 @@ async function flow(browser, server) {
   const page = await context.newPage();
   await page.goto(server.url);
   const sizes = (page) => page.evaluate(() => [
-    ...performance.getEntriesByType('navigation').map((e) => ({ name: new URL(e.name).pathname.slice(1) || 'index.html', bytes: e.encodedBodySize })),
-    ...performance.getEntriesByType('resource').map((e) => ({ name: new URL(e.name).pathname.slice(1), bytes: e.encodedBodySize })),
-  ]);
+    ...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource'),
+  ].map((e) => ({
+    name: new URL(e.name).pathname.slice(1) || 'index.html', bytes: e.encodedBodySize,
+    // Resource Timing: a transferSize of 0 is a response from the browser's cache.
+    cached: e.transferSize === 0,
+  })));
   await usable(page);
   const ahead = await appFiles(page);
   const first = (await sizes(page)).filter((e) => !ahead.includes(e.name));
@@ -127,7 +130,7 @@ async function flow(browser, server) {
   const back = await context.newPage();
   await back.goto(`${server.url}app.html`);
   await usable(back);
-  const app = (await sizes(back)).filter((e) => e.bytes > 0);
+  const app = (await sizes(back)).filter((e) => !e.cached);
   await context.close();
   return { first, ahead, start, app, firstSent, allSent: new Map(server.sent) };
 }
