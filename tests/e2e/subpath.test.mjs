@@ -43,10 +43,13 @@ test('the host answers only inside the folder, and sends the folder without its 
   const page = await fetch(BASE);
   assert.equal(page.status, 200);
   assert.equal(page.headers.get('content-security-policy'), null, 'a plain host: only the page\'s own policy');
-  const html = await page.text();
-  // Every address the page names is relative to it.
-  for (const [, url] of html.matchAll(/ (?:src|href|content)="([^"]*\.(?:js|css|wasm|svg))"/g)) {
-    assert.match(url, /^(\.\/)?[\w.-]+$/, `relative: ${url}`);
+  // Every address either page names is relative to it.
+  const app = await fetch(`${BASE}app.html`);
+  assert.equal(app.status, 200, 'the app page sits beside the start page');
+  for (const html of [await page.text(), await app.text()]) {
+    for (const [, url] of html.matchAll(/ (?:src|href|content|data-script|data-wasm)="([^"]*\.(?:js|css|wasm|svg))"/g)) {
+      assert.match(url, /^(\.\/)?[\w.-]+$/, `relative: ${url}`);
+    }
   }
 });
 
