@@ -20,6 +20,7 @@ mod keycredential;
 mod password;
 mod pfx;
 pub mod pool;
+mod sieve;
 mod time;
 mod verify;
 

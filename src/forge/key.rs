@@ -13,12 +13,13 @@
 use crypto_bigint::{
     BoxedUint, Odd, RandomBits, RandomMod, U1024, U1536, U2048, UnsignedWithMontyForm,
 };
-use crypto_primes::hazmat::{MillerRabin, SetBits, SmallFactorsSieveFactory};
+use crypto_primes::hazmat::{MillerRabin, SetBits};
 use crypto_primes::{Flavor, is_prime, sieve_and_find};
 use rsa::RsaPrivateKey;
 use rsa::traits::PublicKeyParts;
 use zeroize::Zeroizing;
 
+use super::sieve::{DeepSieveFactory, default_primes};
 use super::{Error, Rng};
 
 /// The public exponent every mainstream tool uses.
@@ -94,7 +95,8 @@ pub fn generate_key(size: KeySize, rng: &mut impl Rng) -> Result<RsaPrivateKey, 
 /// Finds one prime for a key of `size` as the `rsa` crate's generator does: a sieve of
 /// small factors over random odd candidates with the two top bits set (so the product of two
 /// such primes has the full modulus size), each candidate then tested by `crypto-primes`
-/// (Miller–Rabin base 2 plus a strong Lucas test).
+/// (Miller–Rabin base 2 plus a strong Lucas test). The sieve also drops candidates with a prime
+/// factor up to 2^20 (`sieve.rs`), which changes which composites are tested, not the prime.
 pub fn find_prime(size: KeySize, rng: &mut impl Rng) -> Result<Prime, Error> {
     find_prime_reporting(size, rng, &mut |_| {})
 }
@@ -122,9 +124,10 @@ fn search<T>(size: KeySize, rng: &mut impl Rng, report: &mut dyn FnMut(u64)) -> 
 where
     T: UnsignedWithMontyForm + RandomBits + RandomMod,
 {
-    let factory =
-        SmallFactorsSieveFactory::<T>::new(Flavor::Any, size.prime_bits(), SetBits::TwoMsb)
-            .map_err(|e| Error::InvalidPrimes(format!("sieve: {e}")))?;
+    // crypto-primes' own sieve (`SmallFactorsSieveFactory`, the same random start), then one by
+    // more primes (src/forge/sieve.rs): fewer composites reach Miller–Rabin, the same prime.
+    let factory = DeepSieveFactory::<T>::new(size.prime_bits(), SetBits::TwoMsb, default_primes())
+        .map_err(|e| Error::InvalidPrimes(format!("sieve: {e}")))?;
     // sieve_and_find takes an `Fn` predicate, so count through a Cell and report afterwards
     // from the same closure via a RefCell'd callback.
     let tested = std::cell::Cell::new(0u64);

@@ -30,6 +30,7 @@ use x509_cert::ext::pkix::{
 };
 
 use super::*;
+use crypto_primes::{Flavor, is_prime};
 
 const NOW: UnixTime = UnixTime(1_795_000_000); // 2026-11-18T11:06:40Z
 
@@ -92,6 +93,193 @@ fn key_assembled_from_two_independently_found_primes_is_valid() {
         assemble_key(KeySize::Rsa3072, &p, &q).is_err(),
         "primes of the wrong size"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The deep sieve (src/forge/sieve.rs): it drops exactly the candidates with a factor among its
+// primes, never a prime, and the search still finds the very prime crypto-primes' own sieve
+// leads to.
+
+/// Whether `n` (odd) has an odd factor up to `bound` (other than itself), by trial division.
+fn naive_has_factor_up_to(n: u64, bound: u64) -> bool {
+    (3..=bound.min(n - 1))
+        .step_by(2)
+        .any(|d| n.is_multiple_of(d))
+}
+
+#[test]
+fn the_deep_sieves_primes_are_the_odd_primes_above_the_crates_up_to_the_bound() {
+    let primes = sieve::extra_primes(1 << 16);
+    let expected: Vec<u32> = (17_865..=(1u32 << 16))
+        .step_by(2)
+        .filter(|&n| !naive_has_factor_up_to(u64::from(n), u64::from(n).isqrt()))
+        .collect();
+    assert_eq!(primes, expected);
+    // π(2^20) = 82 025, less 2 and the crate's 2047 odd primes.
+    let all = sieve::default_primes();
+    assert_eq!(all.len(), 82_025 - 1 - 2047);
+    assert_eq!(all.first(), Some(&17_881));
+    assert_eq!(all.last(), Some(&1_048_573));
+    assert!(all.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn remainders_by_small_primes_match_crypto_bigint() {
+    use crypto_bigint::{Limb, NonZero, RandomBits, U1024};
+    let mut r = rng(40);
+    // Every extra prime, and some smaller and larger moduli (up to the largest 32-bit prime).
+    let mut primes = sieve::default_primes().to_vec();
+    primes.extend([3, 5, 7, 11, 13, 17_863, 8_388_593, 8_388_617, 4_294_967_291]);
+    let mut numbers = vec![U1024::ZERO, U1024::MAX, U1024::ONE];
+    numbers.extend((0..4).map(|_| U1024::random_bits(&mut r, 1024)));
+    for x in numbers {
+        let got = sieve::remainders(x.as_words(), &primes);
+        for (&p, got) in primes.iter().zip(got) {
+            let nz = NonZero::new(Limb::from(p)).expect("p > 0");
+            assert_eq!(crypto_bigint::Word::from(got), x.rem_limb(nz).0, "mod {p}");
+        }
+    }
+}
+
+/// Runs the deep sieve from `start` and returns its candidates below `start + span`.
+fn deep_sieve_below<T>(start: T, bits: u32, primes: &[u32], span: u64) -> Vec<T>
+where
+    T: crypto_bigint::Unsigned,
+{
+    let end = start.wrapping_add(&T::from(span));
+    let bits = std::num::NonZeroU32::new(bits).expect("bits");
+    sieve::DeepSieve::new(start, bits, primes)
+        .expect("sieve")
+        .take_while(|c| *c < end)
+        .collect()
+}
+
+#[test]
+fn the_deep_sieve_keeps_exactly_the_numbers_free_of_factors_up_to_its_bound() {
+    use crypto_bigint::U64;
+    // 64-bit starts, so each candidate can be checked by plain trial division; a span of three
+    // windows and more (2^13 odd numbers each), so window changes are crossed.
+    let bound = 1u64 << 16;
+    let primes = sieve::extra_primes(bound as u32);
+    // The odd primes up to the bound, by trial division (not by the code under test).
+    let divisors: Vec<u64> = (3..=bound)
+        .step_by(2)
+        .filter(|&d| !naive_has_factor_up_to(d, d.isqrt()))
+        .collect();
+    let span = 2 * (1 << 14) + 1_000;
+    let mut r = rng(41);
+    for _ in 0..2 {
+        let start = u64::from(rand_core::Rng::next_u32(&mut r)) << 31 | 1 << 62 | 1;
+        let got: Vec<u64> = deep_sieve_below(U64::from(start), 64, &primes, span)
+            .iter()
+            .map(|&c| u64::from(c))
+            .collect();
+        let expected: Vec<u64> = (start..start + span)
+            .step_by(2)
+            .filter(|&n| divisors.iter().all(|&d| !n.is_multiple_of(d)))
+            .collect();
+        assert_eq!(got, expected, "from {start}");
+        // Among them every prime of the span (a prime is never dropped).
+        let primes_in_span = (start..start + span)
+            .step_by(2)
+            .filter(|&n| is_prime(Flavor::Any, &U64::from(n)))
+            .count();
+        assert!(primes_in_span > 0);
+        assert_eq!(
+            got.iter()
+                .filter(|&&n| is_prime(Flavor::Any, &U64::from(n)))
+                .count(),
+            primes_in_span
+        );
+    }
+}
+
+#[test]
+fn the_deep_sieve_drops_multiples_of_its_primes_and_keeps_primes_at_rsa_sizes() {
+    use crypto_bigint::{Limb, NonZero, U1024};
+    let primes = sieve::default_primes();
+    let mut r = rng(42);
+    let span: u32 = (1 << 14) + 300;
+    let bits = std::num::NonZeroU32::new(1024).expect("bits");
+    let start = crypto_primes::hazmat::random_odd_integer::<U1024, _>(
+        &mut r,
+        bits,
+        crypto_primes::hazmat::SetBits::TwoMsb,
+    )
+    .expect("start")
+    .get();
+    // The sieve's first candidates, and those where its first window (2^14 numbers) ends.
+    let checked = |c: &U1024| {
+        let at = |n: u32| start.wrapping_add(&U1024::from(n));
+        *c < at(600) || (at((1 << 14) - 300) <= *c && *c < at(span))
+    };
+    let got: Vec<U1024> = deep_sieve_below(start, 1024, primes, span.into())
+        .into_iter()
+        .filter(checked)
+        .collect();
+    // Against the crate's sieve with a remainder by every extra prime.
+    let end = start.wrapping_add(&U1024::from(span));
+    let expected: Vec<U1024> = crypto_primes::hazmat::SmallFactorsSieve::new(start, bits, false)
+        .expect("sieve")
+        .take_while(|c| *c < end)
+        .filter(checked)
+        .filter(|c| {
+            primes
+                .iter()
+                .all(|&p| c.rem_limb(NonZero::new(Limb::from(p)).expect("p")).0 != 0)
+        })
+        .collect();
+    assert!(!got.is_empty());
+    assert_eq!(got, expected);
+    // A multiple of an extra prime placed in the span is dropped; primes in it are kept.
+    for &p in [
+        primes[0],
+        primes[primes.len() / 2],
+        primes[primes.len() - 1],
+    ]
+    .iter()
+    {
+        let pn = NonZero::new(Limb::from(p)).expect("p");
+        let to_multiple = (u64::from(p) - start.rem_limb(pn).0 as u64) % u64::from(p);
+        let multiple = start.wrapping_add(&U1024::from(to_multiple));
+        let multiple = if multiple.is_odd().into() {
+            multiple
+        } else {
+            multiple.wrapping_add(&U1024::from(p))
+        };
+        let from = multiple.wrapping_sub(&U1024::from(20u32));
+        assert!(!deep_sieve_below(from, 1024, primes, 40).contains(&multiple));
+    }
+    for seed in 43..46 {
+        let prime: U1024 = crypto_primes::random_prime(&mut rng(seed), Flavor::Any, 1024);
+        let from = prime.wrapping_sub(&U1024::from(2 * 3_001u32));
+        assert_eq!(
+            deep_sieve_below(from, 1024, primes, 2 * 3_001 + 1).last(),
+            Some(&prime)
+        );
+    }
+}
+
+#[test]
+fn the_search_finds_the_prime_the_crates_own_sieve_leads_to() {
+    use crypto_bigint::U1024;
+    use crypto_primes::hazmat::{SetBits, SmallFactorsSieveFactory};
+    for seed in 50..53 {
+        let factory = SmallFactorsSieveFactory::<U1024>::new(Flavor::Any, 1024, SetBits::TwoMsb)
+            .expect("factory");
+        let theirs =
+            crypto_primes::sieve_and_find(&mut rng(seed), factory, |_, c| is_prime(Flavor::Any, c))
+                .expect("search")
+                .expect("prime");
+        let ours = find_prime(KeySize::Rsa2048, &mut rng(seed)).expect("prime");
+        let theirs_bytes: Vec<u8> = theirs
+            .as_words()
+            .iter()
+            .rev()
+            .flat_map(|w| w.to_be_bytes())
+            .collect();
+        assert_eq!(ours.to_bytes(), theirs_bytes.as_slice());
+    }
 }
 
 #[test]
