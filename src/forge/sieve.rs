@@ -223,7 +223,7 @@ impl<'a, T: Unsigned> DeepSieve<'a, T> {
         for (&p, &first) in self.primes.iter().zip(&self.first) {
             let p = u64::from(p);
             // The first k ≥ lo with k ≡ first (mod p), as an offset into the window.
-            let mut i = u64::from(first) + p - if lo == 0 { 0 } else { lo % p };
+            let mut i = u64::from(first) + p - lo % p;
             if i >= p {
                 i -= p;
             }
